@@ -1,0 +1,173 @@
+// layerfs's native helpers: the few syscalls Node has no API for.
+// Every function returns a result >= 0 or a negative errno; src/sys.ts turns
+// negative values into FsError. See native-notes/sys.md.
+#define _GNU_SOURCE
+#include <node_api.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#define PATH_BUF 4096
+
+static int get_string(napi_env env, napi_value v, char *buf, size_t len) {
+  size_t n;
+  if (napi_get_value_string_utf8(env, v, buf, len, &n) != napi_ok) return -EINVAL;
+  if (n >= len - 1) return -ENAMETOOLONG;
+  return 0;
+}
+
+static napi_value num(napi_env env, double d) {
+  napi_value v;
+  napi_create_double(env, d, &v);
+  return v;
+}
+
+static double arg_num(napi_env env, napi_value v) {
+  double d = 0;
+  napi_get_value_double(env, v, &d);
+  return d;
+}
+
+#define ARGS(n)                                             \
+  size_t argc = n;                                          \
+  napi_value argv[n];                                       \
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+
+#define PATH_ARG(name, i)                                   \
+  char name[PATH_BUF];                                      \
+  { int e = get_string(env, argv[i], name, PATH_BUF); if (e) return num(env, e); }
+
+// The stat layout shared with the patched fuse-native binding: 16 doubles.
+static void fill_stat(double *o, const struct stat *st) {
+  o[0] = st->st_mode; o[1] = st->st_uid; o[2] = st->st_gid; o[3] = (double) st->st_size;
+  o[4] = (double) st->st_dev; o[5] = (double) st->st_nlink; o[6] = (double) st->st_ino;
+  o[7] = (double) st->st_rdev; o[8] = st->st_blksize; o[9] = (double) st->st_blocks;
+  o[10] = (double) st->st_atim.tv_sec; o[11] = st->st_atim.tv_nsec;
+  o[12] = (double) st->st_mtim.tv_sec; o[13] = st->st_mtim.tv_nsec;
+  o[14] = (double) st->st_ctim.tv_sec; o[15] = st->st_ctim.tv_nsec;
+}
+
+static double *stat_out(napi_env env, napi_value v) {
+  napi_typedarray_type t; size_t len; void *data; napi_value ab; size_t off;
+  if (napi_get_typedarray_info(env, v, &t, &len, &data, &ab, &off) != napi_ok) return NULL;
+  if (t != napi_float64_array || len < 16) return NULL;
+  return (double *) data;
+}
+
+// lstat(path, Float64Array(16)) -> 0 | -errno
+static napi_value js_lstat(napi_env env, napi_callback_info info) {
+  ARGS(2) PATH_ARG(p, 0)
+  double *o = stat_out(env, argv[1]);
+  if (!o) return num(env, -EINVAL);
+  struct stat st;
+  if (lstat(p, &st) < 0) return num(env, -errno);
+  fill_stat(o, &st);
+  return num(env, 0);
+}
+
+// fstat(fd, Float64Array(16)) -> 0 | -errno
+static napi_value js_fstat(napi_env env, napi_callback_info info) {
+  ARGS(2)
+  double *o = stat_out(env, argv[1]);
+  if (!o) return num(env, -EINVAL);
+  struct stat st;
+  if (fstat((int) arg_num(env, argv[0]), &st) < 0) return num(env, -errno);
+  fill_stat(o, &st);
+  return num(env, 0);
+}
+
+// mknod(path, mode, major, minor) -> 0 | -errno
+static napi_value js_mknod(napi_env env, napi_callback_info info) {
+  ARGS(4) PATH_ARG(p, 0)
+  dev_t dev = makedev((unsigned) arg_num(env, argv[2]), (unsigned) arg_num(env, argv[3]));
+  return num(env, mknod(p, (mode_t) arg_num(env, argv[1]), dev) < 0 ? -errno : 0);
+}
+
+// mknodRaw(path, mode, dev) -> 0 | -errno, with dev as the kernel passes it
+static napi_value js_mknod_raw(napi_env env, napi_callback_info info) {
+  ARGS(3) PATH_ARG(p, 0)
+  return num(env, mknod(p, (mode_t) arg_num(env, argv[1]), (dev_t) arg_num(env, argv[2])) < 0 ? -errno : 0);
+}
+
+// lgetxattr(path, name, Buffer|null) -> size | -errno (null buffer: size query)
+static napi_value js_lgetxattr(napi_env env, napi_callback_info info) {
+  ARGS(3) PATH_ARG(p, 0) PATH_ARG(name, 1)
+  void *buf = NULL; size_t len = 0;
+  napi_valuetype t; napi_typeof(env, argv[2], &t);
+  if (t != napi_null && t != napi_undefined) napi_get_buffer_info(env, argv[2], &buf, &len);
+  ssize_t r = lgetxattr(p, name, buf, len);
+  return num(env, r < 0 ? -errno : (double) r);
+}
+
+// lsetxattr(path, name, Buffer, flags) -> 0 | -errno
+static napi_value js_lsetxattr(napi_env env, napi_callback_info info) {
+  ARGS(4) PATH_ARG(p, 0) PATH_ARG(name, 1)
+  void *buf = NULL; size_t len = 0;
+  napi_get_buffer_info(env, argv[2], &buf, &len);
+  return num(env, lsetxattr(p, name, buf, len, (int) arg_num(env, argv[3])) < 0 ? -errno : 0);
+}
+
+// llistxattr(path, Buffer|null) -> size | -errno
+static napi_value js_llistxattr(napi_env env, napi_callback_info info) {
+  ARGS(2) PATH_ARG(p, 0)
+  void *buf = NULL; size_t len = 0;
+  napi_valuetype t; napi_typeof(env, argv[1], &t);
+  if (t != napi_null && t != napi_undefined) napi_get_buffer_info(env, argv[1], &buf, &len);
+  ssize_t r = llistxattr(p, buf, len);
+  return num(env, r < 0 ? -errno : (double) r);
+}
+
+// lremovexattr(path, name) -> 0 | -errno
+static napi_value js_lremovexattr(napi_env env, napi_callback_info info) {
+  ARGS(2) PATH_ARG(p, 0) PATH_ARG(name, 1)
+  return num(env, lremovexattr(p, name) < 0 ? -errno : 0);
+}
+
+// renameat2(old, new, flags) -> 0 | -errno (RENAME_NOREPLACE 1, EXCHANGE 2, WHITEOUT 4)
+static napi_value js_renameat2(napi_env env, napi_callback_info info) {
+  ARGS(3) PATH_ARG(a, 0) PATH_ARG(b, 1)
+  int r = renameat2(AT_FDCWD, a, AT_FDCWD, b, (unsigned) arg_num(env, argv[2]));
+  return num(env, r < 0 ? -errno : 0);
+}
+
+// utimens(path, asec, ansec, msec, mnsec) -> 0 | -errno; never follows a symlink.
+// nsec may be UTIME_NOW or UTIME_OMIT, exactly as FUSE hands them over.
+static napi_value js_utimens(napi_env env, napi_callback_info info) {
+  ARGS(5) PATH_ARG(p, 0)
+  struct timespec ts[2] = {
+    { (time_t) arg_num(env, argv[1]), (long) arg_num(env, argv[2]) },
+    { (time_t) arg_num(env, argv[3]), (long) arg_num(env, argv[4]) },
+  };
+  return num(env, utimensat(AT_FDCWD, p, ts, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0);
+}
+
+// futimens(fd, asec, ansec, msec, mnsec) -> 0 | -errno
+static napi_value js_futimens(napi_env env, napi_callback_info info) {
+  ARGS(5)
+  struct timespec ts[2] = {
+    { (time_t) arg_num(env, argv[1]), (long) arg_num(env, argv[2]) },
+    { (time_t) arg_num(env, argv[3]), (long) arg_num(env, argv[4]) },
+  };
+  return num(env, futimens((int) arg_num(env, argv[0]), ts) < 0 ? -errno : 0);
+}
+
+#define EXPORT(name, fn) { name, 0, fn, 0, 0, 0, napi_default, 0 }
+
+NAPI_MODULE_INIT() {
+  napi_property_descriptor props[] = {
+    EXPORT("lstat", js_lstat), EXPORT("fstat", js_fstat),
+    EXPORT("mknod", js_mknod), EXPORT("mknodRaw", js_mknod_raw),
+    EXPORT("lgetxattr", js_lgetxattr), EXPORT("lsetxattr", js_lsetxattr),
+    EXPORT("llistxattr", js_llistxattr), EXPORT("lremovexattr", js_lremovexattr),
+    EXPORT("renameat2", js_renameat2),
+    EXPORT("utimens", js_utimens), EXPORT("futimens", js_futimens),
+  };
+  napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
+  return exports;
+}

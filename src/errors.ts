@@ -1,0 +1,95 @@
+import { constants } from 'node:os';
+import { format } from 'node:util';
+
+const errnos = constants.errno as Record<string, number>;
+const names = new Map<number, string>(Object.entries(errnos).map(([k, v]) => [v, k]));
+
+export type ErrnoCode = keyof typeof constants.errno;
+
+/**
+ * The one filesystem error type: an errno code with the syscall and path that
+ * failed, and a Node-style message ("ENOENT: no such file, lstat '/x'").
+ */
+export class FsError extends Error {
+  readonly errno: number;
+  constructor(
+    readonly code: string,
+    readonly syscall: string,
+    readonly path?: string,
+    detail?: string,
+  ) {
+    super(`${code}: ${detail ?? code.toLowerCase()}, ${syscall}${path === undefined ? '' : ` '${path}'`}`);
+    this.name = 'FsError';
+    this.errno = errnos[code] ?? errnos.EIO!;
+  }
+
+  /** From a negative errno returned by the native module. */
+  static fromErrno(negErrno: number, syscall: string, path?: string): FsError {
+    return new FsError(names.get(-negErrno) ?? 'EIO', syscall, path);
+  }
+}
+
+export const fsError = (code: ErrnoCode, syscall: string, path?: string) => new FsError(code, syscall, path);
+
+/** Throws an FsError when a native call returned a negative errno; passes a result through. */
+export function check(ret: number, syscall: string, path?: string): number {
+  if (ret < 0) throw FsError.fromErrno(ret, syscall, path);
+  return ret;
+}
+
+/**
+ * The one place an error becomes a FUSE answer: a negative errno.
+ * FsError and Node's own errno errors keep their code; anything else is a bug,
+ * logged and answered with EIO so the request never goes unanswered.
+ */
+export function toErrno(err: unknown, log: (msg: string) => void = (m) => process.stderr.write(m + '\n')): number {
+  if (err instanceof FsError) return -err.errno;
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  if (typeof code === 'string' && errnos[code] !== undefined) return -errnos[code]!;
+  log(`layerfs: unexpected error, answering EIO: ${format(err)}`);
+  return -errnos.EIO!;
+}
+
+export const errnoOf = (code: ErrnoCode): number => errnos[code]!;
+
+/** Domain errors: a stable code, the offending path or digest, a message naming both. */
+export class LayerfsError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly data: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+export class BadArchiveError extends LayerfsError {
+  constructor(file: string, reason: string, entry?: string) {
+    super('BAD_ARCHIVE', `${file}${entry ? `: entry '${entry}'` : ''}: ${reason}`, { file, entry, reason });
+  }
+}
+
+export class DigestMismatchError extends LayerfsError {
+  constructor(what: string, expected: string, actual: string) {
+    super('DIGEST_MISMATCH', `${what}: digest mismatch, expected ${expected}, got ${actual}`, { what, expected, actual });
+  }
+}
+
+export class UnsafePathError extends LayerfsError {
+  constructor(file: string, entry: string, reason: string) {
+    super('UNSAFE_PATH', `${file}: entry '${entry}': ${reason}`, { file, entry, reason });
+  }
+}
+
+export class UnknownImageError extends LayerfsError {
+  constructor(ref: string) {
+    super('UNKNOWN_IMAGE', `no such image: ${ref}`, { ref });
+  }
+}
+
+export class UsageError extends LayerfsError {
+  constructor(message: string) {
+    super('USAGE', message);
+  }
+}

@@ -1,0 +1,138 @@
+/**
+ * Everything below Node's fs: the native helpers (native/sys.c) and the
+ * outside programs layerfs runs. Nothing else in src/ loads native code or
+ * spawns processes. Each call returns a value or throws FsError.
+ */
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { check, FsError } from './errors.js';
+
+const require = createRequire(import.meta.url);
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+interface NativeSys {
+  lstat(path: string, out: Float64Array): number;
+  fstat(fd: number, out: Float64Array): number;
+  mknod(path: string, mode: number, major: number, minor: number): number;
+  mknodRaw(path: string, mode: number, dev: number): number;
+  lgetxattr(path: string, name: string, buf: Buffer | null): number;
+  lsetxattr(path: string, name: string, value: Buffer, flags: number): number;
+  llistxattr(path: string, buf: Buffer | null): number;
+  lremovexattr(path: string, name: string): number;
+  renameat2(from: string, to: string, flags: number): number;
+  utimens(path: string, asec: number, ansec: number, msec: number, mnsec: number): number;
+  futimens(fd: number, asec: number, ansec: number, msec: number, mnsec: number): number;
+}
+
+export const native: NativeSys = require(join(root, 'native/build/Release/layerfs_sys.node'));
+
+/**
+ * A stat in the layout shared with the patched FUSE binding: 16 doubles, exact
+ * to the nanosecond and to 2^53 for inode numbers and sizes.
+ */
+export const ST = {
+  mode: 0, uid: 1, gid: 2, size: 3, dev: 4, nlink: 5, ino: 6, rdev: 7, blksize: 8, blocks: 9,
+  atimeSec: 10, atimeNsec: 11, mtimeSec: 12, mtimeNsec: 13, ctimeSec: 14, ctimeNsec: 15,
+} as const;
+export type StatBuf = Float64Array;
+export const newStat = (): StatBuf => new Float64Array(16);
+
+/** lstat into `out`; returns false when the path does not exist (ENOENT/ENOTDIR), throws otherwise. */
+export function lstatInto(path: string, out: StatBuf): boolean {
+  const r = native.lstat(path, out);
+  if (r === 0) return true;
+  if (r === -2 || r === -20) return false; // ENOENT, ENOTDIR
+  throw FsError.fromErrno(r, 'lstat', path);
+}
+
+export function lstat(path: string): StatBuf | null {
+  const st = newStat();
+  return lstatInto(path, st) ? st : null;
+}
+
+export function fstat(fd: number, out: StatBuf = newStat()): StatBuf {
+  check(native.fstat(fd, out), 'fstat');
+  return out;
+}
+
+export const S_IFMT = 0o170000;
+export const S_IFDIR = 0o040000;
+export const S_IFREG = 0o100000;
+export const S_IFLNK = 0o120000;
+export const S_IFCHR = 0o020000;
+export const S_IFBLK = 0o060000;
+export const S_IFIFO = 0o010000;
+export const S_IFSOCK = 0o140000;
+export const fileType = (mode: number) => mode & S_IFMT;
+export const isDir = (st: StatBuf) => fileType(st[ST.mode]!) === S_IFDIR;
+export const isReg = (st: StatBuf) => fileType(st[ST.mode]!) === S_IFREG;
+export const isSymlink = (st: StatBuf) => fileType(st[ST.mode]!) === S_IFLNK;
+/** A kernel-format whiteout: a character device 0:0. */
+export const isWhiteoutStat = (st: StatBuf) => fileType(st[ST.mode]!) === S_IFCHR && st[ST.rdev] === 0;
+
+export function mknod(path: string, mode: number, major = 0, minor = 0): void {
+  check(native.mknod(path, mode, major, minor), 'mknod', path);
+}
+/** mknod with the raw dev_t the kernel sent through FUSE. */
+export function mknodRaw(path: string, mode: number, dev: number): void {
+  check(native.mknodRaw(path, mode, dev), 'mknod', path);
+}
+/** Writes a kernel-format whiteout (char device 0:0). */
+export function mkWhiteout(path: string): void {
+  mknod(path, S_IFCHR | 0o000, 0, 0);
+}
+
+/** The value of an xattr, or null when it is not set (ENODATA). */
+export function getxattr(path: string, name: string): Buffer | null {
+  for (;;) {
+    const size = native.lgetxattr(path, name, null);
+    if (size === -61) return null; // ENODATA
+    check(size, 'lgetxattr', path);
+    const buf = Buffer.alloc(size);
+    const got = native.lgetxattr(path, name, buf);
+    if (got === -34) continue; // ERANGE: it grew in between
+    if (got === -61) return null;
+    check(got, 'lgetxattr', path);
+    return buf.subarray(0, got);
+  }
+}
+
+export const XATTR_CREATE = 1;
+export const XATTR_REPLACE = 2;
+export function setxattr(path: string, name: string, value: Buffer, flags = 0): void {
+  check(native.lsetxattr(path, name, value, flags), 'lsetxattr', path);
+}
+
+export function listxattr(path: string): string[] {
+  for (;;) {
+    const size = check(native.llistxattr(path, null), 'llistxattr', path);
+    if (size === 0) return [];
+    const buf = Buffer.alloc(size);
+    const got = native.llistxattr(path, buf);
+    if (got === -34) continue;
+    check(got, 'llistxattr', path);
+    return buf.subarray(0, got).toString('utf8').split('\0').filter(Boolean);
+  }
+}
+
+export function removexattr(path: string, name: string): void {
+  check(native.lremovexattr(path, name), 'lremovexattr', path);
+}
+
+export const RENAME_NOREPLACE = 1;
+export const RENAME_EXCHANGE = 2;
+export const RENAME_WHITEOUT = 4;
+export function renameat2(from: string, to: string, flags: number): void {
+  check(native.renameat2(from, to, flags), 'renameat2', from);
+}
+
+export const UTIME_NOW = (1 << 30) - 1;
+export const UTIME_OMIT = (1 << 30) - 2;
+/** Sets atime and mtime to the nanosecond without following a symlink. */
+export function utimens(path: string, asec: number, ansec: number, msec: number, mnsec: number): void {
+  check(native.utimens(path, asec, ansec, msec, mnsec), 'utimensat', path);
+}
+export function futimens(fd: number, asec: number, ansec: number, msec: number, mnsec: number): void {
+  check(native.futimens(fd, asec, ansec, msec, mnsec), 'futimens');
+}
