@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Sets up layerfs on a fresh Debian 12 machine as root: system packages,
+# npm dependencies (which build the patched fuse-native and native/ from
+# source), the TypeScript build, and `layerfs` on PATH. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# System packages the project and its tests need. One per line, with why.
+PACKAGES=(
+  libfuse2        # libfuse.so.2, which fuse-native links against
+  libfuse-dev     # headers to build the patched fuse-native from source
+  fuse3           # fusermount3 (and the fusermount link) and mount.fuse3 (mount -t fuse.layerfs)
+  attr            # getfattr/setfattr, used by tests
+  build-essential # node-gyp builds
+  pkg-config
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "layerfs setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# npm ci runs postinstall: patch-package, then node-gyp for fuse-native and native/.
+if [ ! -f node_modules/.layerfs-installed ] || [ package-lock.json -nt node_modules/.layerfs-installed ] || [ patches -nt node_modules/.layerfs-installed ] || [ native/sys.c -nt node_modules/.layerfs-installed ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+  touch node_modules/.layerfs-installed
+fi
+npm run --silent build
+
+ln -sf "$PWD/bin/layerfs.js" /usr/local/bin/layerfs
+echo "layerfs setup: ready ($(layerfs --version))"
