@@ -1,0 +1,133 @@
+/**
+ * Parses the overlay mount options the way fuse-overlayfs and the kernel take
+ * them: `-o lowerdir=L1:L2,upperdir=U,workdir=W,...`, given once or several
+ * times. `\:` and `\,` escape a colon or comma inside a path. Unknown options
+ * become warnings, never errors, so podman's and mount(8)'s extras pass.
+ */
+import { UsageError } from './errors.js';
+import { IdMapping, parseIdMapping } from './id-mapping.js';
+
+export interface MountOptions {
+  lowerdirs: string[];
+  upperdir?: string;
+  workdir?: string;
+  readonly: boolean;
+  volatile: boolean;
+  uidMapping?: IdMapping;
+  gidMapping?: IdMapping;
+  squashUid?: number;
+  squashGid?: number;
+  /** FUSE mount options we pass through to libfuse as given (e.g. fsname=). */
+  fuse: string[];
+  warnings: string[];
+}
+
+/** Options of mount(8), fstab and fuse-overlayfs that need no action here. */
+const ACCEPTED = new Set([
+  'rw', 'suid', 'nosuid', 'dev', 'nodev', 'exec', 'noexec', 'atime', 'noatime', 'relatime', 'strictatime',
+  'nodiratime', 'async', 'sync', 'auto', 'noauto', 'user', 'nouser', 'users', 'nofail', '_netdev', 'defaults',
+  'allow_other', 'allow_root', 'default_permissions', 'debug', 'fast_ino', 'plugins', 'noacl', 'context',
+  'index', 'redirect_dir', 'metacopy', 'xino', 'userxattr', 'nfs_export', 'threaded', 'writeback',
+]);
+/** Options that carry through to libfuse unchanged. */
+const FUSE_PASS = new Set(['fsname', 'subtype', 'max_readahead', 'max_write', 'entry_timeout', 'attr_timeout', 'negative_timeout']);
+
+/** Splits on `sep` unless escaped with a backslash; removes the escapes. */
+export function splitEscaped(s: string, sep: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  for (let i = 0; i < s.length; i++) {
+    const ch = s[i]!;
+    if (ch === '\\' && i + 1 < s.length) {
+      const next = s[i + 1]!;
+      cur += next === sep || next === '\\' || next === ',' || next === ':' ? next : ch + next;
+      i++;
+    } else if (ch === sep) {
+      out.push(cur);
+      cur = '';
+    } else {
+      cur += ch;
+    }
+  }
+  out.push(cur);
+  return out;
+}
+
+/** Splits one -o string into options, keeping `\,` inside values (unescaped later). */
+function splitOptions(s: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  for (let i = 0; i < s.length; i++) {
+    const ch = s[i]!;
+    if (ch === '\\' && i + 1 < s.length) {
+      cur += ch + s[i + 1]!;
+      i++;
+    } else if (ch === ',') {
+      out.push(cur);
+      cur = '';
+    } else {
+      cur += ch;
+    }
+  }
+  out.push(cur);
+  return out;
+}
+
+const unescape = (s: string) => splitEscaped(s, '\0').join('');
+
+function parseId(name: string, value: string): number {
+  if (!/^\d+$/.test(value)) throw new UsageError(`mount option ${name}=${value}: not a number`);
+  return Number(value);
+}
+
+export function parseMountOptions(optionStrings: string[]): MountOptions {
+  const o: MountOptions = { lowerdirs: [], readonly: false, volatile: false, fuse: [], warnings: [] };
+  for (const raw of optionStrings.flatMap(splitOptions)) {
+    if (raw === '') continue; // podman writes "workdir=W," — an empty option is harmless
+    const eq = raw.indexOf('=');
+    const name = eq < 0 ? raw : raw.slice(0, eq);
+    const value = eq < 0 ? '' : raw.slice(eq + 1);
+    switch (name) {
+      case 'lowerdir':
+        o.lowerdirs = splitEscaped(value, ':').filter((d) => d !== '');
+        break;
+      case 'upperdir':
+        o.upperdir = unescape(value);
+        break;
+      case 'workdir':
+        o.workdir = unescape(value);
+        break;
+      case 'ro':
+        o.readonly = true;
+        break;
+      case 'volatile':
+        o.volatile = true;
+        break;
+      case 'uidmapping':
+        o.uidMapping = parseIdMapping(value);
+        break;
+      case 'gidmapping':
+        o.gidMapping = parseIdMapping(value);
+        break;
+      case 'squash_to_uid':
+        o.squashUid = parseId(name, value);
+        break;
+      case 'squash_to_gid':
+        o.squashGid = parseId(name, value);
+        break;
+      case 'squash_to_root':
+        o.squashUid = 0;
+        o.squashGid = 0;
+        break;
+      default:
+        if (FUSE_PASS.has(name)) o.fuse.push(raw);
+        else if (!ACCEPTED.has(name)) o.warnings.push(`unknown mount option '${raw}' ignored`);
+    }
+  }
+  if (o.lowerdirs.length === 0) throw new UsageError('mount option lowerdir= is required');
+  if ((o.upperdir === undefined) !== (o.workdir === undefined)) {
+    throw new UsageError('mount options upperdir= and workdir= go together');
+  }
+  if (o.upperdir === undefined) o.readonly = true;
+  return o;
+}

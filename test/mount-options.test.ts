@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import { parseMountOptions, splitEscaped } from '../src/mount-options.js';
+import { parseIdMapping, toDisk, toShown } from '../src/id-mapping.js';
+
+describe('parseMountOptions', () => {
+  const rows: Array<{ name: string; args: string[]; expect: Record<string, unknown> }> = [
+    {
+      name: 'fuse-overlayfs form, leftmost lowerdir on top',
+      args: ['lowerdir=/l1:/l2,upperdir=/u,workdir=/w'],
+      expect: { lowerdirs: ['/l1', '/l2'], upperdir: '/u', workdir: '/w', readonly: false, warnings: [] },
+    },
+    {
+      name: 'escaped colon and comma inside paths',
+      args: ['lowerdir=/a\\:b:/c\\,d,upperdir=/u\\,x,workdir=/w'],
+      expect: { lowerdirs: ['/a:b', '/c,d'], upperdir: '/u,x' },
+    },
+    {
+      name: 'podman container argv: empty option after workdir, volatile',
+      args: ['lowerdir=/g/l/AAA:/g/l/BBB,upperdir=/g/ID/diff,workdir=/g/ID/work,,,volatile'],
+      expect: { lowerdirs: ['/g/l/AAA', '/g/l/BBB'], volatile: true, warnings: [] },
+    },
+    {
+      name: 'podman read-only image mount: no upperdir',
+      args: ['lowerdir=/g/L/diff:/g/L/empty'],
+      expect: { readonly: true, lowerdirs: ['/g/L/diff', '/g/L/empty'] },
+    },
+    {
+      name: 'podman user namespace mapping with its leading colon',
+      args: ['lowerdir=/l,upperdir=/u,workdir=/w,uidmapping=:0:100000:65536,gidmapping=:0:100000:65536'],
+      expect: { uidMapping: [{ disk: 0, shown: 100000, len: 65536 }], gidMapping: [{ disk: 0, shown: 100000, len: 65536 }] },
+    },
+    {
+      name: 'squash options',
+      args: ['lowerdir=/l,squash_to_uid=1000,squash_to_gid=100'],
+      expect: { squashUid: 1000, squashGid: 100 },
+    },
+    {
+      name: 'several -o arguments, mount(8) extras accepted silently, unknown warned',
+      args: ['rw,nosuid,nodev', 'lowerdir=/l,upperdir=/u,workdir=/w,frobnicate=1'],
+      expect: { warnings: ["unknown mount option 'frobnicate=1' ignored"] },
+    },
+    {
+      name: 'libfuse options pass through',
+      args: ['lowerdir=/l,fsname=myimage,max_readahead=1048576'],
+      expect: { fuse: ['fsname=myimage', 'max_readahead=1048576'] },
+    },
+  ];
+  it.each(rows)('$name', ({ args, expect: want }) => {
+    expect(parseMountOptions(args)).toMatchObject(want);
+  });
+
+  const bad: Array<{ args: string[]; error: RegExp }> = [
+    { args: ['upperdir=/u,workdir=/w'], error: /lowerdir= is required/ },
+    { args: ['lowerdir=/l,upperdir=/u'], error: /upperdir= and workdir= go together/ },
+    { args: ['lowerdir=/l,uidmapping=0:1'], error: /bad id mapping/ },
+    { args: ['lowerdir=/l,squash_to_uid=x'], error: /squash_to_uid=x: not a number/ },
+  ];
+  it.each(bad)('rejects $args', ({ args, error }) => {
+    expect(() => parseMountOptions(args)).toThrow(error);
+  });
+});
+
+describe('splitEscaped', () => {
+  it.each([
+    ['a:b', ['a', 'b']],
+    ['a\\:b:c', ['a:b', 'c']],
+    ['a\\\\:b', ['a\\', 'b']],
+    ['', ['']],
+  ])('%s', (input, want) => expect(splitEscaped(input, ':')).toEqual(want));
+});
+
+describe('id mapping', () => {
+  const map = parseIdMapping('0:1000:1:1:110000:65536');
+  it.each([
+    [0, 1000],
+    [1, 110000],
+    [65536, 175535],
+    [70000, 65534],
+  ])('disk %i is shown as %i', (disk, shown) => expect(toShown(map, disk)).toBe(shown));
+  it.each([
+    [1000, 0],
+    [110005, 6],
+    [42, 42],
+  ])('shown %i is stored as %i', (shown, disk) => expect(toDisk(map, shown)).toBe(disk));
+});
