@@ -39,6 +39,7 @@ export function makeTree(root: string, spec: TreeSpec): void {
     mkdirSync(dirname(p), { recursive: true });
     if (typeof e === 'string') {
       writeFileSync(p, e);
+      times.push([p, FIXTURE_TIME]);
       continue;
     }
     switch (e.type) {
