@@ -32,6 +32,11 @@ export async function mountLayerfs(l: Layers, mnt: string, extra: string[] = [])
   live.add(mnt);
 }
 
+/** Records a mount made some other way, so unmountAll takes it down too. */
+export function track(mnt: string): void {
+  live.add(mnt);
+}
+
 export function isMounted(mnt: string): boolean {
   return readFileSync('/proc/mounts', 'utf8').split('\n').some((line) => line.split(' ')[1] === mnt);
 }
