@@ -1,0 +1,146 @@
+/**
+ * Copy-up: giving a lower entry an upper copy before it changes. Parents come
+ * first (directories only, no contents). Every copy is built in the work
+ * directory with data, owner, mode, xattrs and times, then renamed into the
+ * upper layer, so a crash never exposes a half copy. The upper parent's times
+ * are restored afterwards, as the kernel does. Copy-ups of one path share a
+ * single promise, so concurrent writers never race.
+ */
+import { constants as fsc, lchownSync, mkdirSync, readlinkSync, symlinkSync, chmodSync } from 'node:fs';
+import { copyFile } from 'node:fs/promises';
+import { FsError } from '../errors.js';
+import {
+  fileType, getxattr, isReg, isSymlink, listxattr, lstat, mknodRaw, renameat2, RENAME_NOREPLACE, S_IFDIR,
+  setxattr, ST, utimens, type StatBuf,
+} from '../sys.js';
+import { realJoin, splitParent } from './paths.js';
+import type { Found, Resolver } from './resolve.js';
+import type { WorkDir } from './work-dir.js';
+import { isPrivateXattr } from './xattr-names.js';
+
+const CAPABILITY = 'security.capability';
+
+/** Runs `change` on entries of the upper directory `dir` and then puts its atime/mtime back. */
+export function keepingTimes<T>(dir: string, change: () => T): T {
+  const before = lstat(dir);
+  const result = change();
+  if (before !== null) {
+    utimens(dir, before[ST.atimeSec]!, before[ST.atimeNsec]!, before[ST.mtimeSec]!, before[ST.mtimeNsec]!);
+  }
+  return result;
+}
+
+/**
+ * Gives `dst` the owner, mode, xattrs and times of `src`. Order matters: chown
+ * clears setuid bits and security.capability, so mode comes after it and the
+ * capability last; times go last of all because every other step touches ctime only.
+ */
+export function copyMetadata(src: string, st: StatBuf, dst: string): void {
+  lchownSync(dst, st[ST.uid]!, st[ST.gid]!);
+  if (!isSymlink(st)) chmodSync(dst, st[ST.mode]! & 0o7777);
+  const names = listxattr(src).filter((n) => !isPrivateXattr(n));
+  names.sort((a, b) => Number(a === CAPABILITY) - Number(b === CAPABILITY));
+  for (const name of names) {
+    const value = getxattr(src, name);
+    if (value === null) continue;
+    try {
+      setxattr(dst, name, value);
+    } catch (err) {
+      // An upper filesystem without this namespace: the kernel also copies what it can.
+      if ((err as FsError).code !== 'EOPNOTSUPP') throw err;
+    }
+  }
+  utimens(dst, st[ST.atimeSec]!, st[ST.atimeNsec]!, st[ST.mtimeSec]!, st[ST.mtimeNsec]!);
+}
+
+export class CopyUp {
+  private readonly inflight = new Map<string, Promise<Found>>();
+
+  constructor(
+    private readonly resolver: Resolver,
+    private readonly work: WorkDir,
+    /** Told about every path that gained an upper copy (for caches). */
+    private readonly changed: (path: string) => void = () => {},
+  ) {}
+
+  private isUpper(e: Found): boolean {
+    return this.resolver.layers[e.layer]!.upper;
+  }
+
+  /** Makes sure the directory `path` has an upper copy; returns its real path. Synchronous: no data moves. */
+  ensureUpperDir(path: string): string {
+    const e = this.resolver.dir(path, 'copyup');
+    if (this.isUpper(e)) return e.real;
+    const { parent, name } = splitParent(path, 'copyup');
+    const upperParent = this.ensureUpperDir(parent);
+    const tmp = this.work.tempPath();
+    try {
+      mkdirSync(tmp, { mode: 0o700 });
+      copyMetadata(e.real, e.stat, tmp);
+      const target = realJoin(upperParent, name);
+      keepingTimes(upperParent, () => renameat2(tmp, target, RENAME_NOREPLACE));
+      this.changed(path);
+      return target;
+    } catch (err) {
+      this.work.discard(tmp);
+      throw err;
+    }
+  }
+
+  /** Makes sure `path` has an upper copy (a file's data included); returns the upper entry. */
+  async copyUp(path: string): Promise<Found> {
+    const e = this.resolver.found(path, 'copyup');
+    if (this.isUpper(e)) return e;
+    if (e.dirs.length > 0) {
+      this.ensureUpperDir(path);
+      return this.resolver.found(path, 'copyup');
+    }
+    let pending = this.inflight.get(path);
+    if (pending === undefined) {
+      pending = this.copyNonDir(path).finally(() => this.inflight.delete(path));
+      this.inflight.set(path, pending);
+    }
+    return pending;
+  }
+
+  private async copyNonDir(path: string): Promise<Found> {
+    const { parent, name } = splitParent(path, 'copyup');
+    for (;;) {
+      const e = this.resolver.found(path, 'copyup');
+      if (this.isUpper(e) || e.dirs.length > 0) return this.copyUp(path);
+      const tmp = this.work.tempPath();
+      try {
+        await this.build(e, tmp);
+        copyMetadata(e.real, e.stat, tmp);
+        // The layers may have changed while the data was copied: install only
+        // if the path still shows the entry that was copied.
+        const now = this.resolver.resolve(path, 'copyup');
+        if (now.kind !== 'found' || now.real !== e.real) {
+          this.work.discard(tmp);
+          continue;
+        }
+        const upperParent = this.ensureUpperDir(parent);
+        keepingTimes(upperParent, () => renameat2(tmp, realJoin(upperParent, name), RENAME_NOREPLACE));
+        this.changed(path);
+        return this.resolver.found(path, 'copyup');
+      } catch (err) {
+        this.work.discard(tmp);
+        throw err;
+      }
+    }
+  }
+
+  private async build(e: Found, tmp: string): Promise<void> {
+    const st = e.stat;
+    if (isReg(st)) {
+      await copyFile(e.real, tmp, fsc.COPYFILE_FICLONE);
+    } else if (isSymlink(st)) {
+      symlinkSync(readlinkSync(e.real, 'buffer'), tmp);
+    } else if (fileType(st[ST.mode]!) !== S_IFDIR) {
+      // FIFOs, sockets and device nodes: the node itself is the content.
+      mknodRaw(tmp, st[ST.mode]!, st[ST.rdev]!);
+    } else {
+      throw new FsError('EISDIR', 'copyup', e.real);
+    }
+  }
+}

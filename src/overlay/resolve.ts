@@ -1,0 +1,141 @@
+/**
+ * Path resolution through the layers, top-down, one component at a time, as
+ * kernel overlayfs does it (redirect_dir=off, metacopy=off):
+ * - a whiteout (char 0:0 or `.wh.NAME`) stops the descent: the name is gone;
+ * - a non-directory is the entry and hides everything below it;
+ * - a directory merges with directories of the same name below, until an
+ *   opaque one, a whiteout or a non-directory;
+ * - a child is only looked up in the layers its parent directory merged, so a
+ *   whiteout or file in a higher layer cuts lower layers off for all descendants.
+ */
+import { FsError } from '../errors.js';
+import { isDir, isWhiteoutStat, lstat, ST, type StatBuf } from '../sys.js';
+import { components, realJoin } from './paths.js';
+import { hasWhiteoutFile, isOpaqueDir, isWhiteoutName } from './whiteout.js';
+
+export interface Layer {
+  root: string;
+  upper: boolean;
+}
+
+/** One layer's copy of a directory. */
+export interface LayerDir {
+  layer: number;
+  real: string;
+}
+
+export type WhiteoutFormat = 'char' | 'file';
+
+export type Entry =
+  | {
+      kind: 'found';
+      /** Index of the topmost layer holding the entry (0 is the upper layer when there is one). */
+      layer: number;
+      real: string;
+      stat: StatBuf;
+      /** For a directory: every layer copy it merges, top first. Empty for other types. */
+      dirs: LayerDir[];
+    }
+  | { kind: 'whiteout'; layer: number; format: WhiteoutFormat }
+  | { kind: 'absent' };
+
+export type Found = Extract<Entry, { kind: 'found' }>;
+
+export class Resolver {
+  readonly rootEntry: Found;
+
+  constructor(readonly layers: readonly Layer[]) {
+    const dirs = layers.map((l, layer) => ({ layer, real: l.root }));
+    const top = dirs[0]!;
+    // The root merges every layer; like the kernel, opaque markers on layer roots are ignored.
+    this.rootEntry = { kind: 'found', layer: 0, real: top.real, stat: lstat(top.real)!, dirs };
+  }
+
+  get hasUpper(): boolean {
+    return this.layers[0]?.upper === true;
+  }
+
+  /** Looks `name` up in the layers its parent directory merges. */
+  lookup(parent: Found, name: string): Entry {
+    if (isWhiteoutName(name)) return { kind: 'absent' };
+    let found: Found | undefined;
+    const stack = parent.dirs;
+    for (let i = 0; i < stack.length; i++) {
+      const dir = stack[i]!;
+      const real = realJoin(dir.real, name);
+      const st = lstat(real);
+      if (st === null) {
+        if (!hasWhiteoutFile(dir.real, name)) continue;
+        if (found !== undefined) break;
+        return { kind: 'whiteout', layer: dir.layer, format: 'file' };
+      }
+      if (isWhiteoutStat(st)) {
+        if (found !== undefined) break;
+        return { kind: 'whiteout', layer: dir.layer, format: 'char' };
+      }
+      const last = i === stack.length - 1;
+      if (found === undefined) {
+        if (!isDir(st)) return { kind: 'found', layer: dir.layer, real, stat: st, dirs: [] };
+        found = { kind: 'found', layer: dir.layer, real, stat: st, dirs: [{ layer: dir.layer, real }] };
+        if (last || isOpaqueDir(real)) break;
+        continue;
+      }
+      if (!isDir(st)) break;
+      found.dirs.push({ layer: dir.layer, real });
+      if (last || isOpaqueDir(real)) break;
+    }
+    if (found === undefined) return { kind: 'absent' };
+    // Like the kernel, a merged directory reports nlink 1 rather than counting subdirectories.
+    if (found.dirs.length > 1) found.stat[ST.nlink] = 1;
+    return found;
+  }
+
+  /** Resolves an overlay path; a missing or non-directory ancestor throws ENOENT / ENOTDIR. */
+  resolve(path: string, syscall = 'lookup'): Entry {
+    const parts = components(path);
+    let entry: Entry = this.rootEntry;
+    for (let i = 0; i < parts.length; i++) {
+      if (entry.kind !== 'found') throw new FsError('ENOENT', syscall, path);
+      if (entry.dirs.length === 0) throw new FsError('ENOTDIR', syscall, path);
+      entry = this.lookup(entry, parts[i]!);
+    }
+    return entry === this.rootEntry ? this.freshRoot() : entry;
+  }
+
+  /** Resolves a path that must exist. */
+  found(path: string, syscall: string): Found {
+    const e = this.resolve(path, syscall);
+    if (e.kind !== 'found') throw new FsError('ENOENT', syscall, path);
+    return e;
+  }
+
+  /** Resolves a path that must be an existing directory. */
+  dir(path: string, syscall: string): Found {
+    const e = this.found(path, syscall);
+    if (e.dirs.length === 0) throw new FsError('ENOTDIR', syscall, path);
+    return e;
+  }
+
+  /**
+   * Whether a layer below the upper one holds a visible `name` under `parent`
+   * (kernel ovl_lower_positive): removing or moving it then needs a whiteout.
+   */
+  lowerPositive(parent: Found, name: string): boolean {
+    for (const dir of parent.dirs) {
+      if (this.layers[dir.layer]!.upper) continue;
+      const st = lstat(realJoin(dir.real, name));
+      if (st === null) {
+        if (hasWhiteoutFile(dir.real, name)) return false;
+        continue;
+      }
+      return !isWhiteoutStat(st);
+    }
+    return false;
+  }
+
+  private freshRoot(): Found {
+    const stat = lstat(this.rootEntry.real)!;
+    if (this.rootEntry.dirs.length > 1) stat[ST.nlink] = 1;
+    return { ...this.rootEntry, stat };
+  }
+}
