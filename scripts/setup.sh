@@ -13,6 +13,9 @@ PACKAGES=(
   attr            # getfattr/setfattr, used by tests
   build-essential # node-gyp builds
   pkg-config
+  fuse-overlayfs  # benchmark peer (bench/)
+  unionfs-fuse    # benchmark peer (bench/)
+  debootstrap     # bench/: unpack workload builds a Debian minbase tree
 )
 
 missing=()
