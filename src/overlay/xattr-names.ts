@@ -16,11 +16,11 @@ export const isPrivateXattr = (real: string): boolean => real.startsWith(OVL) &&
 export const isReservedXattr = (name: string): boolean => name.startsWith(LAYERFS);
 
 /** The name stored on the layer for a name the caller uses. */
-export const toLayerName = (name: string): string => (name.startsWith(OVL) ? OVL + name : name);
+export const toLayerName = (name: string): string => (name.startsWith(OVL) ? ESCAPED + name.slice(OVL.length) : name);
 
 /** The name the caller sees for a name stored on a layer, or null when hidden. */
 export function toOverlayName(real: string): string | null {
-  if (real.startsWith(ESCAPED)) return real.slice(OVL.length);
+  if (real.startsWith(ESCAPED)) return OVL + real.slice(ESCAPED.length);
   if (real.startsWith(OVL) || real.startsWith(LAYERFS)) return null;
   return real;
 }
