@@ -1,0 +1,145 @@
+/**
+ * `pull`: resolve a reference to one platform's manifest, download the
+ * layers the target lacks (a few at a time, each verified), then hand them
+ * to the target base layer first, then the image.
+ * Every blob is downloaded and verified before anything is added, so a
+ * corrupt or unreachable layer leaves the target as it was.
+ */
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { RegistryClient } from './client.js';
+import { connect, type ConnectOptions } from './connect.js';
+import { downloadBlob } from './blob-download.js';
+import { shortDigest } from './digest.js';
+import type { PullTarget } from './image-store.js';
+import { BadManifestError, diffIds, parseManifest, selectPlatform, type Descriptor, type Platform } from './manifest.js';
+import { mapLimit, settled } from './map-limit.js';
+import type { LayerProgress } from './progress.js';
+import { Reference } from './reference.js';
+
+export interface PullOptions extends ConnectOptions {
+  target: PullTarget;
+  /** For an index: the manifest to pick. linux/amd64 by default. */
+  platform?: Platform;
+  /** Layers downloading at once. */
+  concurrency?: number;
+  progress?: LayerProgress;
+  /** Bytes downloaded for a layer so far (tests use it to break a download midway). */
+  onBytes?: (digest: string, done: number, total: number) => void;
+}
+
+export interface PulledLayerResult {
+  digest: string;
+  diffId: string;
+  status: 'exists' | 'pulled';
+  /** Offsets at which an interrupted download resumed with a Range request. */
+  resumedAt: number[];
+}
+
+export interface PullResult {
+  /** Familiar form with tag or digest: `localhost:5000/hello:latest`. */
+  ref: string;
+  /** Digest of what the reference names (an index for multi-platform images). */
+  digest: string;
+  manifestDigest: string;
+  imageId: string;
+  upToDate: boolean;
+  layers: PulledLayerResult[];
+}
+
+export const DEFAULT_PLATFORM: Platform = { os: 'linux', architecture: 'amd64' };
+
+interface Resolved {
+  digest: string;
+  manifest: Buffer;
+  manifestDigest: string;
+  mediaType: string;
+  config: Descriptor;
+  layers: Descriptor[];
+}
+
+async function resolve(client: RegistryClient, ref: Reference, platform: Platform): Promise<Resolved> {
+  const top = await client.getManifest(ref.identifier);
+  let fetched = top;
+  let m = parseManifest(top.bytes, top.mediaType, `manifest ${ref}`);
+  if (m.kind === 'index') {
+    const pick = selectPlatform(m.manifests, platform, `${ref}`);
+    fetched = await client.getManifest(pick.digest);
+    m = parseManifest(fetched.bytes, fetched.mediaType, `manifest ${ref.name}@${pick.digest}`);
+    if (m.kind === 'index') throw new BadManifestError(`${ref}`, 'an index entry points to another index');
+  }
+  return { digest: top.digest, manifest: fetched.bytes, manifestDigest: fetched.digest, mediaType: m.mediaType, config: m.config, layers: m.layers };
+}
+
+export async function pull(reference: Reference | string, opts: PullOptions): Promise<PullResult> {
+  const ref = typeof reference === 'string' ? Reference.parse(reference) : reference;
+  const { target, progress } = opts;
+  const client = await connect(ref, ['pull'], opts);
+  try {
+    const img = await resolve(client, ref, opts.platform ?? DEFAULT_PLATFORM);
+    const config = await client.getBlob(img.config.digest);
+    const ids = diffIds(config, `config ${img.config.digest}`);
+    if (ids.length !== img.layers.length) {
+      throw new BadManifestError(`${ref}`, `manifest lists ${img.layers.length} layers but the config has ${ids.length} diff_ids`);
+    }
+    const layers = img.layers.map((d, i) => ({ ...d, diffId: ids[i]! }));
+    const present = await Promise.all(layers.map((l) => target.hasLayer(l)));
+    const upToDate = present.every(Boolean) && (await target.imageId(ref.toString())) === img.config.digest;
+    const results: PulledLayerResult[] = layers.map((l, i) => ({ digest: l.digest, diffId: l.diffId, status: present[i] ? 'exists' : 'pulled', resumedAt: [] }));
+
+    for (const [i, l] of layers.entries()) {
+      if (present[i]) progress?.done(shortDigest(l.digest), 'Already exists');
+      else progress?.status(shortDigest(l.digest), 'Waiting');
+    }
+    const missing = [...new Map(layers.filter((_, i) => !present[i]).map((l) => [l.digest, l])).values()];
+    if (missing.length > 0) {
+      const tmp = await target.tempDir();
+      try {
+        const files = settled(
+          await mapLimit(missing, opts.concurrency ?? 3, async (l) => {
+            const id = shortDigest(l.digest);
+            const file = join(tmp, l.digest.slice(7));
+            const { resumedAt } = await downloadBlob(client, l, file, {
+              onProgress: (done, total) => {
+                progress?.bytes(id, 'Downloading', done, total);
+                opts.onBytes?.(l.digest, done, total);
+              },
+              onResume: (offset) => progress?.status(id, `Retrying from ${offset} bytes`),
+            });
+            for (const r of results) if (r.digest === l.digest) r.resumedAt = resumedAt;
+            progress?.status(id, 'Download complete');
+            return file;
+          }),
+        );
+        const fileOf = new Map(missing.map((l, i) => [l.digest, files[i]!]));
+        const added = new Set<string>();
+        for (const l of layers) {
+          const file = fileOf.get(l.digest);
+          if (file === undefined || added.has(l.digest)) continue;
+          progress?.status(shortDigest(l.digest), 'Extracting');
+          await target.addLayer({ digest: l.digest, diffId: l.diffId, mediaType: l.mediaType, size: l.size, file });
+          added.add(l.digest);
+          progress?.done(shortDigest(l.digest), 'Pull complete');
+        }
+      } finally {
+        await rm(tmp, { recursive: true, force: true });
+      }
+    }
+    if (!upToDate) {
+      await target.addImage({
+        ref: ref.toString(),
+        manifest: img.manifest,
+        manifestDigest: img.manifestDigest,
+        manifestMediaType: img.mediaType,
+        config,
+        configDigest: img.config.digest,
+        layers: layers.map((l) => ({ digest: l.digest, diffId: l.diffId, mediaType: l.mediaType, size: l.size })),
+      });
+    }
+    progress?.print(`Digest: ${img.digest}`);
+    progress?.print(`Status: ${upToDate ? 'Image is up to date' : 'Downloaded newer image'} for ${ref}`);
+    return { ref: ref.toString(), digest: img.digest, manifestDigest: img.manifestDigest, imageId: img.config.digest, upToDate, layers: results };
+  } finally {
+    client.close();
+  }
+}

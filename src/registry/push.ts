@@ -1,0 +1,67 @@
+/**
+ * `push`: send an image's blobs the registry lacks (a few at a time; HEAD
+ * first, so shared layers are skipped), then the manifest, last, so the
+ * registry never names an image whose blobs it does not have.
+ */
+import { connect, type ConnectOptions } from './connect.js';
+import { uploadBlob, type UploadOptions } from './blob-upload.js';
+import { shortDigest, sha256 } from './digest.js';
+import type { PushSource } from './image-store.js';
+import { mapLimit, settled } from './map-limit.js';
+import type { LayerProgress } from './progress.js';
+import { Reference } from './reference.js';
+
+export interface PushOptions extends ConnectOptions {
+  source: PushSource;
+  concurrency?: number;
+  /** Blobs above this size go up in PATCH chunks. */
+  chunkSize?: UploadOptions['chunkSize'];
+  progress?: LayerProgress;
+}
+
+export interface PushResult {
+  ref: string;
+  /** Digest of the manifest as the registry stored it. */
+  digest: string;
+  size: number;
+  layers: Array<{ digest: string; status: 'exists' | 'pushed' }>;
+}
+
+export async function push(image: string, reference: Reference | string, opts: PushOptions): Promise<PushResult> {
+  const ref = typeof reference === 'string' ? Reference.parse(reference) : reference;
+  const { progress } = opts;
+  const img = await opts.source.image(image);
+  const manifestDigest = sha256(img.manifest);
+  if (ref.digest !== undefined && ref.digest !== manifestDigest) {
+    throw new Error(`${ref}: the image's manifest is ${manifestDigest}, not the digest in the reference`);
+  }
+  const client = await connect(ref, ['pull', 'push'], opts);
+  try {
+    progress?.print(`The push refers to repository [${ref.name}]`);
+    // docker lists the top layer first; a layer listed twice goes up once
+    const blobs = [...new Map([...img.layers].reverse().map((b) => [b.digest, b])).values()];
+    for (const b of blobs) progress?.status(shortDigest(b.digest), 'Preparing');
+    const statuses = settled(
+      await mapLimit([...blobs, img.config], opts.concurrency ?? 3, async (blob) => {
+        const id = shortDigest(blob.digest);
+        const shown = blob !== img.config;
+        const status = await uploadBlob(client, blob, {
+          chunkSize: opts.chunkSize,
+          onProgress: (done, total) => shown && progress?.bytes(id, 'Pushing', done, total),
+        });
+        if (shown) progress?.done(id, status === 'exists' ? 'Layer already exists' : 'Pushed');
+        return status;
+      }),
+    );
+    const digest = await client.putManifest(ref.tag ?? manifestDigest, img.manifest, img.manifestMediaType);
+    progress?.print(`${ref.tag ?? ref.digest}: digest: ${digest} size: ${img.manifest.length}`);
+    return {
+      ref: ref.toString(),
+      digest,
+      size: img.manifest.length,
+      layers: img.layers.map((l) => ({ digest: l.digest, status: statuses[blobs.findIndex((b) => b.digest === l.digest)] === 'exists' ? 'exists' : 'pushed' })),
+    };
+  } finally {
+    client.close();
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * Image references as docker spells them: `[REGISTRY/]NAME[:TAG][@DIGEST]`.
+ * The first component is a registry when it has a `.` or `:` or is
+ * `localhost`; otherwise the image is on Docker Hub, and a one-component
+ * name lives under `library/`.
+ */
+import { UsageError } from '../errors.js';
+import { isDigest } from './digest.js';
+
+export const DOCKER_HUB = 'docker.io';
+const DOCKER_HUB_API = 'registry-1.docker.io';
+
+const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+const TAG = /^[\w][\w.-]{0,127}$/;
+const HOST = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:.]+\])(?::\d{1,5})?$/;
+
+export class Reference {
+  constructor(
+    /** Registry host[:port] as written, `docker.io` for Docker Hub. */
+    readonly registry: string,
+    readonly repository: string,
+    readonly tag: string | undefined,
+    readonly digest: string | undefined,
+  ) {}
+
+  static parse(input: string): Reference {
+    const bad = (why: string) => new UsageError(`invalid reference '${input}': ${why}`);
+    let rest = input;
+    let digest: string | undefined;
+    const at = rest.indexOf('@');
+    if (at >= 0) {
+      digest = rest.slice(at + 1);
+      rest = rest.slice(0, at);
+      if (!isDigest(digest)) throw bad(`'${digest}' is not a sha256 digest`);
+    }
+    let tag: string | undefined;
+    const colon = rest.lastIndexOf(':');
+    if (colon > rest.lastIndexOf('/')) {
+      tag = rest.slice(colon + 1);
+      rest = rest.slice(0, colon);
+      if (!TAG.test(tag)) throw bad(`'${tag}' is not a valid tag`);
+    }
+    let registry = DOCKER_HUB;
+    const slash = rest.indexOf('/');
+    const first = slash < 0 ? '' : rest.slice(0, slash);
+    if (slash >= 0 && (first.includes('.') || first.includes(':') || first === 'localhost')) {
+      if (!HOST.test(first)) throw bad(`'${first}' is not a valid registry host`);
+      registry = first === 'index.docker.io' ? DOCKER_HUB : first;
+      rest = rest.slice(slash + 1);
+    }
+    if (registry === DOCKER_HUB && !rest.includes('/')) rest = `library/${rest}`;
+    if (rest === '' || !rest.split('/').every((c) => COMPONENT.test(c))) {
+      throw bad('repository names are lowercase letters, digits and separators (. _ __ -)');
+    }
+    return new Reference(registry, rest, tag ?? (digest === undefined ? 'latest' : undefined), digest);
+  }
+
+  /** The host the API is served from (Docker Hub's differs from its name). */
+  get apiHost(): string {
+    return this.registry === DOCKER_HUB ? DOCKER_HUB_API : this.registry;
+  }
+
+  /** What to ask the manifests endpoint for: the digest wins over the tag. */
+  get identifier(): string {
+    return this.digest ?? this.tag!;
+  }
+
+  /** The familiar form docker prints: no `docker.io/`, no `library/`. */
+  get name(): string {
+    if (this.registry !== DOCKER_HUB) return `${this.registry}/${this.repository}`;
+    return this.repository.replace(/^library\//, '');
+  }
+
+  withDigest(digest: string): Reference {
+    return new Reference(this.registry, this.repository, this.tag, digest);
+  }
+
+  toString(): string {
+    return `${this.name}${this.tag === undefined ? '' : `:${this.tag}`}${this.digest === undefined ? '' : `@${this.digest}`}`;
+  }
+}
