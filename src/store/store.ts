@@ -1,0 +1,240 @@
+/**
+ * The layer store: a content-addressed directory.
+ *
+ *   blobs/sha256/<hex>         configs, manifests and layer blobs as received
+ *   layers/<diffid-hex>/diff   each layer unpacked once, ready to be a lowerdir
+ *   layers/<diffid-hex>/layer.json
+ *   images/<id-hex>.json       one record per image (layers base first)
+ *   tags.json                  { "name:tag": "sha256:<id>" }
+ *   tmp/<pid>-<n>/             imports being staged (see staging.ts)
+ *   lock                       held while anything above changes
+ */
+import { access, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { createReadStream, type ReadStream } from 'node:fs';
+import { join } from 'node:path';
+import { UnknownImageError, UsageError } from '../errors.js';
+import { hexOf, isDigest } from './digest.js';
+import { processAlive, withLock } from './lock.js';
+import { isRef, normalizeRef } from './ref.js';
+import { Staging, type LayerExpect } from './staging.js';
+import type { ImageConfig, ImageRecord, LayerRef, Opener } from './types.js';
+
+export const DEFAULT_ROOT = '/var/lib/layerfs';
+
+export interface NewImage {
+  config: ImageConfig;
+  /** Base first: layers the store already has, or openers of new (possibly compressed) layer tars. */
+  layers: Array<LayerRef | Opener>;
+  tags?: string[];
+}
+
+export interface RemoveResult {
+  untagged: string[];
+  deleted: string[];
+}
+
+async function writeAtomic(path: string, data: string): Promise<void> {
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, data);
+  await rename(tmp, path);
+}
+
+export class Store {
+  private constructor(readonly root: string) {}
+
+  static async open(root?: string): Promise<Store> {
+    const dir = root ?? process.env.LAYERFS_ROOT ?? DEFAULT_ROOT;
+    for (const sub of ['blobs/sha256', 'layers', 'images', 'tmp']) await mkdir(join(dir, sub), { recursive: true, mode: 0o700 });
+    return new Store(dir);
+  }
+
+  blobPath(digest: string): string {
+    return join(this.root, 'blobs', 'sha256', hexOf(digest));
+  }
+
+  openBlob(digest: string): ReadStream {
+    return createReadStream(this.blobPath(digest));
+  }
+
+  async hasBlob(digest: string): Promise<boolean> {
+    return isDigest(digest) && (await exists(this.blobPath(digest)));
+  }
+
+  layerDir(diffId: string): string {
+    return join(this.root, 'layers', hexOf(diffId), 'diff');
+  }
+
+  /** The stored layer with this diff_id, or null. */
+  async layer(diffId: string): Promise<LayerRef | null> {
+    if (!isDigest(diffId)) return null;
+    const text = await readFile(join(this.root, 'layers', hexOf(diffId), 'layer.json'), 'utf8').catch(() => null);
+    return text === null ? null : (JSON.parse(text) as LayerRef);
+  }
+
+  /** Starts an import; the caller commits or discards it. */
+  async begin(): Promise<Staging> {
+    const dir = await mkdtemp(join(this.root, 'tmp', `${process.pid}-`));
+    await mkdir(join(dir, 'layers'));
+    await mkdir(join(dir, 'blobs'));
+    return new Staging(this, dir);
+  }
+
+  /** Runs `fn` on a fresh import and commits it; on any error the store is left as it was. */
+  async transaction<T>(fn: (s: Staging) => Promise<T>): Promise<{ result: T; images: ImageRecord[] }> {
+    const s = await this.begin();
+    try {
+      const result = await fn(s);
+      return { result, images: await s.commit() };
+    } finally {
+      await s.discard();
+    }
+  }
+
+  /** Adds one layer (e.g. a container's changes for `commit`); reuses a stored one with the same content. */
+  async addLayer(open: Opener, expect: Partial<LayerExpect> = {}): Promise<LayerRef> {
+    const { result } = await this.transaction((s) => s.addLayer(open, { name: 'layer', ...expect }));
+    return result;
+  }
+
+  /** Adds an image from its config and layers; `config.rootfs.diff_ids` is filled in from the layers. */
+  async addImage(img: NewImage): Promise<ImageRecord> {
+    const { images } = await this.transaction(async (s) => {
+      const layers: LayerRef[] = [];
+      for (const [i, l] of img.layers.entries()) {
+        layers.push(typeof l === 'function' ? await s.addLayer(l, { name: `layer ${i + 1}` }) : l);
+      }
+      const config = { ...img.config, rootfs: { type: 'layers' as const, diff_ids: layers.map((l) => l.diffId) } };
+      return s.addImage(Buffer.from(JSON.stringify(config)), layers, img.tags ?? [], 'new image');
+    });
+    return images[0]!;
+  }
+
+  async readTags(): Promise<Record<string, string>> {
+    const text = await readFile(join(this.root, 'tags.json'), 'utf8').catch(() => '{}');
+    return JSON.parse(text) as Record<string, string>;
+  }
+
+  /** Call with the lock held. */
+  async writeTags(tags: Record<string, string>): Promise<void> {
+    const sorted = Object.fromEntries(Object.entries(tags).sort(([a], [b]) => a.localeCompare(b)));
+    await writeAtomic(join(this.root, 'tags.json'), JSON.stringify(sorted, null, 2) + '\n');
+  }
+
+  /** Call with the lock held. */
+  async writeRecord(record: ImageRecord): Promise<void> {
+    const { repoTags: _, ...rest } = record;
+    await writeAtomic(join(this.root, 'images', `${hexOf(record.id)}.json`), JSON.stringify(rest, null, 2) + '\n');
+  }
+
+  private async records(): Promise<ImageRecord[]> {
+    const names = (await readdir(join(this.root, 'images'))).filter((n) => /^[0-9a-f]{64}\.json$/.test(n));
+    const out: ImageRecord[] = [];
+    for (const n of names) {
+      const text = await readFile(join(this.root, 'images', n), 'utf8').catch(() => null);
+      if (text !== null) out.push({ ...(JSON.parse(text) as ImageRecord), repoTags: [] });
+    }
+    return out;
+  }
+
+  /** All images with their tags, newest first. */
+  async images(): Promise<ImageRecord[]> {
+    const [records, tags] = await Promise.all([this.records(), this.readTags()]);
+    for (const r of records) r.repoTags = Object.keys(tags).filter((t) => tags[t] === r.id).sort();
+    return records.sort((a, b) => (b.created ?? '').localeCompare(a.created ?? '') || a.id.localeCompare(b.id));
+  }
+
+  /** Finds an image by `name[:tag]`, full `sha256:` ID, or an unambiguous ID prefix. */
+  async resolve(ref: string): Promise<ImageRecord> {
+    const all = await this.images();
+    if (isRef(ref)) {
+      const name = normalizeRef(ref);
+      const byTag = all.find((r) => r.repoTags.includes(name));
+      if (byTag) return byTag;
+    }
+    const hex = ref.startsWith('sha256:') ? ref.slice(7) : ref;
+    if (/^[0-9a-f]{4,64}$/.test(hex)) {
+      const hits = all.filter((r) => hexOf(r.id).startsWith(hex));
+      if (hits.length === 1) return hits[0]!;
+      if (hits.length > 1) throw new UsageError(`ambiguous image ID prefix: ${ref}`);
+    }
+    throw new UnknownImageError(ref);
+  }
+
+  /** The unpacked layer directories, top layer first, as `lowerdir=` wants them. */
+  layerDirs(img: ImageRecord): string[] {
+    return img.layers.map((l) => this.layerDir(l.diffId)).reverse();
+  }
+
+  async config(img: ImageRecord): Promise<ImageConfig> {
+    return JSON.parse(await readFile(this.blobPath(img.id), 'utf8')) as ImageConfig;
+  }
+
+  async tag(src: string, dst: string): Promise<void> {
+    const img = await this.resolve(src);
+    const name = normalizeRef(dst);
+    await withLock(this.root, async () => {
+      const tags = await this.readTags();
+      tags[name] = img.id;
+      await this.writeTags(tags);
+    });
+  }
+
+  /**
+   * Removes a tag, or the image: a tag of an image that has other tags is only
+   * untagged (as docker does); otherwise the image goes, and with it every
+   * layer and blob no other image needs.
+   */
+  async rmi(ref: string): Promise<RemoveResult> {
+    const img = await this.resolve(ref);
+    const byTag = isRef(ref) && img.repoTags.includes(normalizeRef(ref)) ? normalizeRef(ref) : null;
+    return withLock(this.root, async () => {
+      const tags = await this.readTags();
+      const mine = Object.keys(tags).filter((t) => tags[t] === img.id);
+      const untag = byTag && mine.length > 1 ? [byTag] : mine;
+      for (const t of untag) delete tags[t];
+      await this.writeTags(tags);
+      if (untag.length < mine.length) return { untagged: untag, deleted: [] };
+      await rm(join(this.root, 'images', `${hexOf(img.id)}.json`), { force: true });
+      return { untagged: untag, deleted: [img.id, ...(await this.collect())] };
+    });
+  }
+
+  /** Removes unreferenced layers and blobs and abandoned imports; returns what went. */
+  async gc(): Promise<string[]> {
+    return withLock(this.root, () => this.collect());
+  }
+
+  /** Call with the lock held. */
+  private async collect(): Promise<string[]> {
+    const live = new Set<string>();
+    for (const r of await this.records()) {
+      live.add(hexOf(r.id));
+      live.add(hexOf(r.manifestDigest));
+      for (const l of r.layers) {
+        live.add(hexOf(l.digest));
+        live.add(hexOf(l.diffId));
+      }
+    }
+    const removed: string[] = [];
+    for (const hex of await readdir(join(this.root, 'layers'))) {
+      if (live.has(hex)) continue;
+      await rm(join(this.root, 'layers', hex), { recursive: true, force: true });
+      removed.push(`sha256:${hex}`);
+    }
+    for (const hex of await readdir(join(this.root, 'blobs', 'sha256'))) {
+      if (!live.has(hex)) await rm(join(this.root, 'blobs', 'sha256', hex), { force: true });
+    }
+    for (const t of await readdir(join(this.root, 'tmp'))) {
+      const pid = Number(t.split('-')[0]);
+      if (pid > 0 && pid !== process.pid && !processAlive(pid)) await rm(join(this.root, 'tmp', t), { recursive: true, force: true });
+    }
+    return removed;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
+}
