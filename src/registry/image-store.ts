@@ -2,6 +2,10 @@
  * What pull and push need from a local image store, and nothing more, so
  * the registry code runs against the layer store (store-adapter.ts) and an
  * OCI image layout directory (oci-layout.ts) alike.
+ *
+ * A pull is one transaction: blobs are downloaded into its directory, added
+ * base layer first, and nothing is visible in the store until `commit`; a
+ * pull that fails calls `discard` and the store is as it was.
  */
 import type { BlobSource } from './blob-upload.js';
 
@@ -12,12 +16,10 @@ export interface PulledLayer {
   diffId: string;
   mediaType: string;
   size: number;
-  /** The verified blob, in `tempDir()`; the target moves or copies it. */
-  file: string;
 }
 
 export interface PulledImage {
-  /** Where the image came from, familiar form with tag: `localhost:5000/hello:latest`. */
+  /** Where the image came from, familiar form: `localhost:5000/hello:latest` or `NAME@sha256:...`. */
   ref: string;
   /** The platform manifest (not the index). */
   manifest: Buffer;
@@ -25,19 +27,26 @@ export interface PulledImage {
   manifestMediaType: string;
   config: Buffer;
   configDigest: string;
-  layers: Array<Omit<PulledLayer, 'file'>>;
+  /** Base first, every layer of the image (new and already stored). */
+  layers: PulledLayer[];
+}
+
+export interface PullTransaction {
+  /** A directory for downloads, on the target's filesystem so blobs can be renamed in. */
+  readonly dir: string;
+  /** Adds one verified layer blob (at `file`, inside `dir`), unpacking it if the target unpacks. */
+  addLayer(layer: PulledLayer, file: string): Promise<void>;
+  /** Records the image, points `image.ref` at it and makes everything visible. */
+  commit(image: PulledImage): Promise<void>;
+  /** Forgets everything staged; safe after commit. */
+  discard(): Promise<void>;
 }
 
 export interface PullTarget {
-  /** A directory for downloads, on the target's filesystem so blobs can be renamed in. */
-  tempDir(): Promise<string>;
   hasLayer(layer: { digest: string; diffId: string }): Promise<boolean>;
-  /** The image ID (config digest) `ref` names now, if any. */
-  imageId(ref: string): Promise<string | undefined>;
-  /** Stores one verified layer blob, unpacking it if the target unpacks; base layers come first. */
-  addLayer(layer: PulledLayer): Promise<void>;
-  /** Records the image and points `ref` at it, once all its layers are stored. */
-  addImage(image: PulledImage): Promise<void>;
+  /** Whether `ref` already names the image `imageId` (its config digest). */
+  hasImage(ref: string, imageId: string): Promise<boolean>;
+  begin(): Promise<PullTransaction>;
 }
 
 export interface PushImage {

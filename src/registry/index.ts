@@ -10,3 +10,4 @@ export { LayerProgress } from './progress.js';
 export { parsePlatform } from './manifest.js';
 export type { PullTarget, PushSource, PulledImage, PulledLayer, PushImage } from './image-store.js';
 export { RegistryError, AuthError, NetworkError } from './registry-error.js';
+export { StoreTarget } from './store-adapter.js';

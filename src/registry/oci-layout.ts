@@ -5,12 +5,12 @@
  * writes them. Blobs are written to a temp name and renamed into place.
  */
 import { createReadStream } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UnknownImageError } from '../errors.js';
 import type { BlobSource } from './blob-upload.js';
 import { checkDigest, sha256 } from './digest.js';
-import type { PulledImage, PulledLayer, PullTarget, PushImage, PushSource } from './image-store.js';
+import type { PulledImage, PullTarget, PullTransaction, PushImage, PushSource } from './image-store.js';
 import { MediaType, parseManifest, type Descriptor } from './manifest.js';
 
 const REF_NAME = 'org.opencontainers.image.ref.name';
@@ -49,24 +49,31 @@ export class OciLayout implements PullTarget, PushSource {
     }
   }
 
-  async tempDir(): Promise<string> {
-    await this.init();
-    return mkdtemp(join(this.dir, '.tmp-'));
-  }
-
   async hasLayer(layer: { digest: string }): Promise<boolean> {
     return stat(this.blobPath(layer.digest)).then(() => true, () => false);
   }
 
-  async imageId(ref: string): Promise<string | undefined> {
+  async hasImage(ref: string, imageId: string): Promise<boolean> {
     const desc = (await this.index()).manifests.find((m) => m.annotations?.[REF_NAME] === tagOf(ref));
-    if (!desc) return undefined;
+    if (!desc) return false;
     const m = parseManifest(await readFile(this.blobPath(desc.digest)), desc.mediaType, this.dir);
-    return m.kind === 'image' ? m.config.digest : undefined;
+    return m.kind === 'image' && m.config.digest === imageId;
   }
 
-  async addLayer(layer: PulledLayer): Promise<void> {
-    await rename(layer.file, this.blobPath(layer.digest));
+  async begin(): Promise<PullTransaction> {
+    await this.init();
+    const dir = await mkdtemp(join(this.dir, '.tmp-'));
+    const added: Array<[string, string]> = [];
+    return {
+      dir,
+      // Blobs stay in the temp dir until commit, so a failed pull adds nothing.
+      addLayer: async (layer, file) => void added.push([file, layer.digest]),
+      commit: async (image) => {
+        for (const [file, digest] of added) await rename(file, this.blobPath(digest));
+        await this.addImage(image);
+      },
+      discard: () => rm(dir, { recursive: true, force: true }),
+    };
   }
 
   private async putBlob(bytes: Buffer): Promise<string> {
@@ -77,8 +84,7 @@ export class OciLayout implements PullTarget, PushSource {
     return digest;
   }
 
-  async addImage(image: PulledImage): Promise<void> {
-    await this.init();
+  private async addImage(image: PulledImage): Promise<void> {
     await this.putBlob(image.config);
     await this.putBlob(image.manifest);
     const tag = tagOf(image.ref);
@@ -97,8 +103,9 @@ export class OciLayout implements PullTarget, PushSource {
 
   async image(name: string): Promise<PushImage> {
     const index = await this.index();
-    const tag = tagOf(name);
-    const desc = index.manifests.find((m) => m.annotations?.[REF_NAME] === tag) ?? (index.manifests.length === 1 && !name.includes(':') ? index.manifests[0] : undefined);
+    // `name` is the layout's ref.name (skopeo's oci:DIR:NAME) or a reference whose tag is.
+    const named = (n: string) => index.manifests.find((m) => m.annotations?.[REF_NAME] === n);
+    const desc = named(name) ?? named(tagOf(name));
     if (!desc) throw new UnknownImageError(`${name} (in OCI layout ${this.dir})`);
     const bytes = await readFile(this.blobPath(desc.digest));
     const m = parseManifest(bytes, desc.mediaType, `${this.dir}: manifest ${desc.digest}`);

@@ -2,16 +2,16 @@
  * `pull`: resolve a reference to one platform's manifest, download the
  * layers the target lacks (a few at a time, each verified), then hand them
  * to the target base layer first, then the image.
- * Every blob is downloaded and verified before anything is added, so a
+ * The pull is one transaction of the target: every blob is downloaded and
+ * verified, then added, and only the commit makes the image visible, so a
  * corrupt or unreachable layer leaves the target as it was.
  */
-import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RegistryClient } from './client.js';
 import { connect, type ConnectOptions } from './connect.js';
 import { downloadBlob } from './blob-download.js';
 import { shortDigest } from './digest.js';
-import type { PullTarget } from './image-store.js';
+import type { PulledLayer, PullTarget } from './image-store.js';
 import { BadManifestError, diffIds, parseManifest, selectPlatform, type Descriptor, type Platform } from './manifest.js';
 import { mapLimit, settled } from './map-limit.js';
 import type { LayerProgress } from './progress.js';
@@ -84,21 +84,21 @@ export async function pull(reference: Reference | string, opts: PullOptions): Pr
     }
     const layers = img.layers.map((d, i) => ({ ...d, diffId: ids[i]! }));
     const present = await Promise.all(layers.map((l) => target.hasLayer(l)));
-    const upToDate = present.every(Boolean) && (await target.imageId(ref.toString())) === img.config.digest;
+    const upToDate = present.every(Boolean) && (await target.hasImage(ref.toString(), img.config.digest));
     const results: PulledLayerResult[] = layers.map((l, i) => ({ digest: l.digest, diffId: l.diffId, status: present[i] ? 'exists' : 'pulled', resumedAt: [] }));
 
     for (const [i, l] of layers.entries()) {
       if (present[i]) progress?.done(shortDigest(l.digest), 'Already exists');
       else progress?.status(shortDigest(l.digest), 'Waiting');
     }
-    const missing = [...new Map(layers.filter((_, i) => !present[i]).map((l) => [l.digest, l])).values()];
-    if (missing.length > 0) {
-      const tmp = await target.tempDir();
+    if (!upToDate) {
+      const missing = [...new Map(layers.filter((_, i) => !present[i]).map((l) => [l.digest, l])).values()];
+      const tx = await target.begin();
       try {
         const files = settled(
           await mapLimit(missing, opts.concurrency ?? 3, async (l) => {
             const id = shortDigest(l.digest);
-            const file = join(tmp, l.digest.slice(7));
+            const file = join(tx.dir, l.digest.slice(7));
             const { resumedAt } = await downloadBlob(client, l, file, {
               onProgress: (done, total) => {
                 progress?.bytes(id, 'Downloading', done, total);
@@ -111,30 +111,25 @@ export async function pull(reference: Reference | string, opts: PullOptions): Pr
             return file;
           }),
         );
-        const fileOf = new Map(missing.map((l, i) => [l.digest, files[i]!]));
-        const added = new Set<string>();
-        for (const l of layers) {
-          const file = fileOf.get(l.digest);
-          if (file === undefined || added.has(l.digest)) continue;
+        const pulled: PulledLayer[] = layers.map(({ digest, diffId, mediaType, size }) => ({ digest, diffId, mediaType, size }));
+        for (const [i, l] of missing.entries()) {
           progress?.status(shortDigest(l.digest), 'Extracting');
-          await target.addLayer({ digest: l.digest, diffId: l.diffId, mediaType: l.mediaType, size: l.size, file });
-          added.add(l.digest);
-          progress?.done(shortDigest(l.digest), 'Pull complete');
+          await tx.addLayer(pulled.find((p) => p.digest === l.digest)!, files[i]!);
         }
+        await tx.commit({
+          ref: ref.toString(),
+          manifest: img.manifest,
+          manifestDigest: img.manifestDigest,
+          manifestMediaType: img.mediaType,
+          config,
+          configDigest: img.config.digest,
+          layers: pulled,
+        });
+        // Only now is the layer in the store: "Pull complete" means it.
+        for (const l of missing) progress?.done(shortDigest(l.digest), 'Pull complete');
       } finally {
-        await rm(tmp, { recursive: true, force: true });
+        await tx.discard();
       }
-    }
-    if (!upToDate) {
-      await target.addImage({
-        ref: ref.toString(),
-        manifest: img.manifest,
-        manifestDigest: img.manifestDigest,
-        manifestMediaType: img.mediaType,
-        config,
-        configDigest: img.config.digest,
-        layers: layers.map((l) => ({ digest: l.digest, diffId: l.diffId, mediaType: l.mediaType, size: l.size })),
-      });
     }
     progress?.print(`Digest: ${img.digest}`);
     progress?.print(`Status: ${upToDate ? 'Image is up to date' : 'Downloaded newer image'} for ${ref}`);

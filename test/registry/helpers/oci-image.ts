@@ -15,9 +15,6 @@ const digestOf = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest(
 
 export async function tarOf(files: Files): Promise<Buffer> {
   const p = pack();
-  const chunks: Buffer[] = [];
-  p.on('data', (c: Buffer) => chunks.push(c));
-  const done = new Promise((res, rej) => (p.on('end', res), p.on('error', rej)));
   const dirs = new Set<string>();
   for (const name of Object.keys(files).sort()) {
     const parts = name.split('/');
@@ -32,7 +29,8 @@ export async function tarOf(files: Files): Promise<Buffer> {
     p.entry({ name, mode: 0o644, mtime: new Date(0) }, typeof body === 'string' ? Buffer.from(body) : body);
   }
   p.finalize();
-  await done;
+  const chunks: Buffer[] = [];
+  for await (const c of p as AsyncIterable<Buffer>) chunks.push(c);
   return Buffer.concat(chunks);
 }
 

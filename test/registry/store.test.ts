@@ -1,0 +1,85 @@
+/** pull and push through the layer store: hello-world out, back in, unpacked and verified. */
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pull } from '../../src/registry/pull.js';
+import { push } from '../../src/registry/push.js';
+import { RegistryConfig } from '../../src/registry/registry-config.js';
+import { StoreTarget } from '../../src/registry/store-adapter.js';
+import { ensureBuiltin } from '../../src/store/hello-world.js';
+import { Store } from '../../src/store/store.js';
+import { writeOciImage } from './helpers/oci-image.js';
+import { OciLayout } from '../../src/registry/oci-layout.js';
+import { captured } from './helpers/output.js';
+import { TestRegistry } from './helpers/registry-server.js';
+
+let reg: TestRegistry;
+let work: string;
+let config: RegistryConfig;
+
+beforeAll(async () => {
+  reg = await TestRegistry.start();
+  work = await mkdtemp(join(tmpdir(), 'layerfs-rs-'));
+  config = await RegistryConfig.load(join(work, 'config.json'));
+});
+afterAll(async () => {
+  await reg?.stop();
+  await rm(work, { recursive: true, force: true });
+});
+
+describe('registry <-> layer store', () => {
+  it('pushes the builtin hello-world and pulls it into another store, unpacked', async () => {
+    const a = await Store.open(join(work, 'a'));
+    const hello = await ensureBuiltin(a, 'hello-world');
+    const ref = `${reg.host}/library/hello-world:latest`;
+    const pushed = await push('hello-world', ref, { source: new StoreTarget(a), config, insecure: true });
+    expect(pushed.digest).toBe(hello.manifestDigest);
+
+    const b = await Store.open(join(work, 'b'));
+    const out = captured();
+    const pulled = await pull(ref, { target: new StoreTarget(b), config, insecure: true, progress: out.progress });
+    expect(pulled.imageId).toBe(hello.id);
+    const short = hello.layers[0]!.digest.slice(7, 19);
+    expect(out.lines()).toEqual([`${short}: Pull complete`, `Digest: ${hello.manifestDigest}`, `Status: Downloaded newer image for ${ref}`]);
+
+    const img = await b.resolve(ref);
+    const [dir] = b.layerDirs(img);
+    const elf = await readFile(join(dir!, 'hello'));
+    expect(elf.subarray(0, 4).toString('latin1')).toBe('\x7fELF');
+    expect((await stat(join(dir!, 'hello'))).mode & 0o777).toBe(0o755);
+    expect((await b.config(img)).config?.Cmd).toEqual(['/hello']);
+
+    const again = captured();
+    const second = await pull(ref, { target: new StoreTarget(b), config, insecure: true, progress: again.progress });
+    expect(second.layers.every((l) => l.status === 'exists')).toBe(true);
+    expect(again.lines()).toEqual([`${short}: Already exists`, `Digest: ${hello.manifestDigest}`, `Status: Image is up to date for ${ref}`]);
+  });
+
+  it('reports shared base layers as Already exists and pulls only the new one', async () => {
+    const src = join(work, 'layout');
+    const base = { 'etc/os-release': 'ID=base\n' };
+    await writeOciImage(src, 'one', [base]);
+    const two = await writeOciImage(src, 'two', [base, { 'app/run': '#!/bin/sh\necho two\n' }]);
+    await push('one', `${reg.host}/shared/one:latest`, { source: new OciLayout(src), config, insecure: true });
+    await push('two', `${reg.host}/shared/two:latest`, { source: new OciLayout(src), config, insecure: true });
+
+    const s = await Store.open(join(work, 'c'));
+    await pull(`${reg.host}/shared/one`, { target: new StoreTarget(s), config, insecure: true });
+    const out = captured();
+    await pull(`${reg.host}/shared/two`, { target: new StoreTarget(s), config, insecure: true, progress: out.progress });
+    const [b, t] = two.layers.map((l) => l.digest.slice(7, 19));
+    expect(out.lines().slice(0, 2)).toEqual([`${b}: Already exists`, `${t}: Pull complete`]);
+    const img = await s.resolve(`${reg.host}/shared/two:latest`);
+    expect(await readFile(join(s.layerDirs(img)[0]!, 'app/run'), 'utf8')).toContain('echo two');
+  });
+
+  it('pulls by digest, untagged', async () => {
+    const s = await Store.open(join(work, 'd'));
+    const a = await Store.open(join(work, 'a'));
+    const hello = await a.resolve('hello-world');
+    const res = await pull(`${reg.host}/library/hello-world@${hello.manifestDigest}`, { target: new StoreTarget(s), config, insecure: true });
+    expect(res.imageId).toBe(hello.id);
+    expect((await s.images()).map((i) => [i.id, i.repoTags])).toEqual([[hello.id, []]]);
+  });
+});
