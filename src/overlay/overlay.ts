@@ -227,8 +227,8 @@ export class Overlay {
   async link(existing: string, newPath: string, c: Caller): Promise<void> {
     const copier = this.writable('link', newPath);
     const src = this.resolver.found(existing, 'link');
-    if (src.dirs.length > 0) throw new FsError('EPERM', 'link', existing);
     this.prepareNew(newPath, 'link', 0, false, c, true); // fail early, before copying data
+    if (src.dirs.length > 0) throw new FsError('EPERM', 'link', existing);
     const up = await copier.copyUp(existing);
     const { target } = this.prepareNew(newPath, 'link', 0, false, c);
     placeNew(this.work!, target, false, (p) => linkSync(up.real, p));
@@ -318,15 +318,16 @@ export class Overlay {
     const t = splitParent(to, 'rename', 'EBUSY');
     if (isWhiteoutName(t.name)) throw new FsError('EINVAL', 'rename', to, `names starting '${WHITEOUT_PREFIX}' are reserved`);
     const fromDir = this.resolver.dir(f.parent, 'rename');
+    const toDir = this.resolver.dir(t.parent, 'rename');
     const src = this.resolver.lookup(fromDir, f.name);
     if (src.kind !== 'found') throw new FsError('ENOENT', 'rename', from);
-    const toDir = this.resolver.dir(t.parent, 'rename');
     const dst = this.resolver.lookup(toDir, t.name);
     const nFrom = normalize(from);
     const nTo = normalize(to);
     if (nFrom === nTo) return true;
     const srcIsDir = src.dirs.length > 0;
     if (srcIsDir && isWithin(nTo, nFrom)) throw new FsError('EINVAL', 'rename', from);
+    if (isWithin(nFrom, nTo)) throw new FsError('ENOTEMPTY', 'rename', to); // onto its own ancestor
     if (dst.kind === 'found') {
       const dstIsDir = dst.dirs.length > 0;
       if (srcIsDir && !dstIsDir) throw new FsError('ENOTDIR', 'rename', to);

@@ -1,0 +1,180 @@
+/**
+ * Differential test: random sequences of changes applied to layerfs's Overlay
+ * and to a real kernel overlayfs mount over identical layers. After every
+ * operation both must agree on the outcome (success or errno code); at the end
+ * on the merged view and on what the upper layer holds.
+ */
+import { execFileSync } from 'node:child_process';
+import {
+  appendFileSync, chmodSync, linkSync, lstatSync, mkdirSync, renameSync, rmdirSync, symlinkSync, truncateSync,
+  unlinkSync, writeFileSync, writeSync, constants as fsc,
+} from 'node:fs';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Overlay } from '../../src/overlay/overlay.js';
+import { setxattr, ST } from '../../src/sys.js';
+import { buildTree, removeRoot, root, snapshotDir, snapshotOverlay, tempRoot, type TreeSpec } from './tree.js';
+
+const LOWERS: TreeSpec[] = [
+  { 'a/x': '1', 'b': { whiteout: 'char' }, 'c/d/e': 'e', 'g': { dir: true, opaque: 'xattr' }, 'g/h': 'h' },
+  { 'a/y': '2', 'b/z': 'z', 'c/c': 'cc', 'f': 'f', 'g/old': 'hidden', 'l': { symlink: 'f' } },
+];
+const UPPER: TreeSpec = { 'a/u': 'u', 'e': { whiteout: 'char' } };
+
+type Op =
+  | { op: 'write' | 'append'; path: string; data: string }
+  | { op: 'mkdir' | 'unlink' | 'rmdir' | 'chmod'; path: string }
+  | { op: 'truncate'; path: string; size: number }
+  | { op: 'rename' | 'link'; path: string; to: string }
+  | { op: 'symlink'; path: string; target: string }
+  | { op: 'setxattr'; path: string };
+
+const segment = fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f', 'g', 'x', 'y');
+const path = fc.array(segment, { minLength: 1, maxLength: 3 }).map((s) => '/' + s.join('/'));
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  fc.record({ op: fc.constantFrom('write' as const, 'append' as const), path, data: fc.constantFrom('p', 'qq') }),
+  fc.record({ op: fc.constantFrom('mkdir' as const, 'unlink' as const, 'rmdir' as const, 'chmod' as const), path }),
+  fc.record({ op: fc.constant('truncate' as const), path, size: fc.constantFrom(0, 1) }),
+  fc.record({ op: fc.constantFrom('rename' as const, 'link' as const), path, to: path }),
+  fc.record({ op: fc.constant('symlink' as const), path, target: fc.constantFrom('f', 'zz') }),
+  fc.record({ op: fc.constant('setxattr' as const), path }),
+);
+
+/** More runs for a deeper search: LAYERFS_DIFF_RUNS=2000 npx vitest run test/overlay/kernel-diff.test.ts */
+const RUNS = Number(process.env.LAYERFS_DIFF_RUNS ?? 150);
+
+const codeOf = (err: unknown): string => (err as { code?: string }).code ?? String(err);
+async function outcome(run: () => unknown): Promise<string> {
+  try {
+    await run();
+    return 'ok';
+  } catch (err) {
+    return codeOf(err);
+  }
+}
+
+/** The kernel follows symlinks for these; the comparison skips them on a symlink. */
+const followsSymlinks = new Set(['write', 'append', 'chmod', 'truncate']);
+
+function onKernel(mnt: string, o: Op): void {
+  const p = mnt + o.path;
+  switch (o.op) {
+    case 'write': return writeFileSync(p, o.data);
+    case 'append': return appendFileSync(p, o.data);
+    case 'mkdir': return mkdirSync(p, 0o755);
+    case 'unlink': return unlinkSync(p);
+    case 'rmdir': return rmdirSync(p);
+    case 'chmod': return chmodSync(p, 0o700);
+    case 'truncate': return truncateSync(p, o.size);
+    case 'rename': return renameSync(p, mnt + o.to);
+    case 'link': return linkSync(p, mnt + o.to);
+    case 'symlink': return symlinkSync(o.target, p);
+    case 'setxattr': return setxattr(p, 'user.k', Buffer.from('v'));
+  }
+}
+
+/** The same operation the way the kernel's VFS would drive a FUSE filesystem. */
+async function onOverlay(ov: Overlay, o: Op): Promise<void> {
+  const c = { ...root, umask: 0o022 };
+  const exists = () => { try { return ov.getattr(o.path); } catch (err) { if (codeOf(err) === 'ENOENT') return null; throw err; } };
+  switch (o.op) {
+    case 'write':
+    case 'append': {
+      const st = exists();
+      const flags = fsc.O_WRONLY | (o.op === 'write' ? fsc.O_TRUNC : fsc.O_APPEND);
+      if (st !== null && (st[ST.mode]! & 0o170000) === 0o040000) throw Object.assign(new Error(), { code: 'EISDIR' });
+      const fd = st !== null ? await ov.open(o.path, flags, c) : await ov.create(o.path, 0o666, flags | fsc.O_CREAT, c);
+      try { writeSync(fd, o.data); } finally { ov.release(fd); }
+      return;
+    }
+    case 'mkdir': return ov.mkdir(o.path, 0o755, c);
+    case 'unlink': return ov.unlink(o.path, c);
+    case 'rmdir': return ov.rmdir(o.path, c);
+    case 'chmod': return ov.chmod(o.path, 0o700, c);
+    case 'truncate': {
+      const st = exists();
+      if (st !== null && (st[ST.mode]! & 0o170000) === 0o040000) throw Object.assign(new Error(), { code: 'EISDIR' });
+      return ov.truncate(o.path, o.size, c);
+    }
+    case 'rename': return ov.rename(o.path, o.to, c);
+    case 'link': return ov.link(o.path, o.to, c);
+    case 'symlink': return ov.symlink(o.target, o.path, c);
+    case 'setxattr': return ov.setxattr(o.path, 'user.k', Buffer.from('v'), 0, c);
+  }
+}
+
+function isSymlinkOnKernel(mnt: string, p: string): boolean {
+  try { return lstatSync(mnt + p).isSymbolicLink(); } catch { return false; }
+}
+
+/**
+ * Whether the kernel would follow a symlink on the way: the VFS resolves those
+ * before a FUSE filesystem sees a path, so the overlay is never asked such a thing.
+ */
+function crossesSymlink(mnt: string, o: Op): boolean {
+  const paths = 'to' in o ? [o.path, o.to] : [o.path];
+  for (const p of paths) {
+    const parts = p.split('/').filter(Boolean);
+    for (let i = 1; i < parts.length; i++) if (isSymlinkOnKernel(mnt, '/' + parts.slice(0, i).join('/'))) return true;
+  }
+  return followsSymlinks.has(o.op) && isSymlinkOnKernel(mnt, o.path);
+}
+
+/** Type, permission bits, owner and size of each path (times differ by when each side ran). */
+function metadataOf(side: Overlay | string, paths: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const p of paths) {
+    if (typeof side === 'string') {
+      const st = lstatSync(join(side, p));
+      out[p] = `${st.mode.toString(8)} ${st.uid}:${st.gid} ${st.isDirectory() ? '' : st.size}`;
+    } else {
+      const st = side.getattr('/' + p);
+      out[p] = `${st[ST.mode]!.toString(8)} ${st[ST.uid]}:${st[ST.gid]} ${(st[ST.mode]! & 0o170000) === 0o040000 ? '' : st[ST.size]}`;
+    }
+  }
+  return out;
+}
+
+describe('against kernel overlayfs', () => {
+  let base: string;
+  beforeEach(() => { base = tempRoot(); });
+  afterEach(() => removeRoot(base));
+
+  it('random change sequences give the same outcomes, view and upper layer', async () => {
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 12 }), async (ops) => {
+        const dir = join(base, `run${run++}`);
+        const k = join(dir, 'k');
+        const o = join(dir, 'o');
+        for (const side of [k, o]) {
+          LOWERS.forEach((spec, i) => buildTree(join(side, `lower${i}`), spec));
+          buildTree(join(side, 'upper'), UPPER);
+          mkdirSync(join(side, 'work'));
+        }
+        const layerDirs = (side: string) => LOWERS.map((_, i) => join(side, `lower${i}`));
+        const mnt = join(k, 'merged');
+        mkdirSync(mnt);
+        execFileSync('mount', ['-t', 'overlay', 'overlay', '-o',
+          `lowerdir=${layerDirs(k).join(':')},upperdir=${k}/upper,workdir=${k}/work,redirect_dir=off,index=off,metacopy=off,xino=off`, mnt]);
+        try {
+          const ov = new Overlay({ lowerdirs: layerDirs(o), upperdir: join(o, 'upper'), workdir: join(o, 'work') });
+          for (const step of ops) {
+            if (crossesSymlink(mnt, step)) continue;
+            const kernel = await outcome(() => onKernel(mnt, step));
+            const ours = await outcome(() => onOverlay(ov, step));
+            expect(ours, JSON.stringify(step)).toBe(kernel);
+          }
+          expect(await snapshotOverlay(ov)).toEqual(snapshotDir(mnt));
+          expect(metadataOf(ov, Object.keys(snapshotDir(mnt)))).toEqual(metadataOf(mnt, Object.keys(snapshotDir(mnt))));
+        } finally {
+          execFileSync('umount', [mnt]);
+        }
+        expect(snapshotDir(join(o, 'upper'))).toEqual(snapshotDir(join(k, 'upper')));
+        removeRoot(dir);
+      }),
+      { numRuns: RUNS },
+    );
+  }, 60_000 + RUNS * 100);
+});
