@@ -122,8 +122,10 @@ export class Store {
 
   /** Call with the lock held. */
   async writeRecord(record: ImageRecord): Promise<void> {
+    const path = join(this.root, 'images', `${hexOf(record.id)}.json`);
+    if (await exists(path)) return; // the same config: the same image, loaded before
     const { repoTags: _, ...rest } = record;
-    await writeAtomic(join(this.root, 'images', `${hexOf(record.id)}.json`), JSON.stringify(rest, null, 2) + '\n');
+    await writeAtomic(path, JSON.stringify(rest, null, 2) + '\n');
   }
 
   private async records(): Promise<ImageRecord[]> {
@@ -160,9 +162,15 @@ export class Store {
     throw new UnknownImageError(ref);
   }
 
-  /** The unpacked layer directories, top layer first, as `lowerdir=` wants them. */
+  /**
+   * The unpacked layer directories, top layer first, as `lowerdir=` wants them.
+   * A layer that appears twice (old images repeat the empty layer) is listed
+   * once, at its topmost place: kernel overlayfs refuses a repeated lowerdir
+   * (ELOOP), and the lower copy can change nothing the upper copy does not
+   * already decide.
+   */
   layerDirs(img: ImageRecord): string[] {
-    return img.layers.map((l) => this.layerDir(l.diffId)).reverse();
+    return [...new Set(img.layers.map((l) => this.layerDir(l.diffId)).reverse())];
   }
 
   async config(img: ImageRecord): Promise<ImageConfig> {

@@ -255,7 +255,7 @@ export function asArchiveError(err: unknown, source: string): unknown {
 }
 
 /** Feeds an async iterable into a tar-stream extractor, respecting its back-pressure. */
-async function feed(input: AsyncIterable<Buffer>, ex: tar.Extract): Promise<void> {
+export async function feed(input: AsyncIterable<Buffer>, ex: tar.Extract): Promise<void> {
   for await (const chunk of input) {
     if (ex.destroyed) return;
     if (!ex.write(chunk)) {
