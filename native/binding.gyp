@@ -3,5 +3,10 @@
     "target_name": "layerfs_sys",
     "sources": ["sys.c"],
     "cflags": ["-O2", "-Wall"]
+  }, {
+    "target_name": "layerfs-init",
+    "type": "executable",
+    "sources": ["init.c"],
+    "cflags": ["-O2", "-Wall"]
   }]
 }

@@ -10,6 +10,7 @@ type Register = (program: Command) => void;
 
 // One line per command module; keep them sorted by name.
 const commands: Array<() => Promise<{ register: Register }>> = [
+  () => import('./run.js'),
 ];
 
 export async function main(argv: string[]): Promise<number> {

@@ -1,0 +1,246 @@
+/*
+ * layerfs-init: puts one command in its own namespaces on a prepared rootfs.
+ * Node cannot unshare, mount or pivot_root, so src/runtime/init.ts runs this.
+ * See native-notes/init.md for the protocol and the choices made.
+ *
+ *   layerfs-init -r ROOTFS [-h HOST] [-w DIR] [-u UID] [-g GID] [-G g1,g2]
+ *                [-e K=V]... [-b SRC DST]... [-B SRC DST]... [-n] [-t]
+ *                [-p PIDFILE] -- COMMAND [ARG]...
+ *
+ * Exit status: the command's own, 128+N when a signal killed it, 125 when
+ * the container could not be set up, 126 when the command cannot be executed,
+ * 127 when it is not found.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MAX_LIST 256
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+struct bind { const char *src, *dst; int ro; };
+
+static const char *rootfs, *hostname, *workdir = "/", *groups_arg, *pidfile;
+static uid_t uid;
+static gid_t gid;
+static int new_net, tty;
+static char *env[MAX_LIST + 1];
+static int nenv;
+static struct bind binds[MAX_LIST];
+static int nbinds;
+static volatile pid_t child;
+
+static void die(const char *what, const char *path) {
+  fprintf(stderr, "layerfs-init: %s %s: %s\n", what, path ? path : "", strerror(errno));
+  _exit(125);
+}
+
+static void usage(const char *why) {
+  fprintf(stderr, "layerfs-init: %s\n", why);
+  exit(125);
+}
+
+/* ROOTFS/PATH in a static buffer (one at a time is all we need). */
+static const char *in_root(const char *path) {
+  static char buf[4096];
+  if (snprintf(buf, sizeof buf, "%s/%s", rootfs, path) >= (int)sizeof buf) usage("path too long");
+  return buf;
+}
+
+static void must_mount(const char *src, const char *dst, const char *type, unsigned long flags, const char *data) {
+  if (mount(src, dst, type, flags, data) < 0) die("mount", dst);
+}
+
+static void make_dev(const char *name, unsigned maj, unsigned min) {
+  const char *path = in_root(name);
+  if (mknod(path, S_IFCHR | 0666, makedev(maj, min)) < 0) die("mknod", path);
+}
+
+static void make_link(const char *target, const char *name) {
+  const char *path = in_root(name);
+  if (symlink(target, path) < 0) die("symlink", path);
+}
+
+/* A minimal /dev like docker's: a tmpfs with the usual nodes, its own devpts and shm. */
+static void setup_dev(void) {
+  must_mount("tmpfs", in_root("dev"), "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k");
+  make_dev("dev/null", 1, 3);
+  make_dev("dev/zero", 1, 5);
+  make_dev("dev/full", 1, 7);
+  make_dev("dev/random", 1, 8);
+  make_dev("dev/urandom", 1, 9);
+  make_dev("dev/tty", 5, 0);
+  if (mkdir(in_root("dev/pts"), 0755) < 0 || mkdir(in_root("dev/shm"), 01777) < 0) die("mkdir", in_root("dev"));
+  must_mount("devpts", in_root("dev/pts"), "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620");
+  must_mount("shm", in_root("dev/shm"), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k");
+  make_link("pts/ptmx", "dev/ptmx");
+  make_link("/proc/self/fd", "dev/fd");
+  make_link("/proc/self/fd/0", "dev/stdin");
+  make_link("/proc/self/fd/1", "dev/stdout");
+  make_link("/proc/self/fd/2", "dev/stderr");
+  make_link("/proc/kcore", "dev/core");
+  if (tty && isatty(0)) {
+    /* The terminal comes from the host's devpts: show it as /dev/console, as runc does. */
+    const char *console = in_root("dev/console");
+    int fd = open(console, O_CREAT | O_WRONLY, 0600);
+    if (fd < 0) die("create", console);
+    close(fd);
+    must_mount(ttyname(0), console, NULL, MS_BIND, NULL);
+  }
+}
+
+static void lo_up(void) {
+  struct ifreq ifr = {0};
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  strcpy(ifr.ifr_name, "lo");
+  if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0) die("get flags of", "lo");
+  ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+  if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) die("bring up", "lo");
+  close(s);
+}
+
+static void parse_groups(gid_t *out, int *n) {
+  *n = 0;
+  if (!groups_arg || !*groups_arg) return;
+  for (const char *p = groups_arg; *p && *n < MAX_LIST; p = strchr(p, ',') ? strchr(p, ',') + 1 : p + strlen(p))
+    out[(*n)++] = (gid_t)strtoul(p, NULL, 10);
+}
+
+/* Like execvp, but PATH comes from the container's environment, and failures get docker's exit codes. */
+static void exec_command(char **argv) {
+  const char *path = DEFAULT_PATH;
+  int denied = 0, noexec = 0;
+  for (int i = 0; i < nenv; i++)
+    if (strncmp(env[i], "PATH=", 5) == 0) path = env[i] + 5;
+  if (strchr(argv[0], '/')) {
+    execve(argv[0], argv, env);
+    int code = errno == ENOENT || errno == ENOTDIR ? 127 : 126;
+    fprintf(stderr, "layerfs: exec \"%s\": %s\n", argv[0], strerror(errno));
+    _exit(code);
+  }
+  for (const char *p = path; ; p++) {
+    const char *end = strchrnul(p, ':');
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%.*s/%s", (int)(end - p), end == p ? "." : p, argv[0]);
+    execve(buf, argv, env);
+    if (errno == EACCES) denied = 1;
+    if (errno == ENOEXEC) noexec = 1;
+    if (*end == '\0') break;
+    p = end;
+  }
+  if (denied || noexec) {
+    fprintf(stderr, "layerfs: exec \"%s\": %s\n", argv[0], noexec ? "exec format error" : "permission denied");
+    _exit(126);
+  }
+  fprintf(stderr, "layerfs: exec \"%s\": executable file not found in $PATH\n", argv[0]);
+  _exit(127);
+}
+
+/* PID 1 of the new pid namespace: mounts, pivot_root, identity, then exec the command. */
+static void container(char **argv) {
+  gid_t groups[MAX_LIST];
+  int ngroups;
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  /* Only PID 1 changes its mounts and names: the parent stays on the host's to write the pid file. */
+  if (unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | (new_net ? CLONE_NEWNET : 0)) < 0) die("unshare", NULL);
+  umask(0);
+  must_mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
+  must_mount(rootfs, rootfs, NULL, MS_BIND | MS_REC, NULL); /* pivot_root needs a mount point */
+  for (int i = 0; i < nbinds; i++) {
+    const char *dst = in_root(binds[i].dst);
+    must_mount(binds[i].src, dst, NULL, MS_BIND | MS_REC, NULL);
+    if (binds[i].ro) must_mount(NULL, dst, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL);
+  }
+  must_mount("proc", in_root("proc"), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+  setup_dev();
+  must_mount("sysfs", in_root("sys"), "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+  umask(022);
+  /* pivot_root(".", ".") stacks the old root under the new one; detaching it leaves only the rootfs. */
+  if (chdir(rootfs) < 0) die("chdir", rootfs);
+  if (syscall(SYS_pivot_root, ".", ".") < 0) die("pivot_root", rootfs);
+  if (umount2(".", MNT_DETACH) < 0) die("detach old root", NULL);
+  if (chdir("/") < 0) die("chdir", "/");
+  if (hostname && sethostname(hostname, strlen(hostname)) < 0) die("sethostname", hostname);
+  if (new_net) lo_up();
+  /* Its own session, like runc; with -t the terminal becomes its controlling tty. */
+  if (setsid() < 0) die("setsid", NULL);
+  if (tty && isatty(0) && ioctl(0, TIOCSCTTY, 1) < 0) die("set controlling terminal", NULL);
+  if (chdir(workdir) < 0) die("chdir", workdir);
+  parse_groups(groups, &ngroups);
+  if (setgroups(ngroups, groups) < 0) die("setgroups", groups_arg);
+  if (setgid(gid) < 0) die("setgid", NULL);
+  if (setuid(uid) < 0) die("setuid", NULL);
+  exec_command(argv);
+}
+
+static void forward(int sig) {
+  if (child > 0) kill(child, sig);
+}
+
+int main(int argc, char **argv) {
+  int i = 1;
+  for (; i < argc && strcmp(argv[i], "--") != 0; i++) {
+    const char *opt = argv[i];
+    int takes = strchr("rhwugGep", opt[1]) ? 1 : strchr("bB", opt[1]) ? 2 : 0;
+    if (opt[0] != '-' || opt[1] == '\0' || opt[2] != '\0' || i + takes >= argc) usage("bad arguments");
+    const char *a = argv[i + 1];
+    switch (opt[1]) {
+      case 'r': rootfs = a; break;
+      case 'h': hostname = a; break;
+      case 'w': workdir = a; break;
+      case 'u': uid = (uid_t)strtoul(a, NULL, 10); break;
+      case 'g': gid = (gid_t)strtoul(a, NULL, 10); break;
+      case 'G': groups_arg = a; break;
+      case 'p': pidfile = a; break;
+      case 'e': if (nenv < MAX_LIST) env[nenv++] = (char *)a; break;
+      case 'b': case 'B':
+        if (nbinds < MAX_LIST) binds[nbinds++] = (struct bind){a, argv[i + 2], opt[1] == 'B'};
+        break;
+      case 'n': new_net = 1; break;
+      case 't': tty = 1; break;
+      default: usage("unknown option");
+    }
+    i += takes;
+  }
+  if (!rootfs || i + 1 >= argc) usage("usage: layerfs-init -r ROOTFS [options] -- COMMAND [ARG]...");
+  char **command = argv + i + 1;
+
+  /* Dies with whoever started it, so a killed runtime never leaves a container behind. */
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (unshare(CLONE_NEWPID) < 0) die("unshare", NULL);
+  child = fork();
+  if (child < 0) die("fork", NULL);
+  if (child == 0) container(command);
+
+  if (pidfile) {
+    FILE *f = fopen(pidfile, "w");
+    if (!f || fprintf(f, "%d\n", (int)child) < 0 || fclose(f) != 0) {
+      kill(child, SIGKILL);
+      die("write", pidfile);
+    }
+  }
+  struct sigaction sa = {0};
+  sa.sa_handler = forward;
+  int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
+  for (unsigned s = 0; s < sizeof sigs / sizeof *sigs; s++) sigaction(sigs[s], &sa, NULL);
+  int status;
+  while (waitpid(child, &status, 0) < 0)
+    if (errno != EINTR) die("waitpid", NULL);
+  return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+}

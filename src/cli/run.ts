@@ -1,0 +1,49 @@
+/** `layerfs run [flags] IMAGE [CMD...]`: a thin wrapper over runContainer. */
+import { Command, Option } from 'commander';
+import { LayerfsError, UsageError } from '../errors.js';
+import { RUNTIME_FAILED, runContainer } from '../runtime/run.js';
+
+const collect = (value: string, prev: string[]) => [...prev, value];
+
+interface RunFlags {
+  rm?: boolean; name?: string; env: string[]; workdir?: string; user?: string; hostname?: string;
+  network: 'none' | 'host'; volume: string[]; interactive?: boolean; tty?: boolean; root?: string; rootfs: 'layerfs' | 'kernel';
+}
+
+export function register(program: Command): void {
+  // CMD's own flags (`run IMG sh -c ...`) must not be read as ours.
+  program.enablePositionalOptions();
+  program
+    .command('run')
+    .description('run a command in a new container (its own namespaces, the image layers under a fresh upper dir)')
+    .argument('<image>', 'image name[:tag] or ID (hello-world is built in)')
+    .argument('[command...]', "replaces the image's Cmd")
+    .passThroughOptions()
+    .option('--rm', 'remove the container when it exits')
+    .option('--name <name>', 'name the container')
+    .option('-e, --env <K=V>', 'set an environment variable (K alone: take it from here); may repeat', collect, [])
+    .option('-w, --workdir <dir>', 'working directory inside the container')
+    .option('-u, --user <user>', 'name|uid[:group|gid], resolved in the image /etc/passwd')
+    .option('--hostname <name>', 'container host name (default: the short id)')
+    .addOption(new Option('--network <mode>', 'none: own network namespace with lo; host: share ours').choices(['none', 'host']).default('none'))
+    .option('-v, --volume <HOST:CTR[:ro]>', 'bind-mount a host path; may repeat', collect, [])
+    .option('-i, --interactive', 'keep stdin attached')
+    .option('-t, --tty', 'give the command a terminal')
+    .option('--root <dir>', 'store root (default: $LAYERFS_ROOT or /var/lib/layerfs)')
+    .addOption(new Option('--rootfs <mounter>', 'how the rootfs is mounted').choices(['layerfs', 'kernel']).default('layerfs').hideHelp())
+    .action(async (image: string, command: string[], flags: RunFlags) => {
+      try {
+        if (flags.tty && !process.stdin.isTTY) throw new UsageError('the input device is not a TTY (-t needs a terminal)');
+        const result = await runContainer({
+          root: flags.root, image, command, name: flags.name, env: flags.env, workdir: flags.workdir, user: flags.user,
+          hostname: flags.hostname, network: flags.network, volumes: flags.volume, interactive: flags.interactive,
+          tty: flags.tty, remove: flags.rm, mounter: flags.rootfs, forwardSignals: true,
+        });
+        process.exitCode = result.exitCode;
+      } catch (err) {
+        if (!(err instanceof LayerfsError) && (err as { code?: unknown }).code === undefined) throw err;
+        process.stderr.write(`layerfs: ${(err as Error).message}\n`);
+        process.exitCode = RUNTIME_FAILED;
+      }
+    });
+}

@@ -1,0 +1,128 @@
+/**
+ * Container records under `<store root>/containers/<id>/`:
+ *
+ *   state.json   the record below, rewritten atomically at each step
+ *   init/        the init layer (mount points), a lower layer of its own
+ *   upper/ work/ the container's writable layer and overlay scratch dir
+ *   merged/      the root filesystem while it runs
+ *   pid          the container's PID 1 as the host sees it
+ *   rootfs.log   the FUSE daemon's log
+ *
+ * States: created → running → exited | failed. A record left `running` by a
+ * runtime that was killed is shown as `dead` (its init is gone).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { LayerfsError, UsageError } from '../errors.js';
+import type { MounterName } from './rootfs.js';
+
+export type ContainerStatus = 'created' | 'running' | 'exited' | 'failed';
+
+export interface ContainerState {
+  id: string;
+  name: string;
+  /** The image as the user named it, and its ID. */
+  image: string;
+  imageId: string;
+  /** Lower layers, top first (without the init layer). */
+  layers: string[];
+  args: string[];
+  created: string;
+  status: ContainerStatus;
+  exitCode?: number;
+  finished?: string;
+  /** Why it failed, for `failed`. */
+  error?: string;
+  mounter: MounterName;
+  /** layerfs-init's pid (outside the container) while running. */
+  initPid?: number;
+  fusePid?: number;
+}
+
+export class NoSuchContainerError extends LayerfsError {
+  constructor(ref: string) {
+    super('NO_SUCH_CONTAINER', `no such container: ${ref}`, { ref });
+  }
+}
+
+export const containersDir = (root: string) => join(root, 'containers');
+export const containerDir = (root: string, id: string) => join(containersDir(root), id);
+
+export interface ContainerPaths { dir: string; init: string; upper: string; work: string; merged: string; pid: string; log: string }
+
+export function pathsOf(root: string, id: string): ContainerPaths {
+  const dir = containerDir(root, id);
+  const p = (name: string) => join(dir, name);
+  return { dir, init: p('init'), upper: p('upper'), work: p('work'), merged: p('merged'), pid: p('pid'), log: p('rootfs.log') };
+}
+
+export const newId = () => randomBytes(32).toString('hex');
+export const shortId = (id: string) => id.slice(0, 12);
+
+const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
+/** Creates the container's directories and first record; the name must be free. */
+export async function createContainer(
+  root: string,
+  init: Omit<ContainerState, 'name' | 'created' | 'status'> & { name?: string },
+): Promise<ContainerState> {
+  const id = init.id;
+  if (!/^[0-9a-f]{64}$/.test(id)) throw new UsageError(`invalid container id '${id}'`);
+  const name = init.name ?? `layerfs_${shortId(id)}`;
+  if (!NAME.test(name)) throw new UsageError(`invalid container name '${name}': use letters, digits, '_', '.' and '-'`);
+  if ((await listContainers(root)).some((c) => c.name === name)) throw new UsageError(`the container name '${name}' is already in use`);
+  const paths = pathsOf(root, id);
+  for (const d of [paths.init, paths.upper, paths.work, paths.merged]) await mkdir(d, { recursive: true, mode: 0o700 });
+  const state: ContainerState = { ...init, name, created: new Date().toISOString(), status: 'created' };
+  await saveState(root, state);
+  return state;
+}
+
+export async function saveState(root: string, state: ContainerState): Promise<void> {
+  const file = join(containerDir(root, state.id), 'state.json');
+  await writeFile(`${file}.tmp`, JSON.stringify(state, null, 2) + '\n');
+  await rename(`${file}.tmp`, file);
+}
+
+export async function loadState(root: string, id: string): Promise<ContainerState> {
+  const file = join(containerDir(root, id), 'state.json');
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as ContainerState;
+  } catch (err) {
+    throw new LayerfsError('BAD_STATE', `${file}: ${(err as Error).message}`, { file });
+  }
+}
+
+/** Every container, newest first; a directory without a readable record is skipped. */
+export async function listContainers(root: string): Promise<ContainerState[]> {
+  const ids = await readdir(containersDir(root)).catch(() => [] as string[]);
+  const states = await Promise.all(ids.map((id) => loadState(root, id).catch(() => null)));
+  return states.filter((s): s is ContainerState => s !== null).sort((a, b) => b.created.localeCompare(a.created));
+}
+
+/** Finds a container by name, full id or unambiguous id prefix. */
+export async function findContainer(root: string, ref: string): Promise<ContainerState> {
+  const all = await listContainers(root);
+  const exact = all.find((c) => c.name === ref || c.id === ref);
+  if (exact) return exact;
+  const hits = /^[0-9a-f]+$/.test(ref) ? all.filter((c) => c.id.startsWith(ref)) : [];
+  if (hits.length === 1) return hits[0]!;
+  if (hits.length > 1) throw new UsageError(`ambiguous container id prefix: ${ref}`);
+  throw new NoSuchContainerError(ref);
+}
+
+/** Whether the record's init process still exists (a `running` record outlives a killed runtime). */
+export function isLive(state: ContainerState): boolean {
+  if (state.status !== 'running' || state.initPid === undefined) return false;
+  try {
+    process.kill(state.initPid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function removeContainerDir(root: string, id: string): Promise<void> {
+  await rm(containerDir(root, id), { recursive: true, force: true });
+}

@@ -1,0 +1,98 @@
+/**
+ * Starting native/init.c (layerfs-init), the process that creates the
+ * namespaces, pivots into the rootfs and execs the command as PID 1. Its exit
+ * status is the container's (see native-notes/init.md).
+ *
+ * With a terminal (`-t`) it runs under util-linux `script`, which gives it a
+ * fresh pseudo-terminal and relays the user's: the container's shell gets a
+ * controlling tty of its own and the user's shell keeps theirs.
+ */
+import { spawn, type StdioOptions } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { constants } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { LayerfsError } from '../errors.js';
+
+export const INIT_BIN = fileURLToPath(new URL('../../native/build/Release/layerfs-init', import.meta.url));
+
+/** Exit status of layerfs-init when the container could not be set up. */
+export const SETUP_FAILED = 125;
+
+export interface Bind { source: string; target: string; readonly: boolean }
+
+export interface InitSpec {
+  rootfs: string;
+  args: string[];
+  env: string[];
+  cwd: string;
+  hostname: string;
+  uid: number;
+  gid: number;
+  groups: number[];
+  /** false: a new network namespace with only `lo`; true: the host's network. */
+  hostNetwork: boolean;
+  binds: Bind[];
+  tty: boolean;
+  /** Where init writes the container's PID 1 as the host sees it. */
+  pidFile: string;
+}
+
+export function initArgv(s: InitSpec): string[] {
+  return [
+    '-r', s.rootfs, '-h', s.hostname, '-w', s.cwd,
+    '-u', String(s.uid), '-g', String(s.gid), '-G', s.groups.join(','),
+    '-p', s.pidFile,
+    ...(s.hostNetwork ? [] : ['-n']),
+    ...(s.tty ? ['-t'] : []),
+    ...s.env.flatMap((e) => ['-e', e]),
+    ...s.binds.flatMap((b) => [b.readonly ? '-B' : '-b', b.source, b.target]),
+    '--', ...s.args,
+  ];
+}
+
+export interface InitProcess {
+  /** layerfs-init's pid (or `script`'s, with a terminal). */
+  readonly pid: number;
+  /** Resolves with the container's exit status (128+N for a signal). */
+  readonly exited: Promise<number>;
+  /** Sends a signal to the container's PID 1 (once it exists). */
+  kill(signal: NodeJS.Signals): Promise<void>;
+}
+
+const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/** Starts init; `interactive` passes stdin through (docker's -i). */
+export function startInit(spec: InitSpec, interactive: boolean): InitProcess {
+  if (!existsSync(INIT_BIN)) {
+    throw new LayerfsError('NO_INIT', `${INIT_BIN} is missing: build the native parts (npm ci, or scripts/build-native.js)`);
+  }
+  const argv = [INIT_BIN, ...initArgv(spec)];
+  const stdio: StdioOptions = [interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'];
+  // Its own process group: the terminal's Ctrl-C reaches only us, and we forward it once.
+  const child = spec.tty
+    ? spawn('script', ['-q', '-e', '-c', `exec ${argv.map(shellQuote).join(' ')}`, '/dev/null'], { stdio: 'inherit' })
+    : spawn(argv[0]!, argv.slice(1), { stdio, detached: true });
+  const exited = new Promise<number>((resolve, reject) => {
+    child.on('error', (err) => reject(new LayerfsError('INIT_FAILED', `starting ${argv[0]}: ${err.message}`)));
+    child.on('exit', (code, signal) => resolve(code ?? 128 + signalNumber(signal)));
+  });
+  return {
+    pid: child.pid ?? 0,
+    exited,
+    async kill(signal) {
+      const text = await readFile(spec.pidFile, 'utf8').catch(() => '');
+      const pid = Number.parseInt(text, 10);
+      try {
+        if (pid > 0) process.kill(pid, signal);
+        else child.kill(signal);
+      } catch {
+        // already gone
+      }
+    },
+  };
+}
+
+function signalNumber(signal: NodeJS.Signals | null): number {
+  return signal === null ? 0 : ((constants.signals as Record<string, number>)[signal] ?? 0);
+}

@@ -1,0 +1,65 @@
+/**
+ * Touching the container's tree from the host before it starts (its working
+ * dir, volume mount points, /etc/passwd). The tree is the image's, so a
+ * symlink in it must never lead the host out of the rootfs: every component
+ * is checked with lstat, and a symlink stops the walk.
+ */
+import { lstat, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { posix } from 'node:path';
+import { UsageError } from '../errors.js';
+import type { Bind } from './init.js';
+
+type Walk = { kind: 'exists' } | { kind: 'symlink'; at: string } | { kind: 'missing'; from: number };
+
+async function walk(rootfs: string, path: string): Promise<Walk> {
+  const parts = posix.normalize(path).split('/').filter(Boolean);
+  for (let i = 0; i < parts.length; i++) {
+    const at = posix.join(rootfs, ...parts.slice(0, i + 1));
+    const st = await lstat(at).catch(() => null);
+    if (st === null) return { kind: 'missing', from: i };
+    if (st.isSymbolicLink()) return { kind: 'symlink', at: '/' + parts.slice(0, i + 1).join('/') };
+  }
+  return { kind: 'exists' };
+}
+
+/** Creates `path` (absolute in the container) unless a symlink is on the way; init's chdir then follows it inside. */
+export async function ensureDir(rootfs: string, path: string): Promise<void> {
+  const w = await walk(rootfs, path);
+  if (w.kind === 'missing') await mkdir(posix.join(rootfs, path), { recursive: true, mode: 0o755 });
+}
+
+/** A file of the image, or null when it is missing or a symlink. */
+export async function readImageFile(rootfs: string, path: string): Promise<string | null> {
+  if ((await walk(rootfs, path)).kind !== 'exists') return null;
+  const st = await lstat(posix.join(rootfs, path));
+  return st.isFile() ? readFile(posix.join(rootfs, path), 'utf8') : null;
+}
+
+/** Parses `-v HOSTDIR:CTRDIR[:ro|:rw]`. */
+export function parseVolume(spec: string): Bind {
+  const parts = spec.split(':');
+  const mode = parts.length === 3 ? parts[2] : undefined;
+  const [source = '', target = ''] = parts;
+  if (parts.length < 2 || parts.length > 3 || (mode !== undefined && mode !== 'ro' && mode !== 'rw')) {
+    throw new UsageError(`invalid volume '${spec}': expected HOSTDIR:CTRDIR[:ro]`);
+  }
+  if (!posix.isAbsolute(source) || !posix.isAbsolute(target)) throw new UsageError(`invalid volume '${spec}': both paths must be absolute`);
+  if (posix.normalize(target) === '/') throw new UsageError(`invalid volume '${spec}': cannot mount over the container's /`);
+  return { source: posix.normalize(source), target: posix.normalize(target), readonly: mode === 'ro' };
+}
+
+/** Makes the mount point of each volume in the rootfs, a dir or a file like its source. */
+export async function prepareVolumes(rootfs: string, binds: Bind[]): Promise<void> {
+  for (const b of binds) {
+    const src = await lstat(b.source).catch(() => null);
+    if (src === null) throw new UsageError(`volume source ${b.source} does not exist`);
+    const w = await walk(rootfs, b.target);
+    if (w.kind === 'symlink') throw new UsageError(`volume target ${b.target}: ${w.at} is a symlink in the image`);
+    if (w.kind === 'exists') continue;
+    if (src.isDirectory()) await mkdir(posix.join(rootfs, b.target), { recursive: true, mode: 0o755 });
+    else {
+      await mkdir(posix.join(rootfs, posix.dirname(b.target)), { recursive: true, mode: 0o755 });
+      await writeFile(posix.join(rootfs, b.target), '', { mode: 0o644 });
+    }
+  }
+}

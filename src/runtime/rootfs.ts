@@ -1,0 +1,143 @@
+/**
+ * Mounting a container's root filesystem: the image layers under its own
+ * upper dir. Two mounters share one interface so the runtime does not care:
+ * `layerfs` (our FUSE overlay, a daemon the runtime watches) and `kernel`
+ * (overlayfs, for tests and comparison).
+ *
+ * A mount ends in one of two ways, reported by `closed`: 'unmounted' (we took
+ * it down) or 'died' (the FUSE daemon exited under a running container).
+ */
+import { spawn, execFile } from 'node:child_process';
+import { mkdir, open } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { LayerfsError } from '../errors.js';
+import { unmountFuse } from '../sys.js';
+
+const run = promisify(execFile);
+const LAYERFS_BIN = fileURLToPath(new URL('../../bin/layerfs.js', import.meta.url));
+
+export interface RootfsSpec {
+  /** Top layer first. */
+  lowerdirs: string[];
+  upperdir?: string;
+  workdir?: string;
+  merged: string;
+  /** Where the daemon writes its log (layerfs only). */
+  log?: string;
+}
+
+export type RootfsEnd = 'unmounted' | 'died';
+
+export interface RootfsMount {
+  readonly merged: string;
+  /** The FUSE daemon's pid, when there is one. */
+  readonly pid?: number;
+  readonly closed: Promise<RootfsEnd>;
+  unmount(): Promise<void>;
+}
+
+export interface RootfsMounter {
+  readonly name: MounterName;
+  mount(spec: RootfsSpec): Promise<RootfsMount>;
+}
+
+export type MounterName = 'layerfs' | 'kernel';
+
+const esc = (p: string) => p.replace(/\\/g, '\\\\').replace(/:/g, '\\:').replace(/,/g, '\\,');
+
+function overlayOptions(s: RootfsSpec): string {
+  const upper = s.upperdir ? [`upperdir=${esc(s.upperdir)}`, `workdir=${esc(s.workdir!)}`] : [];
+  return [`lowerdir=${s.lowerdirs.map(esc).join(':')}`, ...upper].join(',');
+}
+
+export function isMounted(path: string): boolean {
+  return readFileSync('/proc/mounts', 'utf8').split('\n').some((l) => l.split(' ')[1] === path.replace(/ /g, '\\040'));
+}
+
+/** Takes a mount down, lazily as a last resort (a dead FUSE daemon, a busy tree). */
+export async function forceUnmount(path: string): Promise<void> {
+  if (!isMounted(path)) return;
+  await unmountFuse(path).catch(() => run('umount', [path]).catch(() => {}));
+  if (isMounted(path)) await run('umount', ['-l', path]).catch(() => {});
+  if (isMounted(path)) throw new LayerfsError('UNMOUNT_FAILED', `could not unmount ${path}`, { path });
+}
+
+export const kernelMounter: RootfsMounter = {
+  name: 'kernel',
+  async mount(spec) {
+    const features = spec.upperdir ? ',redirect_dir=off,index=off,metacopy=off,xino=off' : '';
+    await run('mount', ['-t', 'overlay', 'overlay', '-o', overlayOptions(spec) + features, spec.merged]);
+    let done!: (end: RootfsEnd) => void;
+    const closed = new Promise<RootfsEnd>((r) => (done = r));
+    return {
+      merged: spec.merged,
+      closed,
+      async unmount() {
+        await forceUnmount(spec.merged);
+        done('unmounted');
+      },
+    };
+  },
+};
+
+/**
+ * Runs `layerfs mount -f` as a watched child rather than a detached daemon:
+ * its exit while mounted is how a dead filesystem is noticed. It gets its own
+ * process group, so a Ctrl-C meant for the container never reaches it.
+ */
+export const layerfsMounter: RootfsMounter = {
+  name: 'layerfs',
+  async mount(spec) {
+    const log = spec.log ? await open(spec.log, 'a') : null;
+    const out = log ? log.fd : 'ignore';
+    const child = spawn(process.execPath, [LAYERFS_BIN, 'mount', '-f', '-o', overlayOptions(spec), 'layerfs', spec.merged], {
+      detached: true,
+      cwd: '/',
+      stdio: ['ignore', out, out, 'pipe'],
+      env: { ...process.env, LAYERFS_DAEMON: '1' },
+    });
+    await log?.close();
+    let unmounting = false;
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    const pipe = child.stdio[3] as NodeJS.ReadableStream;
+    let said = '';
+    pipe.setEncoding('utf8');
+    pipe.on('data', (chunk: string) => (said += chunk));
+    const verdict = await Promise.race([
+      new Promise<string>((r) => pipe.on('end', () => r(said))),
+      exited.then((code) => `error: the layerfs daemon exited (code ${code}) before the mount was ready`),
+    ]);
+    if (!verdict.startsWith('ready')) {
+      child.kill('SIGKILL');
+      await forceUnmount(spec.merged).catch(() => {});
+      const reason = verdict.startsWith('error: ') ? verdict.slice(7).trim() : 'the layerfs daemon gave no answer';
+      throw new LayerfsError('MOUNT_FAILED', `mounting the rootfs at ${spec.merged}: ${reason}`, { path: spec.merged });
+    }
+    const closed = exited.then((): RootfsEnd => (unmounting ? 'unmounted' : 'died'));
+    return {
+      merged: spec.merged,
+      pid: child.pid,
+      closed,
+      async unmount() {
+        unmounting = true;
+        await forceUnmount(spec.merged);
+        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+        await exited;
+        clearTimeout(timer);
+      },
+    };
+  },
+};
+
+export const mounters: Record<MounterName, RootfsMounter> = { layerfs: layerfsMounter, kernel: kernelMounter };
+
+/**
+ * The init layer, like docker's: the mount points init needs (/proc, /dev,
+ * /sys) in a lower layer of their own, so they never show in diff or commit.
+ */
+export async function makeInitLayer(dir: string): Promise<void> {
+  for (const d of ['proc', 'dev', 'sys']) await mkdir(join(dir, d), { recursive: true, mode: 0o755 });
+}

@@ -1,0 +1,139 @@
+/**
+ * `run`: find the image, create a container, mount its layers under a fresh
+ * upper dir, start the command in its own namespaces, wait, clean up.
+ *
+ * The runtime is the container's only supervisor (there is no daemon): it
+ * watches both the command and the FUSE daemon serving the rootfs. If the
+ * daemon dies first, the container is killed and marked failed; either way
+ * the rootfs is unmounted before `runContainer` returns.
+ */
+import { stat } from 'node:fs/promises';
+import { Store } from '../store/store.js';
+import { ensureBuiltin } from '../store/hello-world.js';
+import { createContainer, newId, pathsOf, removeContainerDir, saveState, shortId, type ContainerState } from './containers.js';
+import { startInit, type InitProcess } from './init.js';
+import { processSpec, withHome } from './process-spec.js';
+import { makeInitLayer, mounters, type MounterName, type RootfsMount } from './rootfs.js';
+import { ensureDir, parseVolume, prepareVolumes, readImageFile } from './rootfs-paths.js';
+import { resolveUser } from './users.js';
+
+/** The runtime's own exit status when it, not the command, failed (docker's convention). */
+export const RUNTIME_FAILED = 125;
+
+export interface RunOptions {
+  /** The store root (Store.open's default when omitted). */
+  root?: string;
+  image: string;
+  /** CMD...: replaces the image's Cmd. */
+  command?: string[];
+  name?: string;
+  env?: string[];
+  workdir?: string;
+  user?: string;
+  hostname?: string;
+  network?: 'none' | 'host';
+  /** `HOSTDIR:CTRDIR[:ro]` */
+  volumes?: string[];
+  interactive?: boolean;
+  tty?: boolean;
+  /** Remove the container afterwards, whatever happened. */
+  remove?: boolean;
+  mounter?: MounterName;
+  /** Forward SIGINT, SIGTERM and SIGHUP of this process to the container. */
+  forwardSignals?: boolean;
+  /** Messages from the runtime itself (default: stderr). */
+  log?: (msg: string) => void;
+}
+
+export interface RunResult {
+  id: string;
+  name: string;
+  exitCode: number;
+  status: ContainerState['status'];
+  error?: string;
+}
+
+const isDisconnected = (path: string) => stat(path).then(() => false, (err: NodeJS.ErrnoException) => err.code === 'ENOTCONN');
+
+const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+export async function runContainer(opts: RunOptions): Promise<RunResult> {
+  const log = opts.log ?? ((m: string) => process.stderr.write(`layerfs: ${m}\n`));
+  const store = await Store.open(opts.root);
+  const img = await ensureBuiltin(store, opts.image);
+  const config = await store.config(img);
+  const id = newId();
+  const hostname = opts.hostname ?? shortId(id);
+  const spec = processSpec(config.config, { command: opts.command ?? [], env: opts.env, workdir: opts.workdir, user: opts.user, hostname, tty: opts.tty });
+  const binds = (opts.volumes ?? []).map(parseVolume);
+  const mounter = mounters[opts.mounter ?? 'layerfs'];
+  const layers = store.layerDirs(img);
+  const state = await createContainer(store.root, {
+    id, name: opts.name, image: opts.image, imageId: img.id, layers, args: spec.args, mounter: mounter.name,
+  });
+  const paths = pathsOf(store.root, id);
+
+  let mount: RootfsMount | undefined;
+  let rootfsDied = false;
+  const stopForwarding: Array<() => void> = [];
+  try {
+    await makeInitLayer(paths.init);
+    mount = await mounter.mount({ lowerdirs: [paths.init, ...layers], upperdir: paths.upper, workdir: paths.work, merged: paths.merged, log: paths.log });
+    void mount.closed.then((end) => (rootfsDied = end === 'died'));
+    state.fusePid = mount.pid;
+
+    const user = resolveUser(spec.user, await readImageFile(paths.merged, '/etc/passwd'), await readImageFile(paths.merged, '/etc/group'));
+    await ensureDir(paths.merged, spec.cwd);
+    await prepareVolumes(paths.merged, binds);
+
+    const init: InitProcess = startInit({
+      rootfs: paths.merged, args: spec.args, env: withHome(spec.env, user.home), cwd: spec.cwd, hostname,
+      uid: user.uid, gid: user.gid, groups: user.groups, hostNetwork: opts.network === 'host', binds,
+      tty: opts.tty === true, pidFile: paths.pid,
+    }, opts.interactive === true || opts.tty === true);
+    if (opts.forwardSignals) {
+      for (const sig of FORWARDED) {
+        const forward = () => void init.kill(sig);
+        process.on(sig, forward);
+        stopForwarding.push(() => process.off(sig, forward));
+      }
+    }
+    state.status = 'running';
+    state.initPid = init.pid;
+    await saveState(store.root, state);
+
+    const first = await Promise.race([init.exited.then((code) => ({ kind: 'exited' as const, code })), mount.closed.then(() => ({ kind: 'rootfs' as const }))]);
+    if (first.kind === 'rootfs' && rootfsDied) {
+      await init.kill('SIGKILL');
+      await init.exited.catch(() => undefined);
+    }
+    const code = first.kind === 'exited' ? first.code : await init.exited;
+    // A command that failed because the daemon died may exit before we hear of the daemon's exit; the mount already tells.
+    if (rootfsDied || (await isDisconnected(paths.merged))) {
+      state.status = 'failed';
+      state.error = `the rootfs FUSE daemon (pid ${mount.pid}) died while the container ran`;
+      state.exitCode = RUNTIME_FAILED;
+      log(state.error);
+    } else {
+      state.status = 'exited';
+      state.exitCode = code;
+    }
+  } catch (err) {
+    state.status = 'failed';
+    state.error = (err as Error).message;
+    state.exitCode = RUNTIME_FAILED;
+    throw err;
+  } finally {
+    for (const stop of stopForwarding) stop();
+    delete state.initPid;
+    delete state.fusePid;
+    state.finished = new Date().toISOString();
+    try {
+      await mount?.unmount();
+    } finally {
+      if (opts.remove) await removeContainerDir(store.root, id);
+      else await saveState(store.root, state);
+    }
+  }
+  return { id, name: state.name, exitCode: state.exitCode ?? RUNTIME_FAILED, status: state.status, error: state.error };
+}
