@@ -16,6 +16,9 @@ PACKAGES=(
   fuse-overlayfs  # benchmark peer (bench/)
   unionfs-fuse    # benchmark peer (bench/)
   debootstrap     # bench/: unpack workload builds a Debian minbase tree
+  docker-registry # test/registry: a real Distribution registry on loopback
+  apache2-utils   # test/registry: htpasswd for the registry's Basic auth
+  skopeo          # test/registry: interop, pushing and pulling the other way
 )
 
 missing=()

@@ -36,11 +36,13 @@ export async function tarOf(files: Files): Promise<Buffer> {
 
 export interface BuiltImage {
   manifestDigest: string;
+  /** Manifest size in bytes. */
+  size: number;
   configDigest: string;
   layers: Array<{ digest: string; diffId: string; size: number }>;
 }
 
-export async function writeOciImage(dir: string, tag: string, layers: Files[], opts: { gzip?: boolean } = {}): Promise<BuiltImage> {
+export async function writeOciImage(dir: string, tag: string, layers: Files[], opts: { gzip?: boolean; architecture?: string } = {}): Promise<BuiltImage> {
   const gzip = opts.gzip ?? true;
   await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
   const put = async (b: Buffer) => {
@@ -56,7 +58,7 @@ export async function writeOciImage(dir: string, tag: string, layers: Files[], o
   }
   const config = Buffer.from(
     JSON.stringify({
-      architecture: 'amd64',
+      architecture: opts.architecture ?? 'amd64',
       os: 'linux',
       created: '2026-01-01T00:00:00Z',
       config: { Cmd: ['/bin/true'] },
@@ -74,6 +76,11 @@ export async function writeOciImage(dir: string, tag: string, layers: Files[], o
     }),
   );
   const manifestDigest = await put(manifest);
+  await setTag(dir, tag, { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: manifestDigest, size: manifest.length });
+  return { manifestDigest, configDigest, layers: built, size: manifest.length };
+}
+
+async function setTag(dir: string, tag: string, desc: { mediaType: string; digest: string; size: number }): Promise<void> {
   let index: { schemaVersion: number; manifests: unknown[] } = { schemaVersion: 2, manifests: [] };
   try {
     index = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8'));
@@ -81,13 +88,22 @@ export async function writeOciImage(dir: string, tag: string, layers: Files[], o
     // a new layout
   }
   index.manifests = index.manifests.filter((m) => (m as { annotations?: Record<string, string> }).annotations?.['org.opencontainers.image.ref.name'] !== tag);
-  index.manifests.push({
-    mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    digest: manifestDigest,
-    size: manifest.length,
-    annotations: { 'org.opencontainers.image.ref.name': tag },
-  });
+  index.manifests.push({ ...desc, annotations: { 'org.opencontainers.image.ref.name': tag } });
   await writeFile(join(dir, 'index.json'), JSON.stringify(index));
   await writeFile(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-  return { manifestDigest, configDigest, layers: built };
+}
+
+/** An image index over images already in the layout, tagged `tag`. */
+export async function writeOciIndex(dir: string, tag: string, entries: Array<{ image: BuiltImage; platform: { os: string; architecture: string } }>): Promise<string> {
+  const index = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+      manifests: entries.map((e) => ({ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: e.image.manifestDigest, size: e.image.size, platform: e.platform })),
+    }),
+  );
+  const digest = digestOf(index);
+  await writeFile(join(dir, 'blobs', 'sha256', digest.slice(7)), index);
+  await setTag(dir, tag, { mediaType: 'application/vnd.oci.image.index.v1+json', digest, size: index.length });
+  return digest;
 }
