@@ -1,0 +1,90 @@
+/**
+ * The probe: a short-lived child process that makes the filesystem calls a
+ * workload times, with a high-resolution clock around exactly those calls
+ * (node's start-up is outside the measurement). It prints `{"ns": "..."}`.
+ * Run as `node probe.js '<json op>'`.
+ */
+import { closeSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, writeSync, writeFileSync } from 'node:fs';
+import { opendir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { gridPath } from './trees.js';
+
+export type ProbeOp =
+  | { op: 'write1'; path: string }
+  | { op: 'create'; dir: string; count: number; size: number }
+  | { op: 'lstat'; root: string; dirs: number; perDir: number }
+  | { op: 'readdir'; path: string; expect: number }
+  | { op: 'readtree'; paths: string[] };
+
+function time(fn: () => void): bigint {
+  const start = process.hrtime.bigint();
+  fn();
+  return process.hrtime.bigint() - start;
+}
+
+async function readTree(path: string, buf: Buffer): Promise<void> {
+  const st = lstatSync(path);
+  if (st.isDirectory()) {
+    for await (const e of await opendir(path)) await readTree(join(path, e.name), buf);
+  } else if (st.isFile()) {
+    const fd = openSync(path, 'r');
+    try {
+      while (readSync(fd, buf, 0, buf.length, null) > 0);
+    } finally {
+      closeSync(fd);
+    }
+  }
+}
+
+async function perform(p: ProbeOp): Promise<bigint> {
+  switch (p.op) {
+    case 'write1': {
+      // The first data write to a lower file: open for writing is where an
+      // overlay copies up, so open, the 1-byte write and close are all timed.
+      const one = Buffer.from('x');
+      return time(() => {
+        const fd = openSync(p.path, 'r+');
+        writeSync(fd, one, 0, 1, 0);
+        closeSync(fd);
+      });
+    }
+    case 'create': {
+      const data = Buffer.alloc(p.size, 'c');
+      return time(() => {
+        mkdirSync(p.dir);
+        for (let i = 0; i < p.count; i++) writeFileSync(join(p.dir, `f${i}`), data);
+      });
+    }
+    case 'lstat':
+      return time(() => {
+        for (let d = 0; d < p.dirs; d++) for (let f = 0; f < p.perDir; f++) lstatSync(join(p.root, gridPath(d, f)));
+      });
+    case 'readdir': {
+      let n = 0;
+      const ns = time(() => {
+        n = readdirSync(p.path).length;
+      });
+      if (n !== p.expect) throw new Error(`readdir ${p.path}: ${n} entries, expected ${p.expect}`);
+      return ns;
+    }
+    case 'readtree': {
+      const buf = Buffer.allocUnsafe(1 << 20);
+      for (const path of p.paths) await readTree(path, buf);
+      return 0n;
+    }
+  }
+}
+
+const arg = process.argv[2];
+if (!arg) {
+  process.stderr.write('usage: probe.js <json op>\n');
+  process.exit(2);
+}
+try {
+  const ns = await perform(JSON.parse(arg) as ProbeOp);
+  process.stdout.write(JSON.stringify({ ns: ns.toString() }) + '\n');
+} catch (err) {
+  // One line the harness can show as the reason a cell failed.
+  process.stderr.write(`probe: ${(err as Error).message}\n`);
+  process.exitCode = 1;
+}

@@ -1,0 +1,126 @@
+/**
+ * `npm run bench [-- --quick] [--reps N] [--only ids] [--systems names]
+ * [--unpack debian|node_modules|none] [--no-setup] [--work DIR]`:
+ * installs the peers through scripts/setup.sh if any is missing, builds
+ * layerfs, runs the workloads, prints the tables and writes
+ * bench/results/<timestamp>.json, latest.json and copyup.svg (quick runs
+ * write *-quick files instead, so they never replace a full result).
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { cleanupCurrentMount, runBench } from './harness.js';
+import { DEFAULT_WORK, REPO, RESULTS } from './paths.js';
+import { copyupSvg } from './plot.js';
+import { run } from './proc.js';
+import { formatReport } from './report.js';
+import { SYSTEM_NAMES, type SystemName } from './results.js';
+import { FULL, QUICK } from './workloads.js';
+
+const PEERS = [
+  { bin: 'fuse-overlayfs', pkg: 'fuse-overlayfs' },
+  { bin: 'unionfs', pkg: 'unionfs-fuse' },
+  { bin: 'debootstrap', pkg: 'debootstrap' },
+];
+
+const log = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
+const has = (bin: string) => run(['sh', '-c', `command -v ${bin}`]).then(() => true, () => false);
+const tail = (s: string) => s.trim().split('\n').slice(-4).join(' / ');
+
+/** The peers come from the project's setup script, which apt-installs what is missing. */
+async function ensurePeers(setup: boolean, notes: string[]): Promise<void> {
+  const missing = [];
+  for (const p of PEERS) if (!(await has(p.bin))) missing.push(p);
+  if (!missing.length) return;
+  if (setup) {
+    log(`missing ${missing.map((p) => p.pkg).join(', ')}: running scripts/setup.sh, which installs them`);
+    await run(['bash', join(REPO, 'scripts', 'setup.sh')], { timeoutMs: 30 * 60_000 }).catch((err: Error) => log(`scripts/setup.sh failed: ${err.message}`));
+  }
+  for (const p of missing) {
+    if (!(await has(p.bin))) notes.push(`${p.bin} not found (Debian package ${p.pkg}; scripts/setup.sh installs it)`);
+  }
+}
+
+async function buildLayerfs(notes: string[]): Promise<void> {
+  log('npm run build (layerfs)');
+  try {
+    await run(['npm', 'run', '--silent', 'build'], { cwd: REPO, timeoutMs: 5 * 60_000 });
+  } catch (err) {
+    const e = err as Error & { stderr?: string };
+    // tsc still emits on type errors; layerfs then runs whatever dist/ holds.
+    notes.push(`layerfs: npm run build failed (${tail(e.stderr ?? '') || e.message}); dist/ as emitted was used`);
+    log(notes[notes.length - 1]!);
+  }
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      reps: { type: 'string' },
+      only: { type: 'string' },
+      systems: { type: 'string' },
+      unpack: { type: 'string' },
+      'no-setup': { type: 'boolean', default: false },
+      work: { type: 'string', default: DEFAULT_WORK },
+      timeout: { type: 'string' },
+    },
+    strict: true,
+  });
+  if (process.getuid?.() !== 0) {
+    log('must run as root: it mounts overlays and drops the page cache');
+    return 2;
+  }
+  const quick = values.quick;
+  const reps = values.reps ? Number(values.reps) : quick ? 1 : 3;
+  if (!Number.isInteger(reps) || reps < 1) throw new Error(`--reps: a positive integer, not ${values.reps}`);
+  const systems = (values.systems ? values.systems.split(',') : [...SYSTEM_NAMES]) as SystemName[];
+  for (const s of systems) if (!SYSTEM_NAMES.includes(s)) throw new Error(`--systems: unknown system ${s} (known: ${SYSTEM_NAMES.join(', ')})`);
+  const unpack = (values.unpack ?? (quick ? 'node_modules' : 'debian')) as 'debian' | 'node_modules' | 'none';
+  if (!['debian', 'node_modules', 'none'].includes(unpack)) throw new Error(`--unpack: debian, node_modules or none, not ${unpack}`);
+
+  const notes: string[] = [];
+  await ensurePeers(!values['no-setup'], notes);
+  if (systems.includes('layerfs')) await buildLayerfs(notes);
+
+  const result = await runBench({
+    workRoot: values.work,
+    systems,
+    scale: quick ? QUICK : FULL,
+    repetitions: reps,
+    quick,
+    ...(values.only ? { only: values.only.split(',') } : {}),
+    unpack,
+    timeoutMs: values.timeout ? Number(values.timeout) * 1000 : quick ? 60_000 : 600_000,
+    notes,
+    log,
+  });
+
+  await mkdir(RESULTS, { recursive: true });
+  const stamp = result.startedAt.replace(/[:.]/g, '-');
+  const suffix = quick ? '-quick' : '';
+  const json = JSON.stringify(result, null, 2) + '\n';
+  const file = join(RESULTS, `${stamp}${suffix}.json`);
+  await writeFile(file, json);
+  await writeFile(join(RESULTS, `latest${suffix}.json`), json);
+  const svg = join(RESULTS, `copyup${suffix}.svg`);
+  await writeFile(svg, copyupSvg(result));
+  process.stdout.write(formatReport(result) + '\n\n');
+  process.stdout.write(`results: ${file}\nplot: ${svg}\n`);
+  return 0;
+}
+
+const interrupted = () => {
+  log('interrupted: unmounting');
+  cleanupCurrentMount().finally(() => process.exit(130));
+};
+process.once('SIGINT', interrupted);
+process.once('SIGTERM', interrupted);
+
+try {
+  process.exitCode = await main();
+} catch (err) {
+  log((err as Error).message);
+  await cleanupCurrentMount();
+  process.exitCode = 1;
+}
