@@ -54,11 +54,11 @@ const WH = '.wh.';
 const OPAQUE = '.wh..wh..opq';
 
 /** A relative, normalised path for an entry name; throws when it could leave the layer. */
-export function safeName(source: string, name: string, what = 'entry'): string {
-  if (name.includes('\0')) throw new UnsafePathError(source, name, `${what} name contains NUL`);
-  if (name.startsWith('/')) throw new UnsafePathError(source, name, `${what} is an absolute path`);
+export function safeName(source: string, name: string, what = 'entry', entry = name): string {
+  if (name.includes('\0')) throw new UnsafePathError(source, entry, `${what} name contains NUL`);
+  if (name.startsWith('/')) throw new UnsafePathError(source, entry, `${what} is an absolute path`);
   const parts = name.split('/').filter((p) => p !== '' && p !== '.');
-  if (parts.includes('..')) throw new UnsafePathError(source, name, `${what} contains '..'`);
+  if (parts.includes('..')) throw new UnsafePathError(source, entry, `${what} contains '..'`);
   return parts.join('/');
 }
 
@@ -173,6 +173,7 @@ class Unpacker {
     if (base.startsWith(WH)) {
       const hidden = base.slice(WH.length);
       if (hidden.startsWith(WH)) return; // other aufs metadata (.wh..wh.plnk and the like) means nothing here
+      if (hidden === '' || hidden === '.' || hidden === '..') throw new UnsafePathError(src, h.name, `whiteout of '${hidden}'`);
       const target = parent === '' ? hidden : `${parent}/${hidden}`;
       await this.clear(target, false);
       mkWhiteout(this.abs(target));
@@ -204,13 +205,14 @@ class Unpacker {
         return;
       }
       case 'link': {
-        const target = safeName(src, h.linkname ?? '', 'hard link target');
+        const target = safeName(src, h.linkname ?? '', 'hard link target', h.name);
         if (target === '') throw new UnsafePathError(src, h.name, 'hard link to the layer root');
-        await this.parents(h.name, target + '/x', false).catch((err: unknown) => {
-          throw err instanceof UnsafePathError ? new UnsafePathError(src, h.name, `hard link target '${h.linkname}' goes through a symlink`) : err;
+        const notFile = new BadArchiveError(src, `hard link target '${h.linkname}' is not an earlier file of this layer`, h.name);
+        await this.parents(h.name, target, false).catch((err: unknown) => {
+          throw err instanceof UnsafePathError ? new UnsafePathError(src, h.name, `hard link target '${h.linkname}' goes through a symlink`) : notFile;
         });
         const st = await lstat(this.abs(target)).catch(() => null);
-        if (st === null || st.isDirectory()) throw new BadArchiveError(src, `hard link target '${h.linkname}' is not an earlier file of this layer`, h.name);
+        if (st === null || st.isDirectory()) throw notFile;
         if (target === rel) return;
         await this.clear(rel, false);
         await link(this.abs(target), path);
@@ -277,7 +279,11 @@ export async function feed(input: AsyncIterable<Buffer>, ex: tar.Extract): Promi
 export async function unpack(input: AsyncIterable<Buffer>, dir: string, opts: UnpackOptions): Promise<UnpackResult> {
   const u = new Unpacker(dir, opts);
   const ex = tar.extract();
+  // The extractor's own error ("Unexpected end of data") says more than the "destroyed" an entry stream then reports.
+  let cause: unknown = null;
+  ex.on('error', (err: unknown) => (cause ??= err));
   const feeding = feed(input, ex).catch((err: unknown) => {
+    cause ??= err;
     ex.destroy(err as Error);
   });
   try {
@@ -290,7 +296,7 @@ export async function unpack(input: AsyncIterable<Buffer>, dir: string, opts: Un
   } catch (err) {
     ex.destroy(null as unknown as Error);
     await feeding;
-    throw asArchiveError(err, opts.source);
+    throw asArchiveError(err instanceof LayerfsError ? err : cause ?? err, opts.source);
   }
   return { unpackedSize: u.unpackedSize, entries: u.entries };
 }
