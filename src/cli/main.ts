@@ -10,6 +10,10 @@ type Register = (program: Command) => void;
 
 // One line per command module; keep them sorted by name.
 const commands: Array<() => Promise<{ register: Register }>> = [
+  () => import('./login.js'),
+  () => import('./logout.js'),
+  () => import('./pull.js'),
+  () => import('./push.js'),
   () => import('./run.js'),
 ];
 

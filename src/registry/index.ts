@@ -9,5 +9,5 @@ export { OciLayout } from './oci-layout.js';
 export { LayerProgress } from './progress.js';
 export { parsePlatform } from './manifest.js';
 export type { PullTarget, PushSource, PulledImage, PulledLayer, PushImage } from './image-store.js';
-export { RegistryError, AuthError, NetworkError } from './registry-error.js';
+export { RegistryError, AuthError, NetworkError, NotFoundError } from './registry-error.js';
 export { StoreTarget } from './store-adapter.js';

@@ -34,6 +34,8 @@ export class LayerProgress {
   private readonly lines = new Map<string, string>();
   private drawn = 0;
   private lastDraw = 0;
+  /** A throttled update not yet on screen. */
+  private dirty = false;
   private readonly tty: boolean;
 
   constructor(private readonly out: ProgressOutput) {
@@ -62,7 +64,7 @@ export class LayerProgress {
 
   /** A line after the layer lines (Digest:, Status:). */
   print(text: string): void {
-    if (this.tty) this.draw(true);
+    if (this.tty && this.dirty) this.draw(true);
     this.out.write(`${text}\n`);
     this.lines.clear();
     this.drawn = 0;
@@ -70,9 +72,11 @@ export class LayerProgress {
 
   private draw(force: boolean): void {
     const now = Date.now();
+    this.dirty = true;
     if (!force && now - this.lastDraw < 100) return;
     this.lastDraw = now;
-    const width = Math.max(20, (this.out.columns ?? 120) - 1);
+    this.dirty = false;
+    const width = Math.max(20, (this.out.columns || 120) - 1);
     let s = this.drawn > 0 ? `\x1b[${this.drawn}A` : '';
     for (const line of this.lines.values()) s += `\x1b[2K${line.slice(0, width)}\n`;
     this.out.write(s);

@@ -16,6 +16,7 @@ import { BadManifestError, diffIds, parseManifest, selectPlatform, type Descript
 import { mapLimit, settled } from './map-limit.js';
 import type { LayerProgress } from './progress.js';
 import { Reference } from './reference.js';
+import { NotFoundError, RegistryError } from './registry-error.js';
 
 export interface PullOptions extends ConnectOptions {
   target: PullTarget;
@@ -59,7 +60,10 @@ interface Resolved {
 }
 
 async function resolve(client: RegistryClient, ref: Reference, platform: Platform): Promise<Resolved> {
-  const top = await client.getManifest(ref.identifier);
+  const top = await client.getManifest(ref.identifier).catch((err: unknown) => {
+    if (err instanceof RegistryError && err.status === 404) throw new NotFoundError(`${ref}`, ref.registry, err.errors.map((e) => e.message).join('; ') || 'HTTP 404');
+    throw err;
+  });
   let fetched = top;
   let m = parseManifest(top.bytes, top.mediaType, `manifest ${ref}`);
   if (m.kind === 'index') {

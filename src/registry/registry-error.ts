@@ -58,3 +58,10 @@ export function parseApiErrors(body: Buffer): ApiError[] {
     return [];
   }
 }
+
+/** The registry has no such repository, tag or digest. */
+export class NotFoundError extends LayerfsError {
+  constructor(ref: string, registry: string, detail: string) {
+    super('NOT_FOUND', `${ref}: not found on ${registry} (${detail})`, { ref, registry });
+  }
+}
