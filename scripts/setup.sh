@@ -19,6 +19,7 @@ PACKAGES=(
   docker-registry # test/registry: a real Distribution registry on loopback
   apache2-utils   # test/registry: htpasswd for the registry's Basic auth
   skopeo          # test/registry: interop, pushing and pulling the other way
+  busybox-static  # test/runtime: the tests build their own busybox image from it
 )
 
 missing=()

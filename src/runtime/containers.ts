@@ -73,7 +73,9 @@ export async function createContainer(
   if (!NAME.test(name)) throw new UsageError(`invalid container name '${name}': use letters, digits, '_', '.' and '-'`);
   if ((await listContainers(root)).some((c) => c.name === name)) throw new UsageError(`the container name '${name}' is already in use`);
   const paths = pathsOf(root, id);
-  for (const d of [paths.init, paths.upper, paths.work, paths.merged]) await mkdir(d, { recursive: true, mode: 0o700 });
+  // The upper dir is the container's /: it must be searchable by any user the command runs as.
+  for (const d of [paths.init, paths.upper, paths.merged]) await mkdir(d, { recursive: true, mode: 0o755 });
+  await mkdir(paths.work, { mode: 0o700 });
   const state: ContainerState = { ...init, name, created: new Date().toISOString(), status: 'created' };
   await saveState(root, state);
   return state;

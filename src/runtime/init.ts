@@ -62,13 +62,20 @@ export interface InitProcess {
 
 const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
-/** Starts init; `interactive` passes stdin through (docker's -i). */
-export function startInit(spec: InitSpec, interactive: boolean): InitProcess {
+export interface InitStdio {
+  /** docker's -i: pass our stdin through (otherwise /dev/null). */
+  interactive: boolean;
+  /** File descriptors for the command's output (default: ours). */
+  stdout?: number;
+  stderr?: number;
+}
+
+export function startInit(spec: InitSpec, io: InitStdio): InitProcess {
   if (!existsSync(INIT_BIN)) {
     throw new LayerfsError('NO_INIT', `${INIT_BIN} is missing: build the native parts (npm ci, or scripts/build-native.js)`);
   }
   const argv = [INIT_BIN, ...initArgv(spec)];
-  const stdio: StdioOptions = [interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'];
+  const stdio: StdioOptions = [io.interactive ? 'inherit' : 'ignore', io.stdout ?? 'inherit', io.stderr ?? 'inherit'];
   // Its own process group: the terminal's Ctrl-C reaches only us, and we forward it once.
   const child = spec.tty
     ? spawn('script', ['-q', '-e', '-c', `exec ${argv.map(shellQuote).join(' ')}`, '/dev/null'], { stdio: 'inherit' })

@@ -41,6 +41,11 @@ export interface RunOptions {
   mounter?: MounterName;
   /** Forward SIGINT, SIGTERM and SIGHUP of this process to the container. */
   forwardSignals?: boolean;
+  /** File descriptors for the command's stdout and stderr (default: ours). */
+  stdout?: number;
+  stderr?: number;
+  /** Called once the command runs. */
+  onStart?: (state: ContainerState) => void;
   /** Messages from the runtime itself (default: stderr). */
   log?: (msg: string) => void;
 }
@@ -90,7 +95,7 @@ export async function runContainer(opts: RunOptions): Promise<RunResult> {
       rootfs: paths.merged, args: spec.args, env: withHome(spec.env, user.home), cwd: spec.cwd, hostname,
       uid: user.uid, gid: user.gid, groups: user.groups, hostNetwork: opts.network === 'host', binds,
       tty: opts.tty === true, pidFile: paths.pid,
-    }, opts.interactive === true || opts.tty === true);
+    }, { interactive: opts.interactive === true || opts.tty === true, stdout: opts.stdout, stderr: opts.stderr });
     if (opts.forwardSignals) {
       for (const sig of FORWARDED) {
         const forward = () => void init.kill(sig);
@@ -101,6 +106,7 @@ export async function runContainer(opts: RunOptions): Promise<RunResult> {
     state.status = 'running';
     state.initPid = init.pid;
     await saveState(store.root, state);
+    opts.onStart?.(state);
 
     const first = await Promise.race([init.exited.then((code) => ({ kind: 'exited' as const, code })), mount.closed.then(() => ({ kind: 'rootfs' as const }))]);
     if (first.kind === 'rootfs' && rootfsDied) {

@@ -1,0 +1,113 @@
+/**
+ * A small busybox image built by the tests themselves from Debian's
+ * busybox-static: /bin/busybox with a symlink per applet, a passwd and group
+ * with a few users, the usual top-level dirs. Plus helpers to run containers
+ * in a throwaway store root and to check that nothing was left behind.
+ */
+import { execFileSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { Store } from '../../../src/store/store.js';
+import { runContainer, type RunOptions, type RunResult } from '../../../src/runtime/run.js';
+import type { ImageConfig, ImageRecord } from '../../../src/store/types.js';
+import { tarOf, type TarEntry } from '../../store/fixtures.js';
+
+export const BUSYBOX = '/bin/busybox';
+
+const PASSWD = [
+  'root:x:0:0:root:/root:/bin/sh',
+  'app:x:1000:1000:app:/home/app:/bin/sh',
+  'nobody:x:65534:65534:nobody:/nonexistent:/bin/false',
+].join('\n') + '\n';
+const GROUP = ['root:x:0:', 'wheel:x:10:app', 'app:x:1000:', 'nogroup:x:65534:'].join('\n') + '\n';
+
+export function busyboxEntries(): TarEntry[] {
+  const applets = execFileSync(BUSYBOX, ['--list'], { encoding: 'utf8' }).split('\n').filter((a) => a && a !== 'busybox');
+  return [
+    ...['bin/', 'etc/', 'root/', 'srv/', 'lib/', 'lib/data/', 'var/'].map((name) => ({ name })),
+    { name: 'tmp/', mode: 0o1777 },
+    { name: 'home/' },
+    { name: 'home/app/', uid: 1000, gid: 1000 },
+    { name: 'bin/busybox', content: readFileSync(BUSYBOX), mode: 0o755 },
+    ...applets.map((a) => ({ name: `bin/${a}`, type: 'symlink' as const, linkname: 'busybox' })),
+    { name: 'etc/passwd', content: PASSWD },
+    { name: 'etc/group', content: GROUP },
+    { name: 'etc/motd', content: 'welcome\n' },
+    { name: 'lib/data/a', content: 'a\n' },
+    { name: 'lib/data/b', content: 'b\n' },
+    { name: 'srv/notes', content: 'lower notes\n' },
+    { name: 'srv/tool', content: '#!/bin/sh\necho tool\n', mode: 0o644 },
+  ];
+}
+
+export function busyboxConfig(over: NonNullable<ImageConfig['config']> = {}): ImageConfig {
+  return {
+    architecture: 'amd64',
+    os: 'linux',
+    created: '2020-01-02T03:04:05Z',
+    config: { Env: ['PATH=/bin', 'FROM_IMAGE=yes'], Cmd: ['sh'], ...over },
+    rootfs: { type: 'layers', diff_ids: [] },
+    history: [{ created: '2020-01-02T03:04:05Z', created_by: 'layerfs tests: busybox-static' }],
+  };
+}
+
+/** Adds the busybox image to `store` as `tag`. */
+export async function addBusybox(store: Store, tag = 'busybox:test', config = busyboxConfig()): Promise<ImageRecord> {
+  const layer = await tarOf(busyboxEntries());
+  return store.addImage({ config, layers: [() => Readable.from([layer])], tags: [tag] });
+}
+
+export interface TempRoot {
+  root: string;
+  store: Store;
+  cleanup(): void;
+}
+
+export async function tempRoot(): Promise<TempRoot> {
+  const root = mkdtempSync(join(tmpdir(), 'layerfs-rt-'));
+  const store = await Store.open(root);
+  return { root, store, cleanup: () => rmSync(root, { recursive: true, force: true }) };
+}
+
+/** Mount points under `root` still in /proc/mounts. */
+export function mountsUnder(root: string): string[] {
+  return readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m.startsWith(root));
+}
+
+/** Processes whose command line mentions `text` (a container's dir). */
+export function processesMentioning(text: string): number[] {
+  const pids: number[] = [];
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p) || Number(p) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(text)) pids.push(Number(p));
+    } catch {
+      // it exited meanwhile
+    }
+  }
+  return pids;
+}
+
+/** Runs a container with its output captured (kernel overlayfs unless told otherwise). */
+export async function runCaptured(root: string, opts: Omit<RunOptions, 'root' | 'stdout' | 'stderr'>): Promise<Captured> {
+  const dir = mkdtempSync(join(tmpdir(), 'layerfs-out-'));
+  const outFd = openSync(join(dir, 'out'), 'w');
+  const errFd = openSync(join(dir, 'err'), 'w');
+  const logs: string[] = [];
+  try {
+    const result = await runContainer({ mounter: 'kernel', log: (m) => logs.push(m), ...opts, root, stdout: outFd, stderr: errFd });
+    return { ...result, out: readFileSync(join(dir, 'out'), 'utf8'), err: readFileSync(join(dir, 'err'), 'utf8'), logs };
+  } finally {
+    closeSync(outFd);
+    closeSync(errFd);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export interface Captured extends RunResult {
+  out: string;
+  err: string;
+  logs: string[];
+}
