@@ -60,7 +60,7 @@ export class Overlay {
     this.readonly = opts.upperdir === undefined;
     if (!this.readonly) {
       this.work = new WorkDir(realpathSync(opts.workdir!));
-      this.copier = new CopyUp(this.resolver, this.work);
+      this.copier = new CopyUp(this.resolver, this.work, (path) => this.resolver.invalidate(path, false));
     }
   }
 
@@ -209,11 +209,15 @@ export class Overlay {
 
   async mkdir(path: string, mode: number, c: Caller): Promise<void> {
     const { target, owner } = this.prepareNew(path, 'mkdir', mode, true, c);
-    placeNew(this.work!, target, true, (p) => {
-      mkdirSync(p, { mode: 0o700 });
-      lchownSync(p, owner.uid, owner.gid);
-      chmodSync(p, owner.mode);
-    });
+    try {
+      placeNew(this.work!, target, true, (p) => {
+        mkdirSync(p, { mode: 0o700 });
+        lchownSync(p, owner.uid, owner.gid);
+        chmodSync(p, owner.mode);
+      });
+    } finally {
+      this.resolver.invalidate(path, true);
+    }
   }
 
   async symlink(linkTarget: string, path: string, c: Caller): Promise<void> {
@@ -243,7 +247,11 @@ export class Overlay {
     const e = this.resolver.lookup(dir, name);
     if (e.kind !== 'found') throw new FsError('ENOENT', 'unlink', path);
     if (e.dirs.length > 0) throw new FsError('EISDIR', 'unlink', path);
-    this.remove(parent, dir, name, e);
+    try {
+      this.remove(parent, dir, name, e);
+    } finally {
+      this.resolver.invalidate(path, false);
+    }
   }
 
   async rmdir(path: string, _c: Caller): Promise<void> {
@@ -254,13 +262,27 @@ export class Overlay {
     if (e.kind !== 'found') throw new FsError('ENOENT', 'rmdir', path);
     if (e.dirs.length === 0) throw new FsError('ENOTDIR', 'rmdir', path);
     if (mergeDir(e.dirs).names.length > 0) throw new FsError('ENOTEMPTY', 'rmdir', path);
-    this.remove(parent, dir, name, e);
+    try {
+      this.remove(parent, dir, name, e);
+    } finally {
+      this.resolver.invalidate(path, true);
+    }
   }
 
   async rename(from: string, to: string, _c: Caller): Promise<void> {
     this.writable('rename', from);
     // A file from a lower layer is copied up first; the state is then checked afresh.
-    while (!this.renameNow(from, to)) await this.copier!.copyUp(from);
+    for (;;) {
+      let done: boolean;
+      try {
+        done = this.renameNow(from, to);
+      } finally {
+        this.resolver.invalidate(from, true);
+        this.resolver.invalidate(to, true);
+      }
+      if (done) return;
+      await this.copier!.copyUp(from);
+    }
   }
 
   // ---- internals ----

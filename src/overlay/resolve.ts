@@ -7,10 +7,14 @@
  *   opaque one, a whiteout or a non-directory;
  * - a child is only looked up in the layers its parent directory merged, so a
  *   whiteout or file in a higher layer cuts lower layers off for all descendants.
+ * The layer copies each directory merges are cached by path; the overlay tells
+ * the resolver about every change that can alter them (see `invalidate`).
+ * Stats are never cached.
  */
+import { LRUCache } from 'lru-cache';
 import { FsError } from '../errors.js';
 import { isDir, isWhiteoutStat, lstat, ST, type StatBuf } from '../sys.js';
-import { components, realJoin } from './paths.js';
+import { components, isWithin, realJoin } from './paths.js';
 import { hasWhiteoutFile, isOpaqueDir, isWhiteoutName } from './whiteout.js';
 
 export interface Layer {
@@ -43,6 +47,7 @@ export type Found = Extract<Entry, { kind: 'found' }>;
 
 export class Resolver {
   readonly rootEntry: Found;
+  private readonly dirs = new LRUCache<string, LayerDir[]>({ max: 20_000 });
 
   constructor(readonly layers: readonly Layer[]) {
     const dirs = layers.map((l, layer) => ({ layer, real: l.root }));
@@ -56,7 +61,7 @@ export class Resolver {
   }
 
   /** Looks `name` up in the layers its parent directory merges. */
-  lookup(parent: Found, name: string): Entry {
+  lookup(parent: Pick<Found, 'dirs'>, name: string): Entry {
     if (isWhiteoutName(name)) return { kind: 'absent' };
     let found: Found | undefined;
     const stack = parent.dirs;
@@ -93,13 +98,37 @@ export class Resolver {
   /** Resolves an overlay path; a missing or non-directory ancestor throws ENOENT / ENOTDIR. */
   resolve(path: string, syscall = 'lookup'): Entry {
     const parts = components(path);
-    let entry: Entry = this.rootEntry;
-    for (let i = 0; i < parts.length; i++) {
-      if (entry.kind !== 'found') throw new FsError('ENOENT', syscall, path);
-      if (entry.dirs.length === 0) throw new FsError('ENOTDIR', syscall, path);
-      entry = this.lookup(entry, parts[i]!);
-    }
-    return entry === this.rootEntry ? this.freshRoot() : entry;
+    const name = parts.pop();
+    if (name === undefined) return this.freshRoot();
+    const parent = this.dirStack(parts, path, syscall);
+    return this.lookup({ dirs: parent }, name);
+  }
+
+  /**
+   * Forgets cached directory stacks at `path` and, with `subtree`, below it.
+   * A directory gaining an upper copy only changes its own stack (its children
+   * have no upper copy yet); removal, rename and opacity change whole subtrees.
+   */
+  invalidate(path: string, subtree: boolean): void {
+    const key = '/' + components(path).join('/');
+    this.dirs.delete(key);
+    if (!subtree) return;
+    for (const k of [...this.dirs.keys()]) if (isWithin(k, key)) this.dirs.delete(k);
+  }
+
+  /** The layer copies of the directory made of `parts`, from the cache or looked up. */
+  private dirStack(parts: string[], path: string, syscall: string): LayerDir[] {
+    if (parts.length === 0) return this.rootEntry.dirs;
+    const key = '/' + parts.join('/');
+    const cached = this.dirs.get(key);
+    if (cached !== undefined) return cached;
+    const name = parts[parts.length - 1]!;
+    const parent = this.dirStack(parts.slice(0, -1), path, syscall);
+    const e = this.lookup({ dirs: parent }, name);
+    if (e.kind !== 'found') throw new FsError('ENOENT', syscall, path);
+    if (e.dirs.length === 0) throw new FsError('ENOTDIR', syscall, path);
+    this.dirs.set(key, e.dirs);
+    return e.dirs;
   }
 
   /** Resolves a path that must exist. */
@@ -120,7 +149,7 @@ export class Resolver {
    * Whether a layer below the upper one holds a visible `name` under `parent`
    * (kernel ovl_lower_positive): removing or moving it then needs a whiteout.
    */
-  lowerPositive(parent: Found, name: string): boolean {
+  lowerPositive(parent: Pick<Found, 'dirs'>, name: string): boolean {
     for (const dir of parent.dirs) {
       if (this.layers[dir.layer]!.upper) continue;
       const st = lstat(realJoin(dir.real, name));
