@@ -10,11 +10,19 @@ type Register = (program: Command) => void;
 
 // One line per command module; keep them sorted by name.
 const commands: Array<() => Promise<{ register: Register }>> = [
+  () => import('./history.js'),
+  () => import('./images.js'),
+  () => import('./import.js'),
+  () => import('./inspect.js'),
+  () => import('./load.js'),
   () => import('./login.js'),
   () => import('./logout.js'),
   () => import('./pull.js'),
   () => import('./push.js'),
+  () => import('./rmi.js'),
   () => import('./run.js'),
+  () => import('./save.js'),
+  () => import('./tag.js'),
 ];
 
 export async function main(argv: string[]): Promise<number> {

@@ -1,0 +1,16 @@
+/** `layerfs rmi IMAGE...`: untag or remove images; layers no image needs are collected. */
+import { Command } from 'commander';
+import { openStore, withRoot, type RootOptions } from './store-options.js';
+
+export function register(program: Command): void {
+  withRoot(program.command('rmi').description('remove images (a tag of a multiply tagged image is only untagged)').argument('<image...>')).action(
+    async (refs: string[], opts: RootOptions) => {
+      const store = await openStore(opts);
+      for (const ref of refs) {
+        const r = await store.rmi(ref);
+        for (const t of r.untagged) process.stdout.write(`Untagged: ${t}\n`);
+        for (const d of r.deleted) process.stdout.write(`Deleted: ${d}\n`);
+      }
+    },
+  );
+}

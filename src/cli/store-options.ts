@@ -1,0 +1,23 @@
+/** What the store's commands share: the `--root` option and opening the store it names. */
+import type { Command } from 'commander';
+import { Store } from '../store/store.js';
+
+export interface RootOptions {
+  root?: string;
+}
+
+export function withRoot(cmd: Command): Command {
+  return cmd.option('--root <dir>', 'store directory (default: $LAYERFS_ROOT or /var/lib/layerfs)');
+}
+
+export const openStore = (opts: RootOptions): Promise<Store> => Store.open(opts.root);
+
+export function printJson(value: unknown): void {
+  process.stdout.write(JSON.stringify(value, null, 2) + '\n');
+}
+
+export function checkFormat(format: string | undefined, allowed: string[]): string {
+  const f = format ?? allowed[0]!;
+  if (!allowed.includes(f)) throw new Error(`--format must be one of: ${allowed.join(', ')}`);
+  return f;
+}

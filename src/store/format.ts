@@ -1,0 +1,43 @@
+/** Plain-text output the way docker prints it: sizes, ages, aligned tables. */
+
+/** Docker's HumanSize: SI units, three significant digits ("910B", "13.3kB", "188MB"). */
+export function humanSize(bytes: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
+  let v = bytes;
+  let i = 0;
+  while (v >= 1000 && i < units.length - 1) {
+    v /= 1000;
+    i++;
+  }
+  return `${Number(v.toPrecision(3))}${units[i]}`;
+}
+
+/** Docker's HumanDuration followed by "ago" ("About a minute ago", "3 months ago"). */
+export function timeAgo(iso: string | undefined, now = Date.now()): string {
+  if (!iso) return 'N/A';
+  const s = Math.max(0, (now - Date.parse(iso)) / 1000);
+  const h = s / 3600;
+  const days = h / 24;
+  const text =
+    s < 1 ? 'Less than a second'
+    : s < 60 ? `${Math.floor(s)} seconds`
+    : s < 120 ? 'About a minute'
+    : s < 3600 ? `${Math.floor(s / 60)} minutes`
+    : h < 2 ? 'About an hour'
+    : h < 48 ? `${Math.floor(h)} hours`
+    : days < 14 ? `${Math.floor(days)} days`
+    : days < 60 ? `${Math.floor(days / 7)} weeks`
+    : days < 730 ? `${Math.floor(days / 30)} months`
+    : `${Math.floor(days / 365)} years`;
+  return `${text} ago`;
+}
+
+/** Columns padded to the widest cell plus three spaces, as docker's tabwriter does. */
+export function table(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]! + 3))).join('').trimEnd();
+  return [line(headers), ...rows.map(line)].join('\n') + '\n';
+}
+
+export const shortId = (digest: string): string => digest.replace(/^sha256:/, '').slice(0, 12);
