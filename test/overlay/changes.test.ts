@@ -57,13 +57,15 @@ const rows: Row[] = [
     upper: { f: 'file:abc' },
   },
   {
-    name: 'symlinks and fifos copy up too',
-    layers: { lower: [{ l: { symlink: 'x/y' }, p: { fifo: true } }], upper: {} },
+    name: 'symlinks, fifos and device nodes copy up too',
+    layers: { lower: [{ l: { symlink: 'x/y' }, p: { fifo: true }, null: { chr: [1, 3] } }], upper: {} },
     op: async (ov) => {
       await ov.chown('/l', 5, 5, root);
       await ov.chmod('/p', 0o600, root);
+      await ov.utimens('/null', [1, 0], [1, 0], root);
     },
-    upper: { l: 'symlink:x/y', p: 'fifo' },
+    merged: { l: 'symlink:x/y', p: 'fifo', null: 'chr:259' },
+    upper: { l: 'symlink:x/y', p: 'fifo', null: 'chr:259' },
   },
   {
     name: 'removexattr of an absent name is ENODATA and copies nothing',

@@ -18,7 +18,8 @@ export type Node =
   | { dir: true; mode?: number; mtime?: [number, number]; uid?: number; gid?: number; opaque?: 'xattr' | 'file'; xattrs?: Record<string, string> }
   | { symlink: string }
   | { whiteout: 'char' | 'file' }
-  | { fifo: true };
+  | { fifo: true }
+  | { chr: [number, number] };
 
 /** Relative path → node; parents are made as plain directories when not listed. */
 export type TreeSpec = Record<string, Node>;
@@ -57,6 +58,8 @@ export function buildTree(base: string, spec: TreeSpec): void {
     } else if ('whiteout' in node) {
       if (node.whiteout === 'char') mkWhiteout(p);
       else writeFileSync(join(dirname(p), '.wh.' + rel.split('/').pop()), '');
+    } else if ('chr' in node) {
+      mknod(p, S_IFCHR | 0o644, node.chr[0], node.chr[1]);
     } else {
       mknod(p, S_IFIFO | 0o644);
     }
@@ -92,7 +95,7 @@ function describeReal(p: string, st: StatBuf, showOpaque: boolean): string {
       return v?.toString() === 'y' ? 'dir opaque' : 'dir';
     }
     case S_IFLNK: return 'symlink:' + readlinkSync(p);
-    case S_IFCHR: return isWhiteoutStat(st) ? 'whiteout' : 'chr';
+    case S_IFCHR: return isWhiteoutStat(st) ? 'whiteout' : `chr:${st[ST.rdev]}`;
     case S_IFIFO: return 'fifo';
     default: return 'other';
   }
@@ -165,7 +168,7 @@ export async function snapshotOverlay(ov: Overlay, dir = '/'): Promise<Snapshot>
           await walk(p, r);
           break;
         case S_IFLNK: out[r] = 'symlink:' + ov.readlink(p); break;
-        case S_IFCHR: out[r] = isWhiteoutStat(st) ? 'WHITEOUT LEAKED' : 'chr'; break;
+        case S_IFCHR: out[r] = isWhiteoutStat(st) ? 'WHITEOUT LEAKED' : `chr:${st[ST.rdev]}`; break;
         case S_IFIFO: out[r] = 'fifo'; break;
         default: out[r] = 'other';
       }
