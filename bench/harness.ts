@@ -30,8 +30,8 @@ export interface BenchOptions {
   quick: boolean;
   /** Workload ids to run (all when absent). */
   only?: string[];
-  /** debian: debootstrap (falling back to node_modules); node_modules; none: skip the unpack workload. */
-  unpack: 'debian' | 'node_modules' | 'none';
+  /** debian: debootstrap (falling back to node_modules); node_modules; quick: node_modules/typescript; none: skip the unpack workload. */
+  unpack: 'debian' | 'node_modules' | 'quick' | 'none';
   /** Limit for one timed command; a hung filesystem becomes a failed cell. */
   timeoutMs: number;
   notes?: string[];
@@ -123,8 +123,8 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
 
   let unpack: UnpackSource | undefined;
   const wantUnpack = o.unpack !== 'none' && (!o.only || o.only.includes('unpack'));
-  if (wantUnpack) {
-    const u = await unpackSource(join(o.workRoot, 'cache'), o.unpack === 'debian', o.log);
+  if (o.unpack !== 'none' && wantUnpack) {
+    const u = await unpackSource(join(o.workRoot, 'cache'), o.unpack, o.log);
     unpack = u.source;
     notes.push(u.note);
   }

@@ -59,7 +59,7 @@ export function copyupSvg(r: BenchResult): string {
     out.push(`<text x="${x}" y="${M.top + ph + 18}" text-anchor="middle">${sizeLabel(s)}</text>`);
   }
   out.push(`<rect x="${M.left}" y="${M.top}" width="${pw}" height="${ph}" fill="none" stroke="#333"/>`);
-  out.push(`<text x="${M.left + pw / 2}" y="${H - 12}" text-anchor="middle">lower file size (log)</text>`);
+  out.push(`<text x="${M.left + pw / 2}" y="${M.top + ph + 36}" text-anchor="middle">lower file size (log)</text>`);
   out.push(`<text transform="translate(16 ${M.top + ph / 2}) rotate(-90)" text-anchor="middle">latency (log)</text>`);
 
   lines.forEach((l, i) => {
@@ -73,7 +73,7 @@ export function copyupSvg(r: BenchResult): string {
     out.push(`<line x1="${lx}" y1="${ly}" x2="${lx + 22}" y2="${ly}" stroke="${color}" stroke-width="2"${l.points.length ? '' : ' stroke-dasharray="3 3"'}/>`);
     out.push(`<text x="${lx + 28}" y="${ly + 4}">${esc(l.system)}${l.points.length ? '' : ' (failed)'}</text>`);
   });
-  out.push(`<text x="${M.left}" y="${M.top + ph + 36}" font-size="10" fill="#666">${esc(`${r.startedAt}, medians of ${r.repetitions}, Linux ${r.host.kernel}, ${r.host.cpus} CPUs`)}</text>`);
+  out.push(`<text x="${W - 8}" y="${H - 8}" text-anchor="end" font-size="10" fill="#666">${esc(`${r.startedAt}, medians of ${r.repetitions}, Linux ${r.host.kernel}, ${r.host.cpus} CPUs`)}</text>`);
   out.push('</svg>');
   return out.join('\n') + '\n';
 }

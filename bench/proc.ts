@@ -10,8 +10,9 @@ import { basename } from 'node:path';
 export interface Ran { ns: bigint; stdout: string; stderr: string }
 
 export class CommandError extends Error {
-  constructor(readonly argv: string[], readonly reason: string, readonly stderr: string) {
-    const detail = gist(stderr);
+  constructor(readonly argv: string[], readonly reason: string, readonly stderr: string, readonly stdout = '') {
+    // Some tools (tsc) report errors on stdout.
+    const detail = gist(stderr) || gist(stdout);
     super(`${commandName(argv)}: ${reason}${detail ? `: ${detail}` : ''}`);
   }
 }
@@ -55,8 +56,8 @@ export function run(argv: string[], opts: { timeoutMs?: number; cwd?: string } =
     child.on('close', (code, signal) => {
       const ns = process.hrtime.bigint() - start;
       clearTimeout(timer);
-      if (timedOut) reject(new CommandError(argv, `timed out after ${opts.timeoutMs} ms`, stderr));
-      else if (code !== 0) reject(new CommandError(argv, signal ? `killed by ${signal}` : `exit ${code}`, stderr));
+      if (timedOut) reject(new CommandError(argv, `timed out after ${opts.timeoutMs} ms`, stderr, stdout));
+      else if (code !== 0) reject(new CommandError(argv, signal ? `killed by ${signal}` : `exit ${code}`, stderr, stdout));
       else resolve({ ns, stdout, stderr });
     });
   });

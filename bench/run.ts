@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- --quick] [--reps N] [--only ids] [--systems names]
- * [--unpack debian|node_modules|none] [--no-setup] [--work DIR]`:
+ * [--unpack debian|node_modules|quick|none] [--no-setup] [--work DIR] [--timeout S]`:
  * installs the peers through scripts/setup.sh if any is missing, builds
  * layerfs, runs the workloads, prints the tables and writes
  * bench/results/<timestamp>.json, latest.json and copyup.svg (quick runs
@@ -25,7 +25,6 @@ const PEERS = [
 
 const log = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
 const has = (bin: string) => run(['sh', '-c', `command -v ${bin}`]).then(() => true, () => false);
-const tail = (s: string) => s.trim().split('\n').slice(-4).join(' / ');
 
 /** The peers come from the project's setup script, which apt-installs what is missing. */
 async function ensurePeers(setup: boolean, notes: string[]): Promise<void> {
@@ -46,9 +45,8 @@ async function buildLayerfs(notes: string[]): Promise<void> {
   try {
     await run(['npm', 'run', '--silent', 'build'], { cwd: REPO, timeoutMs: 5 * 60_000 });
   } catch (err) {
-    const e = err as Error & { stderr?: string };
     // tsc still emits on type errors; layerfs then runs whatever dist/ holds.
-    notes.push(`layerfs: npm run build failed (${tail(e.stderr ?? '') || e.message}); dist/ as emitted was used`);
+    notes.push(`layerfs: npm run build failed (${(err as Error).message}); dist/ as emitted was used`);
     log(notes[notes.length - 1]!);
   }
 }
@@ -76,8 +74,8 @@ async function main(): Promise<number> {
   if (!Number.isInteger(reps) || reps < 1) throw new Error(`--reps: a positive integer, not ${values.reps}`);
   const systems = (values.systems ? values.systems.split(',') : [...SYSTEM_NAMES]) as SystemName[];
   for (const s of systems) if (!SYSTEM_NAMES.includes(s)) throw new Error(`--systems: unknown system ${s} (known: ${SYSTEM_NAMES.join(', ')})`);
-  const unpack = (values.unpack ?? (quick ? 'node_modules' : 'debian')) as 'debian' | 'node_modules' | 'none';
-  if (!['debian', 'node_modules', 'none'].includes(unpack)) throw new Error(`--unpack: debian, node_modules or none, not ${unpack}`);
+  const unpack = (values.unpack ?? (quick ? 'quick' : 'debian')) as 'debian' | 'node_modules' | 'quick' | 'none';
+  if (!['debian', 'node_modules', 'quick', 'none'].includes(unpack)) throw new Error(`--unpack: debian, node_modules, quick or none, not ${unpack}`);
 
   const notes: string[] = [];
   await ensurePeers(!values['no-setup'], notes);

@@ -1,8 +1,8 @@
 /**
  * The real tree the unpack workload extracts: a Debian bookworm minbase made
  * with debootstrap (about 200 MB, 6.8k entries), cached as a tar; or, when the
- * Debian archive cannot be reached (or under --quick), this repository's
- * node_modules. The result JSON says which one was used.
+ * Debian archive cannot be reached, this repository's node_modules; under
+ * --quick only node_modules/typescript. The result JSON says which was used.
  */
 import { existsSync } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
@@ -36,16 +36,22 @@ async function debianMinbase(cache: string, log: (m: string) => void): Promise<s
   return tar;
 }
 
-async function nodeModules(cache: string): Promise<string> {
-  const tar = join(cache, 'node_modules.tar');
-  await run(['tar', '--numeric-owner', '-cf', tar, '-C', REPO, 'node_modules']);
+/** All of node_modules, or under --quick only its typescript package (a few hundred entries). */
+async function nodeModules(cache: string, small: boolean): Promise<string> {
+  const tar = join(cache, small ? 'node_modules-typescript.tar' : 'node_modules.tar');
+  await run(['tar', '--numeric-owner', '-cf', tar, '-C', REPO, small ? 'node_modules/typescript' : 'node_modules']);
   return tar;
 }
 
 /** The archive to unpack, with a note for the results saying which it is and why. */
-export async function unpackSource(cache: string, wantDebian: boolean, log: (m: string) => void): Promise<{ source: UnpackSource; note: string }> {
+export async function unpackSource(cache: string, want: 'debian' | 'node_modules' | 'quick', log: (m: string) => void): Promise<{ source: UnpackSource; note: string }> {
   await mkdir(cache, { recursive: true });
-  let why = 'under --quick the node_modules tree is used (no download)';
+  if (want === 'quick') {
+    const source = await describe(await nodeModules(cache, true), 'node_modules/typescript');
+    return { source, note: 'unpack: under --quick, node_modules/typescript as a tar (no download)' };
+  }
+  let why = 'asked for with --unpack node_modules';
+  const wantDebian = want === 'debian';
   if (wantDebian) {
     try {
       const tar = await debianMinbase(cache, log);
@@ -55,6 +61,6 @@ export async function unpackSource(cache: string, wantDebian: boolean, log: (m: 
       log(`unpack: ${why}`);
     }
   }
-  const source = await describe(await nodeModules(cache), "this repository's node_modules");
+  const source = await describe(await nodeModules(cache, false), "this repository's node_modules");
   return { source, note: `unpack: this repository's node_modules as a tar; ${why}` };
 }

@@ -63,8 +63,8 @@ export const FULL: Scale = {
 
 export const QUICK: Scale = {
   copyupSizes: [4 * KiB, MiB, 64 * MiB],
-  meta: { dirs: 20, perDir: 100, size: 107_374 },
-  readBytes: 256 * MiB,
+  meta: { dirs: 5, perDir: 100, size: 107_374 },
+  readBytes: 128 * MiB,
   writeBytes: 128 * MiB,
   createCount: 1000,
   lstat: { dirs: 40, perDir: 100 },
