@@ -34,12 +34,13 @@ export const basicHeader = (c: Credentials): string => `Basic ${Buffer.from(`${c
 
 export class Authenticator {
   private header: string | undefined;
+  private pending: Promise<string> | undefined;
 
   constructor(
     private readonly transport: Transport,
     readonly registry: string,
     private readonly credentials: Credentials | undefined,
-    /** Scope to ask token servers for, e.g. `repository:foo:pull,push`. */
+    /** Scope to ask token servers for, e.g. `repository:foo:pull,push`; none for a bare login. */
     private readonly scope: string | undefined,
   ) {}
 
@@ -52,22 +53,38 @@ export class Authenticator {
    * down: if it is the one we would send again, the credentials are wrong.
    */
   async answer(wwwAuthenticate: string | undefined, refused: string | undefined): Promise<string> {
-    const challenge = wwwAuthenticate === undefined ? undefined : parseChallenge(wwwAuthenticate);
-    if (challenge === undefined) throw new AuthError(this.registry, 'unauthorized, and the registry sent no WWW-Authenticate challenge');
+    // Parallel requests (layers) meet the same 401 at once: one token fetch serves them all.
+    if (this.pending) {
+      const shared = await this.pending.catch(() => undefined);
+      if (shared !== undefined && shared !== refused) return shared;
+    }
+    this.pending = this.newHeader(wwwAuthenticate);
     let header: string;
-    if (challenge.scheme === 'basic') {
-      if (this.credentials === undefined) throw new AuthError(this.registry, `authentication required (run: layerfs login ${this.registry})`);
-      header = basicHeader(this.credentials);
-    } else if (challenge.scheme === 'bearer') {
-      header = `Bearer ${await this.fetchToken(challenge)}`;
-    } else {
-      throw new AuthError(this.registry, `unsupported authentication scheme '${challenge.scheme}'`);
+    try {
+      header = await this.pending;
+    } finally {
+      this.pending = undefined;
     }
-    if (header === refused) {
-      throw new AuthError(this.registry, this.credentials ? 'unauthorized: incorrect username or password, or no access' : `authentication required (run: layerfs login ${this.registry})`);
-    }
+    if (header === refused) throw this.refusal();
     this.header = header;
     return header;
+  }
+
+  private async newHeader(wwwAuthenticate: string | undefined): Promise<string> {
+    const challenge = wwwAuthenticate === undefined ? undefined : parseChallenge(wwwAuthenticate);
+    if (challenge === undefined) throw new AuthError(this.registry, 'unauthorized, and the registry sent no WWW-Authenticate challenge');
+    if (challenge.scheme === 'basic') {
+      if (this.credentials === undefined) throw new AuthError(this.registry, `authentication required (run: layerfs login ${this.registry})`);
+      return basicHeader(this.credentials);
+    }
+    if (challenge.scheme === 'bearer') return `Bearer ${await this.fetchToken(challenge)}`;
+    throw new AuthError(this.registry, `unsupported authentication scheme '${challenge.scheme}'`);
+  }
+
+  /** The error for a registry that turned our answer down. */
+  refusal(detail = ''): AuthError {
+    const why = this.credentials ? 'unauthorized: incorrect username or password, or no access' : `authentication required (run: layerfs login ${this.registry})`;
+    return new AuthError(this.registry, detail ? `${why} (${detail})` : why);
   }
 
   private async fetchToken(challenge: Challenge): Promise<string> {
@@ -80,8 +97,9 @@ export class Authenticator {
       throw new AuthError(this.registry, `Bearer realm is not a URL: '${realm}'`);
     }
     if (challenge.params.service) url.searchParams.set('service', challenge.params.service);
-    const scope = challenge.params.scope ?? this.scope;
-    if (scope) url.searchParams.set('scope', scope);
+    // Ask for what the registry named and for all this client will do (a push
+    // first meets a pull-only challenge), so one token serves the whole job.
+    for (const scope of new Set([challenge.params.scope, this.scope])) if (scope) url.searchParams.append('scope', scope);
     const headers: Record<string, string> = {};
     if (this.credentials) headers.authorization = basicHeader(this.credentials);
     const res = await this.transport.send({ method: 'GET', url, headers });

@@ -20,6 +20,7 @@ export interface ClientOptions {
   credentials?: Credentials;
   transport?: Transport;
   retry?: RetryPolicy;
+  /** What the token to ask for must allow; [] asks for none (a bare login). Default: pull. */
   actions?: Action[];
   /** Told about each retry, e.g. to print "retrying in ...". */
   onRetry?: (err: unknown, attempt: number) => void;
@@ -63,7 +64,7 @@ export class RegistryClient {
     this.retry = opts.retry ?? DEFAULT_RETRY;
     this.onRetry = opts.onRetry;
     const actions = opts.actions ?? ['pull'];
-    this.auth = new Authenticator(this.transport, host, opts.credentials, `repository:${repository}:${actions.join(',')}`);
+    this.auth = new Authenticator(this.transport, host, opts.credentials, actions.length > 0 ? `repository:${repository}:${actions.join(',')}` : undefined);
   }
 
   url(path: string): URL {
@@ -97,17 +98,19 @@ export class RegistryClient {
 
   private async requestOnce(method: string, target: URL, opts: RequestOptions): Promise<HttpResponse> {
     let url = target;
-    let refused: string | undefined;
+    let answered = false;
     for (let hops = 0; ; hops++) {
       const headers: Record<string, string> = { ...opts.headers };
       const sameOrigin = url.origin === this.base.origin;
       if (sameOrigin && this.auth.authorization) headers.authorization = this.auth.authorization;
       const res = await this.transport.send({ method, url, headers, body: opts.body });
-      if (res.status === 401 && sameOrigin && hops < 4) {
-        await discard(res);
-        const challenge = res.headers['www-authenticate'];
-        await this.auth.answer(challenge, refused ?? headers.authorization);
-        refused = this.auth.authorization;
+      if (res.status === 401 && sameOrigin) {
+        const body = method === 'HEAD' ? Buffer.alloc(0) : await readBody(res, 1 << 20).catch(() => Buffer.alloc(0));
+        if (method === 'HEAD') await discard(res);
+        // One answer per request: a second 401 means the registry read our answer and said no.
+        if (answered) throw this.auth.refusal(parseApiErrors(body).map((e) => e.message).join('; '));
+        await this.auth.answer(res.headers['www-authenticate'], headers.authorization);
+        answered = true;
         continue;
       }
       if (REDIRECTS.has(res.status) && typeof res.headers.location === 'string' && hops < 8) {

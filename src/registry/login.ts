@@ -11,11 +11,10 @@ import type { ConnectOptions } from './connect.js';
 /** `registry` is a host[:port] (`docker.io` for Docker Hub). */
 export async function login(registry: string, creds: Credentials, opts: ConnectOptions = {}): Promise<RegistryConfig> {
   const config = opts.config ?? (await RegistryConfig.load());
-  const ref = Reference.parse(`${registry}/login-check`);
+  const ref = Reference.parse(`${registry}/x`);
   const insecure = opts.insecure === true || config.isInsecure(ref.registry);
   if (insecure) opts.warn?.(`warning: ${ref.registry}: using plain http; the password crosses the network unencrypted`);
-  // A repository scope is needed for token servers; any name does, only the login is checked.
-  const client = new RegistryClient(ref.apiHost, ref.repository, { ...opts, insecure, credentials: creds, actions: ['pull'] });
+  const client = new RegistryClient(ref.apiHost, ref.repository, { ...opts, insecure, credentials: creds, actions: [] });
   try {
     await client.ping();
   } finally {

@@ -15,6 +15,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 export interface RegistryOptions {
   /** Require these credentials (htpasswd, bcrypt). */
   user?: { name: string; password: string };
+  /** Bearer tokens from a token server (see token-server.ts). */
+  token?: { realm: string; service: string; issuer: string; rootCertBundle: string };
 }
 
 async function freePort(): Promise<number> {
@@ -57,6 +59,10 @@ export class TestRegistry {
       const line = execFileSync('htpasswd', ['-Bbn', opts.user.name, opts.user.password], { encoding: 'utf8' });
       await writeFile(join(dir, 'htpasswd'), line);
       auth = `auth:\n  htpasswd:\n    realm: layerfs-test\n    path: ${join(dir, 'htpasswd')}\n`;
+    }
+    if (opts.token) {
+      const t = opts.token;
+      auth = `auth:\n  token:\n    realm: ${t.realm}\n    service: ${t.service}\n    issuer: ${t.issuer}\n    rootcertbundle: ${t.rootCertBundle}\n`;
     }
     const config = [
       'version: 0.1',
