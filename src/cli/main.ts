@@ -10,6 +10,9 @@ type Register = (program: Command) => void;
 
 // One line per command module; keep them sorted by name.
 const commands: Array<() => Promise<{ register: Register }>> = [
+  () => import('./commit.js'),
+  () => import('./diff.js'),
+  () => import('./export.js'),
   () => import('./history.js'),
   () => import('./images.js'),
   () => import('./import.js'),
@@ -17,13 +20,29 @@ const commands: Array<() => Promise<{ register: Register }>> = [
   () => import('./load.js'),
   () => import('./login.js'),
   () => import('./logout.js'),
+  () => import('./mount.js'),
+  () => import('./ps.js'),
   () => import('./pull.js'),
   () => import('./push.js'),
+  () => import('./rm.js'),
   () => import('./rmi.js'),
   () => import('./run.js'),
   () => import('./save.js'),
   () => import('./tag.js'),
+  () => import('./umount.js'),
 ];
+
+const GLOBAL_FLAGS = new Set(['-h', '--help', '-V', '--version']);
+
+/**
+ * podman runs a mount program as `PROG -o OPTS MOUNTPOINT` and mount.fuse3 as
+ * `PROG SOURCE MOUNTPOINT -o OPTS`: anything that is not a command name is a mount.
+ */
+export function withDefaultCommand(argv: string[], names: Set<string>): string[] {
+  const first = argv[0];
+  if (first === undefined || GLOBAL_FLAGS.has(first) || names.has(first)) return argv;
+  return ['mount', ...argv];
+}
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('layerfs')
@@ -32,8 +51,10 @@ export async function main(argv: string[]): Promise<number> {
     .exitOverride()
     .showHelpAfterError();
   for (const load of commands) (await load()).register(program);
+  const names = new Set(program.commands.flatMap((c) => [c.name(), ...c.aliases()]));
+  names.add('help');
   try {
-    await program.parseAsync(argv, { from: 'user' });
+    await program.parseAsync(withDefaultCommand(argv, names), { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode;

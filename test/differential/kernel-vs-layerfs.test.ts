@@ -7,7 +7,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeTree, snapshot, type Snap } from '../helpers/tree.js';
+import { makeTree, snapshot, type Snap, type TreeSpec } from '../helpers/tree.js';
 import { mountKernel, mountLayerfs, sh, unmountAll, type Layers } from '../helpers/mounts.js';
 import { scenarios, type Scenario } from './scenarios.js';
 
@@ -18,10 +18,37 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 // The kernel's own bookkeeping in the upper dir; layerfs's own metadata likewise.
 const internalXattr = (n: string) => (n.startsWith('trusted.overlay.') && n !== 'trusted.overlay.opaque') || n.startsWith('user.layerfs.');
 
+/**
+ * The kernel reads only its own whiteout format. Image layers also use OCI's
+ * `.wh.NAME` files and `.wh..wh..opq` markers, which layerfs reads: the kernel
+ * gets the same layers with those turned into char 0:0 whiteouts and opaque
+ * xattrs, so both formats are checked against the kernel's semantics.
+ */
+function toKernelFormat(spec: TreeSpec): TreeSpec {
+  const out: TreeSpec = {};
+  for (const [name, entry] of Object.entries(spec)) {
+    const slash = name.lastIndexOf('/');
+    const dir = name.slice(0, slash + 1);
+    const base = name.slice(slash + 1);
+    if (base === '.wh..wh..opq') {
+      const d = dir.slice(0, -1);
+      const own = spec[d] ?? spec[dir];
+      out[dir] = { ...(typeof own === 'object' && own.type === 'dir' ? own : { type: 'dir' }), opaque: true };
+    } else if (base.startsWith('.wh.')) {
+      out[dir + base.slice(4)] = { type: 'whiteout' };
+    } else if (!(name in out)) {
+      out[name] = entry;
+    }
+  }
+  return out;
+}
+
 async function runOn(kind: 'kernel' | 'layerfs', s: Scenario, since: bigint) {
   const dir = join(root, `${s.name.replace(/\W+/g, '-')}-${kind}`);
   const layers: Layers = { lowerdirs: s.lower.map((_, i) => join(dir, `lower${i}`)) };
-  s.lower.forEach((spec, i) => makeTree(layers.lowerdirs[i]!, spec));
+  const useKernel = kind === 'kernel' || process.env.LAYERFS_DIFF_SELFCHECK === '1';
+  const format = useKernel ? toKernelFormat : (spec: TreeSpec) => spec;
+  s.lower.forEach((spec, i) => makeTree(layers.lowerdirs[i]!, format(spec)));
   if (!s.readonly) {
     layers.upperdir = join(dir, 'upper');
     layers.workdir = join(dir, 'work');
@@ -31,9 +58,11 @@ async function runOn(kind: 'kernel' | 'layerfs', s: Scenario, since: bigint) {
   const mnt = join(dir, 'merged');
   mkdirSync(mnt);
   // LAYERFS_DIFF_SELFCHECK=1 runs the kernel twice: the harness itself must see no divergence.
-  const useKernel = kind === 'kernel' || process.env.LAYERFS_DIFF_SELFCHECK === '1';
   await (useKernel ? mountKernel(layers, mnt) : mountLayerfs(layers, mnt));
   const result = await sh(s.script, mnt, s.uid);
+  // Snapshot the settled state, as a new process would see it later: forget
+  // cached dentries and inodes (see test/fuse/hard-link-attrs.test.ts for why).
+  await sh('sync; echo 2 > /proc/sys/vm/drop_caches', '/');
   const merged = snapshot(mnt, { since, dirNlink: false });
   const upper: Record<string, Snap> | null = layers.upperdir
     ? snapshot(layers.upperdir, { since, skipXattr: internalXattr, dirNlink: false })

@@ -134,7 +134,9 @@ export function snapshot(root: string, opts: SnapOptions): Record<string, Snap> 
       gid: Number(st.gid),
       mtime: st.mtimeNs >= opts.since ? 'new' : st.mtimeNs.toString(),
     };
-    if (type !== 'dir' || opts.dirNlink) s.nlink = Number(st.nlink);
+    // The kernel hard-links every whiteout to one shared inode: their link count says nothing.
+    const whiteout = type === 'chr' && st.rdev === 0n;
+    if ((type !== 'dir' || opts.dirNlink) && !whiteout) s.nlink = Number(st.nlink);
     if (type === 'file') {
       s.size = Number(st.size);
       s.sha = createHash('sha256').update(readFileSync(p)).digest('hex').slice(0, 16);

@@ -1,0 +1,79 @@
+/**
+ * `layerfs mount [-f] -o OPTS [SOURCE] MOUNTPOINT`: the fuse-overlayfs and
+ * mount.fuse3 command line. Without -f it returns once the mount is ready.
+ */
+import { Command } from 'commander';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { mountOverlay } from '../mount.js';
+import { parseMountOptions } from '../mount-options.js';
+import { reportToParent, startDaemon } from '../daemon.js';
+import { UsageError } from '../errors.js';
+
+const collect = (value: string, prev: string[]) => [...prev, value];
+const bin = fileURLToPath(new URL('../../bin/layerfs.js', import.meta.url));
+
+export function register(program: Command): void {
+  program
+    .command('mount')
+    .description('mount lower layers under a writable upper layer (leftmost lowerdir on top)')
+    .argument('[source]', 'a name shown as the filesystem source (mount(8) passes it; optional)')
+    .argument('[mountpoint]', 'where the merged tree appears')
+    .option('-o, --options <opts>', 'lowerdir=L1:L2,upperdir=U,workdir=W[,...]; may repeat', collect, [])
+    .option('-f, --foreground', 'stay in the foreground (serve until unmounted)')
+    .option('-d, --debug', 'foreground, logging to stderr')
+    .option('--log <file>', 'the daemon writes its log here')
+    .action(async (first: string | undefined, second: string | undefined, flags: MountFlags) => {
+      if (first === undefined) throw new UsageError('mount: a mount point is required');
+      // One positional is the mount point; two are mount(8)'s SOURCE MOUNTPOINT.
+      await (second === undefined ? mountCommand(undefined, first, flags) : mountCommand(first, second, flags));
+    });
+}
+
+interface MountFlags { options: string[]; foreground?: boolean; debug?: boolean; log?: string }
+
+async function mountCommand(source: string | undefined, mountpoint: string, flags: MountFlags): Promise<void> {
+  const opts = parseMountOptions(flags.options);
+  for (const w of opts.warnings) process.stderr.write(`layerfs: warning: ${w}\n`);
+  const target = resolve(mountpoint);
+  if (!flags.foreground && !flags.debug) {
+    const argv = [bin, 'mount', '-f', ...flags.options.flatMap((o) => ['-o', o]), ...(source ? [source] : []), target];
+    await startDaemon(argv, flags.log);
+    return;
+  }
+  const abs = (p: string) => resolve(p);
+  const log = (msg: string) => process.stderr.write(`layerfs: ${msg}\n`);
+  let mounted;
+  try {
+    if (opts.readonly && opts.upperdir) throw new UsageError('mount option ro with upperdir= is not supported');
+    mounted = await mountOverlay({
+      lowerdirs: opts.lowerdirs.map(abs),
+      upperdir: opts.upperdir && abs(opts.upperdir),
+      workdir: opts.workdir && abs(opts.workdir),
+      mountpoint: target,
+      fuse: [...opts.fuse, ...(source && !opts.fuse.some((o) => o.startsWith('fsname=')) ? [`fsname=${source.replace(/,/g, '_')}`] : [])],
+      uidMapping: opts.uidMapping,
+      gidMapping: opts.gidMapping,
+      squashUid: opts.squashUid,
+      squashGid: opts.squashGid,
+      log,
+    });
+  } catch (err) {
+    reportToParent(`error: ${(err as Error).message}`);
+    throw err;
+  }
+  reportToParent('ready');
+  const m = mounted;
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    m.unmount().catch((err: Error) => log(`unmount ${target}: ${err.message}`));
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('SIGHUP', () => {});
+  await m.closed;
+  process.off('SIGTERM', stop);
+  process.off('SIGINT', stop);
+}

@@ -1,0 +1,57 @@
+/**
+ * Mounting an overlay in this process: the library entry point
+ * (`import { mountOverlay } from 'layerfs'`). The CLI's `mount` command runs
+ * this in a daemon; a runtime may call it directly.
+ */
+import { Overlay } from './overlay/overlay.js';
+import { mountFuse, type FuseMount } from './fuse/binding.js';
+import { overlayOps, type IdView } from './fuse/ops.js';
+
+export interface OverlaySpec extends IdView {
+  lowerdirs: string[];
+  upperdir?: string;
+  workdir?: string;
+  mountpoint: string;
+  /** Extra libfuse options, e.g. `fsname=...`. */
+  fuse?: string[];
+  log?: (msg: string) => void;
+}
+
+export interface OverlayMount {
+  readonly mountpoint: string;
+  readonly overlay: Overlay;
+  /** Resolves when the filesystem is unmounted, by us or from outside. */
+  readonly closed: Promise<void>;
+  unmount(): Promise<void>;
+}
+
+/**
+ * Kernel-facing options. default_permissions lets the kernel check modes for
+ * every caller; allow_other lets other users (and containers) in. The caches
+ * are safe because every change goes through this mount (lower layers are
+ * read-only by contract), like kernel overlayfs assumes.
+ */
+export const DEFAULT_FUSE_OPTIONS = [
+  'default_permissions', 'allow_other', 'suid', 'dev', 'use_ino', 'hard_remove', 'subtype=layerfs',
+  'kernel_cache', 'entry_timeout=1', 'attr_timeout=1', 'negative_timeout=1',
+  'big_writes', 'max_write=131072', 'max_readahead=1048576',
+];
+
+export async function mountOverlay(spec: OverlaySpec): Promise<OverlayMount> {
+  const overlay = new Overlay({ lowerdirs: spec.lowerdirs, upperdir: spec.upperdir, workdir: spec.workdir });
+  const extra = spec.fuse ?? [];
+  const hasFsname = extra.some((o) => o.startsWith('fsname='));
+  const options = [...DEFAULT_FUSE_OPTIONS, ...(hasFsname ? [] : ['fsname=layerfs']), ...extra];
+  if (overlay.readonly) options.push('ro');
+  const fuse: FuseMount = await mountFuse(spec.mountpoint, overlayOps(overlay, spec), {
+    options,
+    passthrough: true,
+    log: spec.log,
+  });
+  return {
+    mountpoint: spec.mountpoint,
+    overlay,
+    closed: fuse.closed,
+    unmount: () => fuse.unmount(),
+  };
+}
