@@ -80,7 +80,7 @@ async function writeOci(store: Store, pack: tar.Pack, selected: Selected[]): Pro
     const desc = { mediaType: MEDIA.manifest, digest: image.manifestDigest, size };
     if (s.tags.length === 0) index.push(desc);
     for (const t of s.tags) {
-      index.push({ ...desc, annotations: { 'io.containerd.image.name': t, 'org.opencontainers.image.ref.name': parseRef(t).tag } });
+      index.push({ ...desc, annotations: { 'io.containerd.image.name': t, 'org.opencontainers.image.ref.name': t } });
     }
     manifestJson.push({ Config: `blobs/sha256/${hexOf(image.id)}`, RepoTags: s.tags, Layers: image.layers.map((l) => `blobs/sha256/${hexOf(l.digest)}`) });
   }
