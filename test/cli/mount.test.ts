@@ -75,6 +75,15 @@ describe('layerfs mount', () => {
     expect(isMounted(f.m)).toBe(false);
   });
 
+  it('mounts from an fstab line (mount -T FSTAB MNT)', async () => {
+    const f = fixture();
+    track(f.m);
+    const fstab = join(f.d, 'fstab');
+    writeFileSync(fstab, `myimage ${f.m} fuse.layerfs lowerdir=${f.l1}:${f.l2},upperdir=${f.u},workdir=${f.w},noauto 0 0\n`);
+    await run('mount', ['-T', fstab, f.m]);
+    expect(readFileSync(join(f.m, 'bottom.txt'), 'utf8')).toBe('bottom\n');
+  });
+
   it('warns about an unknown option and mounts anyway', async () => {
     const f = fixture();
     track(f.m);
