@@ -138,7 +138,8 @@ export async function runContainer(opts: RunOptions): Promise<RunResult> {
       await mount?.unmount();
     } finally {
       if (opts.remove) await removeContainerDir(store.root, id);
-      else await saveState(store.root, state);
+      // A missing dir means `rm -f` took the container away while it ran: nothing left to record.
+      else await saveState(store.root, state).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'ENOENT') throw err; });
     }
   }
   return { id, name: state.name, exitCode: state.exitCode ?? RUNTIME_FAILED, status: state.status, error: state.error };

@@ -1,0 +1,129 @@
+/**
+ * A container's life after `run`: diff (A/C/D from the upper dir), commit
+ * (an OCI layer with `.wh.` entries, a new image that runs with exactly those
+ * changes), export (the merged tree), ps records, rm (also of a running one).
+ */
+import { createWriteStream, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import tar from 'tar-stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { containerDir, findContainer, listContainers, pathsOf, type ContainerState } from '../../src/runtime/containers.js';
+import { containerChanges } from '../../src/runtime/changes.js';
+import { commitContainer, writeChangesTar } from '../../src/runtime/commit.js';
+import { exportContainer } from '../../src/runtime/export.js';
+import { removeContainer } from '../../src/runtime/remove.js';
+import { runContainer } from '../../src/runtime/run.js';
+import { addBusybox, mountsUnder, processesMentioning, runCaptured, tempRoot, type TempRoot } from './helpers/busybox.js';
+
+let t: TempRoot;
+let changed: ContainerState;
+
+// Adds, changes, deletes, makes an opaque dir (rm -rf a lower dir, recreate it) and chmods a lower file.
+const CHANGES = [
+  'echo new > /srv/new',
+  'echo more >> /srv/notes',
+  'rm /etc/motd',
+  'rm -rf /lib/data && mkdir /lib/data && echo c > /lib/data/c',
+  'chmod 755 /srv/tool',
+  'mkdir -p /newdir/sub && ln -s ../srv/new /newdir/sub/link',
+].join(' && ');
+
+const EXPECTED_DIFF = [
+  'C /etc', 'D /etc/motd', 'C /lib', 'C /lib/data', 'D /lib/data/a', 'D /lib/data/b', 'A /lib/data/c',
+  'A /newdir', 'A /newdir/sub', 'A /newdir/sub/link', 'C /srv', 'A /srv/new', 'C /srv/notes', 'C /srv/tool',
+];
+
+async function tarNames(stream: Readable | Buffer): Promise<string[]> {
+  const extract = tar.extract();
+  const names: string[] = [];
+  const src = Buffer.isBuffer(stream) ? Readable.from([stream]) : stream;
+  src.pipe(extract);
+  for await (const entry of extract) {
+    names.push(entry.header.name.replace(/\/$/, ''));
+    entry.resume();
+  }
+  return names;
+}
+
+beforeAll(async () => {
+  t = await tempRoot();
+  await addBusybox(t.store);
+  const r = await runCaptured(t.root, { image: 'busybox:test', name: 'changer', command: ['sh', '-c', CHANGES] });
+  expect(r.exitCode, r.err).toBe(0);
+  changed = await findContainer(t.root, 'changer');
+});
+
+afterAll(() => {
+  expect(mountsUnder(t.root)).toEqual([]);
+  t.cleanup();
+});
+
+describe('diff', () => {
+  it('lists exactly the changes, docker style', () => {
+    const lines = containerChanges(pathsOf(t.root, changed.id).upper, changed.layers).map((c) => `${c.kind} ${c.path}`);
+    expect(lines).toEqual(EXPECTED_DIFF);
+  });
+});
+
+describe('commit', () => {
+  it('writes an OCI layer: .wh. files for deletions, .wh..wh..opq for the opaque dir', async () => {
+    const file = join(t.root, 'tmp', 'changes.tar');
+    await writeChangesTar(pathsOf(t.root, changed.id).upper, file);
+    const names = await tarNames(readFileSync(file));
+    expect(names).toEqual(expect.arrayContaining(['etc/.wh.motd', 'lib/data/.wh..wh..opq', 'lib/data/c', 'srv/new', 'srv/notes', 'srv/tool', 'newdir/sub/link']));
+    expect(names.filter((n) => n.includes('.wh.'))).toEqual(['etc/.wh.motd', 'lib/data/.wh..wh..opq']);
+  });
+
+  it('makes an image whose history names the command, and which runs with exactly those changes', async () => {
+    const img = await commitContainer(t.store, changed, 'busybox:changed');
+    const config = await t.store.config(img);
+    expect(config.history?.at(-1)?.created_by).toBe(`sh -c ${CHANGES}`);
+    expect(img.layers.length).toBe(2);
+    const r = await runCaptured(t.root, {
+      image: 'busybox:changed', remove: true,
+      command: ['sh', '-c', 'cat /srv/new /srv/notes; ls /lib/data; test -e /etc/motd || echo motd gone; stat -c %a /srv/tool; readlink /newdir/sub/link'],
+    });
+    expect(r.exitCode, r.err).toBe(0);
+    expect(r.out).toBe('new\nlower notes\nmore\nc\nmotd gone\n755\n../srv/new\n');
+    const fresh = await runCaptured(t.root, { image: 'busybox:changed', name: 'fresh', command: ['true'] });
+    expect(containerChanges(pathsOf(t.root, fresh.id).upper, (await findContainer(t.root, 'fresh')).layers)).toEqual([]);
+  });
+});
+
+describe('export', () => {
+  it('packs the merged tree: image files, changes and mount points, nothing deleted', async () => {
+    const file = join(t.root, 'tmp', 'export.tar');
+    await exportContainer(t.root, changed, createWriteStream(file));
+    const names = await tarNames(readFileSync(file));
+    expect(names).toEqual(expect.arrayContaining(['bin/busybox', 'bin/sh', 'srv/new', 'lib/data/c', 'proc', 'dev', 'sys', 'etc/passwd']));
+    for (const gone of ['etc/motd', 'lib/data/a', 'lib/data/b']) expect(names).not.toContain(gone);
+    expect(names.some((n) => n.includes('.wh.'))).toBe(false);
+    expect(mountsUnder(t.root)).toEqual([]);
+  });
+});
+
+describe('ps and rm', () => {
+  it('records status and exit code; rm removes the directory', async () => {
+    const r = await runCaptured(t.root, { image: 'busybox:test', name: 'short', command: ['sh', '-c', 'exit 4'] });
+    const c = (await listContainers(t.root)).find((x) => x.name === 'short')!;
+    expect(c).toMatchObject({ status: 'exited', exitCode: 4, image: 'busybox:test' });
+    await removeContainer(t.root, c);
+    expect(readFileSync('/proc/mounts', 'utf8')).not.toContain(r.id);
+    await expect(findContainer(t.root, 'short')).rejects.toThrow(/no such container: short/);
+  });
+
+  it('rm refuses a running container; rm -f kills it (128+9) and leaves no mount or process', async () => {
+    let started!: (s: ContainerState) => void;
+    const running = new Promise<ContainerState>((r) => (started = r));
+    const done = runContainer({ root: t.root, mounter: 'kernel', image: 'busybox:test', name: 'long', command: ['sleep', '60'], onStart: started, log: () => {} });
+    const state = await running;
+    await expect(removeContainer(t.root, state)).rejects.toThrow(/is running: use rm -f/);
+    await removeContainer(t.root, state, true);
+    const result = await done.catch((err: Error) => err);
+    expect(result).toMatchObject({ exitCode: 137 });
+    expect(mountsUnder(containerDir(t.root, state.id))).toEqual([]);
+    expect(processesMentioning(state.id)).toEqual([]);
+  });
+});
