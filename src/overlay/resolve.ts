@@ -15,6 +15,7 @@ import { LRUCache } from 'lru-cache';
 import { FsError } from '../errors.js';
 import { isDir, isWhiteoutStat, lstat, ST, type StatBuf } from '../sys.js';
 import { components, isWithin, realJoin } from './paths.js';
+import { LowerIndex } from './lower-index.js';
 import { hasWhiteoutFile, isOpaqueDir, isWhiteoutName } from './whiteout.js';
 
 export interface Layer {
@@ -48,6 +49,7 @@ export type Found = Extract<Entry, { kind: 'found' }>;
 export class Resolver {
   readonly rootEntry: Found;
   private readonly dirs = new LRUCache<string, LayerDir[]>({ max: 20_000 });
+  private readonly index = new LowerIndex();
 
   constructor(readonly layers: readonly Layer[]) {
     const dirs = layers.map((l, layer) => ({ layer, real: l.root }));
@@ -67,10 +69,11 @@ export class Resolver {
     const stack = parent.dirs;
     for (let i = 0; i < stack.length; i++) {
       const dir = stack[i]!;
+      const listing = this.layers[dir.layer]!.upper ? null : this.index.get(dir.real);
       const real = realJoin(dir.real, name);
-      const st = lstat(real);
+      const st = listing === null || listing.names.has(name) ? lstat(real) : null;
       if (st === null) {
-        if (!hasWhiteoutFile(dir.real, name)) continue;
+        if (!(listing === null ? hasWhiteoutFile(dir.real, name) : listing.whiteouts.has(name))) continue;
         if (found !== undefined) break;
         return { kind: 'whiteout', layer: dir.layer, format: 'file' };
       }
@@ -152,9 +155,10 @@ export class Resolver {
   lowerPositive(parent: Pick<Found, 'dirs'>, name: string): boolean {
     for (const dir of parent.dirs) {
       if (this.layers[dir.layer]!.upper) continue;
-      const st = lstat(realJoin(dir.real, name));
+      const listing = this.index.get(dir.real);
+      const st = listing === null || listing.names.has(name) ? lstat(realJoin(dir.real, name)) : null;
       if (st === null) {
-        if (hasWhiteoutFile(dir.real, name)) return false;
+        if (listing === null ? hasWhiteoutFile(dir.real, name) : listing.whiteouts.has(name)) return false;
         continue;
       }
       return !isWhiteoutStat(st);
