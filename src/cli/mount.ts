@@ -1,11 +1,16 @@
 /**
  * `layerfs mount [-f] -o OPTS [SOURCE] MOUNTPOINT`: the fuse-overlayfs and
  * mount.fuse3 command line. Without -f it returns once the mount is ready.
+ * `layerfs mount [--writable] IMAGE MOUNTPOINT` mounts an image from the store.
  */
 import { Command } from 'commander';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { mkdir, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { mountOverlay } from '../mount.js';
+import { openStore, withRoot } from './store-options.js';
 import { parseMountOptions } from '../mount-options.js';
 import { reportToParent, startDaemon } from '../daemon.js';
 import { UsageError } from '../errors.js';
@@ -14,15 +19,17 @@ const collect = (value: string, prev: string[]) => [...prev, value];
 const bin = fileURLToPath(new URL('../../bin/layerfs.js', import.meta.url));
 
 export function register(program: Command): void {
-  program
+  withRoot(program
     .command('mount')
-    .description('mount lower layers under a writable upper layer (leftmost lowerdir on top)')
+    .description('mount lower layers under a writable upper layer (leftmost lowerdir on top), or an image')
     .argument('[source]', 'a name shown as the filesystem source (mount(8) passes it; optional)')
     .argument('[mountpoint]', 'where the merged tree appears')
     .option('-o, --options <opts>', 'lowerdir=L1:L2,upperdir=U,workdir=W[,...]; may repeat', collect, [])
     .option('-f, --foreground', 'stay in the foreground (serve until unmounted)')
     .option('-d, --debug', 'foreground, logging to stderr')
     .option('--log <file>', 'the daemon writes its log here')
+    .option('--writable', 'with an IMAGE: add a fresh upper layer, removed on unmount')
+    .option('--remove-on-exit <dir>', 'remove this directory once unmounted (used for --writable)'))
     .action(async (first: string | undefined, second: string | undefined, flags: MountFlags) => {
       if (first === undefined) throw new UsageError('mount: a mount point is required');
       // One positional is the mount point; two are mount(8)'s SOURCE MOUNTPOINT.
@@ -30,15 +37,49 @@ export function register(program: Command): void {
     });
 }
 
-interface MountFlags { options: string[]; foreground?: boolean; debug?: boolean; log?: string }
+interface MountFlags {
+  options: string[];
+  foreground?: boolean;
+  debug?: boolean;
+  log?: string;
+  root?: string;
+  writable?: boolean;
+  removeOnExit?: string;
+}
+
+const esc = (p: string) => p.replace(/\\/g, '\\\\').replace(/:/g, '\\:').replace(/,/g, '\\,');
+
+/** An image from the store: its layer dirs become the lowerdirs; --writable adds a scratch upper. */
+async function imageMountFlags(ref: string, flags: MountFlags): Promise<MountFlags> {
+  const store = await openStore(flags);
+  const img = await store.resolve(ref);
+  const opts = [`lowerdir=${store.layerDirs(img).map(esc).join(':')}`];
+  let removeOnExit: string | undefined;
+  if (flags.writable) {
+    removeOnExit = join(store.root, 'mounts', randomBytes(8).toString('hex'));
+    await mkdir(join(removeOnExit, 'upper'), { recursive: true });
+    await mkdir(join(removeOnExit, 'work'));
+    opts.push(`upperdir=${esc(join(removeOnExit, 'upper'))}`, `workdir=${esc(join(removeOnExit, 'work'))}`);
+  }
+  return { ...flags, options: [...flags.options, opts.join(',')], removeOnExit };
+}
 
 async function mountCommand(source: string | undefined, mountpoint: string, flags: MountFlags): Promise<void> {
+  if (source !== undefined && !flags.options.some((o) => /(^|,)lowerdir=/.test(o))) {
+    flags = await imageMountFlags(source, flags);
+  }
   const opts = parseMountOptions(flags.options);
   for (const w of opts.warnings) process.stderr.write(`layerfs: warning: ${w}\n`);
   const target = resolve(mountpoint);
   if (!flags.foreground && !flags.debug) {
     const argv = [bin, 'mount', '-f', ...flags.options.flatMap((o) => ['-o', o]), ...(source ? [source] : []), target];
-    await startDaemon(argv, flags.log);
+    if (flags.removeOnExit) argv.push('--remove-on-exit', flags.removeOnExit);
+    try {
+      await startDaemon(argv, flags.log);
+    } catch (err) {
+      if (flags.removeOnExit) await rm(flags.removeOnExit, { recursive: true, force: true });
+      throw err;
+    }
     return;
   }
   const abs = (p: string) => resolve(p);
@@ -76,4 +117,5 @@ async function mountCommand(source: string | undefined, mountpoint: string, flag
   await m.closed;
   process.off('SIGTERM', stop);
   process.off('SIGINT', stop);
+  if (flags.removeOnExit) await rm(flags.removeOnExit, { recursive: true, force: true });
 }

@@ -4,7 +4,7 @@
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { execFile, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -134,6 +134,26 @@ describe('layerfs mount', () => {
     await run('umount', [f.m]);
     for (let i = 0; i < 100 && (await pids()) !== ''; i++) await new Promise((r) => setTimeout(r, 50));
     expect(await pids()).toBe('');
+  });
+
+  it('mounts an image from the store: read-only, or --writable with a scratch upper removed on unmount', async () => {
+    const f = fixture();
+    track(f.m);
+    const store = ['--root', join(f.d, 'store')];
+    expect((await layerfs(['load', '--builtin', 'hello-world', ...store])).code).toBe(0);
+    expect((await layerfs(['mount', ...store, 'hello-world', f.m])).code).toBe(0);
+    expect(readFileSync('/proc/mounts', 'utf8')).toMatch(new RegExp(`^hello-world ${f.m} fuse\\.layerfs ro,`, 'm'));
+    expect(() => writeFileSync(join(f.m, 'x'), 'x')).toThrow(/EROFS/);
+    await layerfs(['umount', f.m]);
+
+    expect((await layerfs(['mount', ...store, '--writable', 'hello-world', f.m])).code).toBe(0);
+    writeFileSync(join(f.m, 'x'), 'x');
+    expect(existsSync(join(f.m, 'hello'))).toBe(true);
+    await layerfs(['umount', f.m]);
+    for (let i = 0; i < 50 && existsSync(join(f.d, 'store/mounts')) && readdirSync(join(f.d, 'store/mounts')).length; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(readdirSync(join(f.d, 'store/mounts'))).toEqual([]);
   });
 
   it('prints its version (podman info calls --version)', async () => {
