@@ -15,20 +15,10 @@ import { commitContainer, writeChangesTar } from '../../src/runtime/commit.js';
 import { exportContainer } from '../../src/runtime/export.js';
 import { removeContainer } from '../../src/runtime/remove.js';
 import { runContainer } from '../../src/runtime/run.js';
-import { addBusybox, mountsUnder, processesMentioning, runCaptured, tempRoot, type TempRoot } from './helpers/busybox.js';
+import { addBusybox, CHANGES, mountsUnder, processesMentioning, runCaptured, tempRoot, type TempRoot } from './helpers/busybox.js';
 
 let t: TempRoot;
 let changed: ContainerState;
-
-// Adds, changes, deletes, makes an opaque dir (rm -rf a lower dir, recreate it) and chmods a lower file.
-const CHANGES = [
-  'echo new > /srv/new',
-  'echo more >> /srv/notes',
-  'rm /etc/motd',
-  'rm -rf /lib/data && mkdir /lib/data && echo c > /lib/data/c',
-  'chmod 755 /srv/tool',
-  'mkdir -p /newdir/sub && ln -s ../srv/new /newdir/sub/link',
-].join(' && ');
 
 const EXPECTED_DIFF = [
   'C /etc', 'D /etc/motd', 'C /lib', 'C /lib/data', 'D /lib/data/a', 'D /lib/data/b', 'A /lib/data/c',

@@ -16,6 +16,19 @@ import { tarOf, type TarEntry } from '../../store/fixtures.js';
 
 export const BUSYBOX = '/bin/busybox';
 
+/**
+ * Lists a tree from inside a container: path, type, mode, owner, and size and
+ * md5 of files or a symlink's target, so two runtimes can be compared.
+ */
+export const LIST_TREE = [
+  'cd / && for p in $(find bin etc home lib newdir root srv tmp var 2>/dev/null | sort); do',
+  '  case $p in etc/hosts|etc/hostname|etc/resolv.conf|etc/mtab) continue;; esac; # podman adds these',
+  '  if [ -L $p ]; then echo "$p L $(readlink $p)";',
+  '  elif [ -d $p ]; then echo "$p D $(stat -c "%a %u %g" $p)";',
+  '  else echo "$p F $(stat -c "%a %u %g %s" $p) $(md5sum < $p | cut -c1-32)"; fi;',
+  'done',
+].join('\n');
+
 const PASSWD = [
   'root:x:0:0:root:/root:/bin/sh',
   'app:x:1000:1000:app:/home/app:/bin/sh',
@@ -41,6 +54,16 @@ export function busyboxEntries(): TarEntry[] {
     { name: 'srv/tool', content: '#!/bin/sh\necho tool\n', mode: 0o644 },
   ];
 }
+
+// Adds, changes, deletes, makes an opaque dir (rm -rf a lower dir, recreate it) and chmods a lower file.
+export const CHANGES = [
+  'echo new > /srv/new',
+  'echo more >> /srv/notes',
+  'rm /etc/motd',
+  'rm -rf /lib/data && mkdir /lib/data && echo c > /lib/data/c',
+  'chmod 755 /srv/tool',
+  'mkdir -p /newdir/sub && ln -s ../srv/new /newdir/sub/link',
+].join(' && ');
 
 export function busyboxConfig(over: NonNullable<ImageConfig['config']> = {}): ImageConfig {
   return {
