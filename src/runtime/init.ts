@@ -16,9 +16,6 @@ import { LayerfsError } from '../errors.js';
 
 export const INIT_BIN = fileURLToPath(new URL('../../native/build/Release/layerfs-init', import.meta.url));
 
-/** Exit status of layerfs-init when the container could not be set up. */
-export const SETUP_FAILED = 125;
-
 export interface Bind { source: string; target: string; readonly: boolean }
 
 export interface InitSpec {
