@@ -8,6 +8,7 @@
  * the rootfs is unmounted before `runContainer` returns.
  */
 import { stat } from 'node:fs/promises';
+import { LayerfsError } from '../errors.js';
 import { Store } from '../store/store.js';
 import { ensureBuiltin } from '../store/hello-world.js';
 import { createContainer, newId, pathsOf, removeContainerDir, saveState, shortId, type ContainerState } from './containers.js';
@@ -80,7 +81,15 @@ export async function runContainer(opts: RunOptions): Promise<RunResult> {
 
   let mount: RootfsMount | undefined;
   let rootfsDied = false;
+  let init: InitProcess | undefined;
+  let interrupted: NodeJS.Signals | undefined;
   const stopForwarding: Array<() => void> = [];
+  // A signal during set-up stops the start (and cleans up); afterwards it goes to the container.
+  for (const sig of opts.forwardSignals ? FORWARDED : []) {
+    const forward = () => (init ? void init.kill(sig) : (interrupted ??= sig));
+    process.on(sig, forward);
+    stopForwarding.push(() => process.off(sig, forward));
+  }
   try {
     await makeInitLayer(paths.init);
     mount = await mounter.mount({ lowerdirs: [paths.init, ...layers], upperdir: paths.upper, workdir: paths.work, merged: paths.merged, log: paths.log });
@@ -91,18 +100,12 @@ export async function runContainer(opts: RunOptions): Promise<RunResult> {
     await ensureDir(paths.merged, spec.cwd);
     await prepareVolumes(paths.merged, binds);
 
-    const init: InitProcess = startInit({
+    if (interrupted) throw new LayerfsError('INTERRUPTED', `${interrupted} before the container started`);
+    init = startInit({
       rootfs: paths.merged, args: spec.args, env: withHome(spec.env, user.home), cwd: spec.cwd, hostname,
       uid: user.uid, gid: user.gid, groups: user.groups, hostNetwork: opts.network === 'host', binds,
       tty: opts.tty === true, pidFile: paths.pid,
     }, { interactive: opts.interactive === true || opts.tty === true, stdout: opts.stdout, stderr: opts.stderr });
-    if (opts.forwardSignals) {
-      for (const sig of FORWARDED) {
-        const forward = () => void init.kill(sig);
-        process.on(sig, forward);
-        stopForwarding.push(() => process.off(sig, forward));
-      }
-    }
     state.status = 'running';
     state.initPid = init.pid;
     await saveState(store.root, state);
