@@ -136,3 +136,27 @@ export function utimens(path: string, asec: number, ansec: number, msec: number,
 export function futimens(fd: number, asec: number, ansec: number, msec: number, mnsec: number): void {
   check(native.futimens(fd, asec, ansec, msec, mnsec), 'futimens');
 }
+
+// --- FUSE unmount (the outside programs fusermount/umount) ---
+import { execFile } from 'node:child_process';
+
+const runQuiet = (file: string, args: string[]) =>
+  new Promise<void>((res, rej) => execFile(file, args, (err, _out, stderr) => (err ? rej(new Error(stderr.trim() || err.message)) : res())));
+
+/**
+ * Ends a FUSE mount: `fusermount -u`, or `umount` (umount2) where fusermount
+ * is missing or refuses. The daemon serving it then sees its loop end.
+ */
+export async function unmountFuse(mountpoint: string): Promise<void> {
+  try {
+    await runQuiet('fusermount', ['-u', mountpoint]);
+  } catch (first) {
+    try {
+      await runQuiet('umount', [mountpoint]);
+    } catch (err) {
+      const msg = (err as Error).message;
+      const code = /busy/i.test(msg) ? 'EBUSY' : /not mounted|not found|no mount point/i.test(msg) ? 'EINVAL' : 'EIO';
+      throw new FsError(code, 'umount', mountpoint, `${(first as Error).message}; ${msg}`);
+    }
+  }
+}

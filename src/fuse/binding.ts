@@ -1,0 +1,321 @@
+/**
+ * layerfs's binding over the patched fuse-native addon (native-notes/fuse-native.md).
+ *
+ * Each libfuse worker thread owns a "slot": a Uint8Array that holds the C
+ * thread locals (the caller's uid/gid/pid/umask come first) and, on the JS
+ * side, the state of the one request that thread is blocked on. A request
+ * arrives as handler(slot, op, ...args); the slot is answered exactly once with
+ * native.fuse_native_signal_<op>(slot, result, ...). This is the only place
+ * where an error becomes an errno (toErrno); nothing here times out.
+ */
+import { createRequire } from 'node:module';
+import { access, constants, readdir, stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { unmountFuse, type StatBuf } from '../sys.js';
+import { FsError, LayerfsError, toErrno } from '../errors.js';
+
+type MaybePromise<T> = T | Promise<T>;
+
+/** Who made the request. Valid until the handler settles: copy what you keep. */
+export interface Caller { readonly uid: number; readonly gid: number; readonly pid: number; readonly umask: number }
+
+export interface Statfs {
+  bsize: number; frsize: number; blocks: number; bfree: number; bavail: number;
+  files: number; ffree: number; favail: number; fsid: number; flag: number; namemax: number;
+}
+
+/**
+ * Every handler may return a value, a Promise, or throw (any error). Handlers
+ * not given are not registered with libfuse. With `passthrough`, read, write
+ * and fsync are served in C on the fh that open/create returned (a real fd),
+ * and `flush`, if given, only switches on a C flush (close(dup(fh))).
+ */
+export interface FuseOps {
+  init?(): MaybePromise<void>;
+  statfs?(path: string, c: Caller): MaybePromise<Statfs>;
+  getattr(path: string, c: Caller): MaybePromise<StatBuf>;
+  fgetattr?(path: string, fh: number, c: Caller): MaybePromise<StatBuf>;
+  access?(path: string, mode: number, c: Caller): MaybePromise<void>;
+  /** Names (add '.' and '..' yourself if you want them listed); stats, if given, one per name. */
+  readdir(path: string, c: Caller): MaybePromise<{ names: string[]; stats?: StatBuf[] }>;
+  opendir?(path: string, flags: number, c: Caller): MaybePromise<number>;
+  releasedir?(path: string, fh: number): MaybePromise<void>;
+  /** Returns the fh: a non-negative int32 (a real fd in passthrough mode). */
+  open(path: string, flags: number, c: Caller): MaybePromise<number>;
+  create(path: string, mode: number, flags: number, c: Caller): MaybePromise<number>;
+  /** `buf` is FUSE's own memory, valid until the handler settles. */
+  read?(path: string, fh: number, buf: Buffer, len: number, pos: number): MaybePromise<number>;
+  write?(path: string, fh: number, buf: Buffer, len: number, pos: number): MaybePromise<number>;
+  release?(path: string, fh: number): MaybePromise<void>;
+  fsync?(path: string, datasync: boolean, fh: number): MaybePromise<void>;
+  fsyncdir?(path: string, datasync: boolean, fh: number): MaybePromise<void>;
+  flush?(path: string, fh: number): MaybePromise<void>;
+  truncate?(path: string, size: number, c: Caller): MaybePromise<void>;
+  ftruncate?(path: string, fh: number, size: number, c: Caller): MaybePromise<void>;
+  /** nsec may be UTIME_NOW or UTIME_OMIT (see sys.ts). */
+  utimens?(path: string, atime: [sec: number, nsec: number], mtime: [sec: number, nsec: number], c: Caller): MaybePromise<void>;
+  readlink?(path: string, c: Caller): MaybePromise<string>;
+  chown?(path: string, uid: number, gid: number, c: Caller): MaybePromise<void>;
+  chmod?(path: string, mode: number, c: Caller): MaybePromise<void>;
+  mknod?(path: string, mode: number, dev: number, c: Caller): MaybePromise<void>;
+  mkdir?(path: string, mode: number, c: Caller): MaybePromise<void>;
+  rmdir?(path: string, c: Caller): MaybePromise<void>;
+  unlink?(path: string, c: Caller): MaybePromise<void>;
+  rename?(from: string, to: string, c: Caller): MaybePromise<void>;
+  link?(existing: string, newPath: string, c: Caller): MaybePromise<void>;
+  symlink?(target: string, path: string, c: Caller): MaybePromise<void>;
+  setxattr?(path: string, name: string, value: Buffer, flags: number, c: Caller): MaybePromise<void>;
+  /** null: not set (ENODATA). The size query and ERANGE are handled here. */
+  getxattr?(path: string, name: string, c: Caller): MaybePromise<Buffer | null>;
+  listxattr?(path: string, c: Caller): MaybePromise<string[]>;
+  removexattr?(path: string, name: string, c: Caller): MaybePromise<void>;
+}
+
+export interface FuseMountOptions { options: string[]; passthrough?: boolean; log?: (msg: string) => void }
+
+export interface FuseMount {
+  readonly mountpoint: string;
+  /** Resolves once the kernel connection ended (our unmount or `umount` from outside). */
+  readonly closed: Promise<void>;
+  unmount(): Promise<void>;
+}
+
+type Signal = (slot: Slot, res: number, ...rest: unknown[]) => void;
+type Result = (slot: Slot, value: any) => void;
+
+interface Native {
+  sizeof_fuse_thread_t: number;
+  fuse_native_mount(mnt: string, opts: string, ft: Buffer, ctx: object, malloc: (size: number) => Slot,
+    handlers: Function[], implemented: Uint32Array, passthrough: boolean, onClosed: () => void): void;
+  [name: string]: unknown;
+}
+
+// The addon built from source by scripts/build-native.js (never a prebuild).
+const native = createRequire(import.meta.url)('fuse-native/build/Release/fuse.node') as Native;
+const op = (name: string) => native[`op_${name}`] as number;
+const signalOf = (name: string) => native[`fuse_native_signal_${name}`] as Signal;
+
+const ERANGE = -34;
+const ENODATA = -61;
+
+/** One libfuse worker thread: its C locals, its caller, its request in flight. */
+class Slot extends Uint8Array implements Caller {
+  private readonly ids: Uint32Array;
+  signal: Signal = signalOf('getattr');
+  result: Result = answerVoid;
+  /** FUSE memory lent to JS for this request (read/write/xattr), detached when answered. */
+  buf: Buffer | undefined = undefined;
+  size = 0;
+
+  constructor(size: number, private readonly log: (msg: string) => void) {
+    super(size);
+    this.ids = new Uint32Array(this.buffer, this.byteOffset, 4);
+  }
+
+  get uid() { return this.ids[0]!; }
+  get gid() { return this.ids[1]!; }
+  get pid() { return this.ids[2]!; }
+  get umask() { return this.ids[3]!; }
+
+  begin(signal: Signal, result: Result, buf?: Buffer, size = 0): void {
+    this.signal = signal;
+    this.result = result;
+    this.buf = buf;
+    this.size = size;
+  }
+
+  /** Answers with whatever the handler returned, now or when its promise settles. */
+  settle(value: unknown): void {
+    if (value instanceof Promise) value.then(this.ok, this.fail);
+    else this.ok(value);
+  }
+
+  // A signal throws only before it answered (bad result types), so fail() never answers twice.
+  readonly ok = (value: unknown): void => {
+    try {
+      this.result(this, value);
+    } catch (err) {
+      this.fail(err);
+    }
+  };
+
+  readonly fail = (err: unknown): void => {
+    this.signal(this, toErrno(err, this.log), this.buf);
+  };
+}
+
+// How each kind of result is answered.
+function answerVoid(s: Slot): void { s.signal(s, 0, s.buf); }
+function answerValue(s: Slot, v: unknown): void { s.signal(s, 0, v); }
+function answerStatfs(s: Slot, v: Statfs): void {
+  s.signal(s, 0, Float64Array.of(v.bsize, v.frsize, v.blocks, v.bfree, v.bavail, v.files, v.ffree, v.favail, v.fsid, v.flag, v.namemax));
+}
+function answerHandle(s: Slot, fh: number): void {
+  if (!Number.isInteger(fh) || fh < 0 || fh > 0x7fffffff) throw new TypeError(`fh must be a non-negative int32, got ${fh}`);
+  s.signal(s, fh);
+}
+function answerCount(s: Slot, n: number): void {
+  if (!Number.isInteger(n) || n < 0 || n > s.size) throw new TypeError(`byte count must be 0..${s.size}, got ${n}`);
+  s.signal(s, n, s.buf);
+}
+function answerDir(s: Slot, d: { names: string[]; stats?: StatBuf[] }): void {
+  const n = d.names.length;
+  const names = Buffer.from(n === 0 ? '' : d.names.join('\0') + '\0');
+  let stats: Float64Array | null = null;
+  if (d.stats) {
+    if (d.stats.length !== n) throw new TypeError(`readdir: ${n} names but ${d.stats.length} stats`);
+    stats = new Float64Array(16 * n);
+    for (let i = 0; i < n; i++) stats.set(d.stats[i]!, 16 * i);
+  }
+  s.signal(s, 0, names, stats);
+}
+/** Copies a value into FUSE's buffer; size 0 asks only for the length. */
+function answerBytes(s: Slot, value: Buffer): void {
+  if (s.size > 0 && value.length > s.size) return s.signal(s, ERANGE, s.buf);
+  if (s.size > 0) value.copy(s.buf!);
+  s.signal(s, value.length, s.buf);
+}
+function answerXattr(s: Slot, value: Buffer | null): void {
+  if (value === null) return s.signal(s, ENODATA, s.buf);
+  answerBytes(s, value);
+}
+function answerXattrList(s: Slot, names: string[]): void {
+  answerBytes(s, Buffer.from(names.map((n) => n + '\0').join('')));
+}
+
+type Call = (l: Slot, a: any, b: any, c: any, d: any, e: any) => unknown;
+
+/**
+ * The function C calls for one op: (slot, op, ...args in fuse-native.c's
+ * order). Fixed arity, no closure per request. `lent` names the argument that
+ * is FUSE memory (read/write/xattr buffers).
+ */
+function handler(signal: Signal, result: Result, call: Call, lent?: 'b' | 'c'): Function {
+  return (l: Slot, _op: number, a: any, b: any, c: any, d: any, e: any) => {
+    const buf: Buffer | undefined = lent === undefined ? undefined : lent === 'b' ? b : c;
+    l.begin(signal, result, buf, buf === undefined ? 0 : buf.length);
+    try {
+      l.settle(call(l, a, b, c, d, e));
+    } catch (err) {
+      l.fail(err);
+    }
+  };
+}
+
+const noop = () => {};
+
+function makeHandlers(o: FuseOps, passthrough: boolean): { handlers: Function[]; implemented: Uint32Array } {
+  const handlers: Function[] = new Array(35).fill(noop);
+  const implemented = new Uint32Array(35);
+  const reg = (name: string, present: unknown, result: Result, call: Call, lent?: 'b' | 'c') => {
+    if (present === undefined) return;
+    handlers[op(name)] = handler(signalOf(name), result, call, lent);
+    implemented[op(name)] = 1;
+  };
+  const inC = (name: string, present: unknown) => {
+    if (present !== undefined) implemented[op(name)] = 1;
+  };
+
+  reg('init', o.init, answerVoid, () => o.init!());
+  reg('statfs', o.statfs, answerStatfs, (l, p) => o.statfs!(p, l));
+  reg('getattr', o.getattr, answerValue, (l, p) => o.getattr(p, l));
+  reg('fgetattr', o.fgetattr, answerValue, (l, p, fh) => o.fgetattr!(p, fh, l));
+  reg('access', o.access, answerVoid, (l, p, mode) => o.access!(p, mode, l));
+  reg('readdir', o.readdir, answerDir, (l, p) => o.readdir(p, l));
+  reg('opendir', o.opendir, answerHandle, (l, p, _fh, flags) => o.opendir!(p, flags, l));
+  reg('releasedir', o.releasedir, answerVoid, (_l, p, fh) => o.releasedir!(p, fh));
+  reg('open', o.open, answerHandle, (l, p, flags) => o.open(p, flags, l));
+  reg('create', o.create, answerHandle, (l, p, mode, flags) => o.create(p, mode, flags, l));
+  reg('release', o.release, answerVoid, (_l, p, fh) => o.release!(p, fh));
+  if (passthrough) {
+    inC('read', true);
+    inC('write', true);
+    inC('fsync', true);
+    inC('flush', o.flush);
+  } else {
+    reg('read', o.read, answerCount, (_l, p, fh, buf, len, pos) => o.read!(p, fh, buf, len, pos), 'c');
+    reg('write', o.write, answerCount, (_l, p, fh, buf, len, pos) => o.write!(p, fh, buf, len, pos), 'c');
+    reg('fsync', o.fsync, answerVoid, (_l, p, ds, fh) => o.fsync!(p, ds !== 0, fh));
+    reg('flush', o.flush, answerVoid, (_l, p, fh) => o.flush!(p, fh));
+  }
+  reg('fsyncdir', o.fsyncdir, answerVoid, (_l, p, ds, fh) => o.fsyncdir!(p, ds !== 0, fh));
+  reg('truncate', o.truncate, answerVoid, (l, p, size) => o.truncate!(p, size, l));
+  reg('ftruncate', o.ftruncate, answerVoid, (l, p, fh, size) => o.ftruncate!(p, fh, size, l));
+  reg('utimens', o.utimens, answerVoid, (l, p, as, ans, ms, mns) => o.utimens!(p, [as, ans], [ms, mns], l));
+  reg('readlink', o.readlink, answerValue, (l, p) => o.readlink!(p, l));
+  reg('chown', o.chown, answerVoid, (l, p, uid, gid) => o.chown!(p, uid, gid, l));
+  reg('chmod', o.chmod, answerVoid, (l, p, mode) => o.chmod!(p, mode, l));
+  reg('mknod', o.mknod, answerVoid, (l, p, mode, dev) => o.mknod!(p, mode, dev, l));
+  reg('mkdir', o.mkdir, answerVoid, (l, p, mode) => o.mkdir!(p, mode, l));
+  reg('rmdir', o.rmdir, answerVoid, (l, p) => o.rmdir!(p, l));
+  reg('unlink', o.unlink, answerVoid, (l, p) => o.unlink!(p, l));
+  reg('rename', o.rename, answerVoid, (l, from, to) => o.rename!(from, to, l));
+  reg('link', o.link, answerVoid, (l, existing, to) => o.link!(existing, to, l));
+  reg('symlink', o.symlink, answerVoid, (l, target, p) => o.symlink!(target, p, l));
+  reg('setxattr', o.setxattr, answerVoid, (l, p, name, value, _pos, flags) => o.setxattr!(p, name, value, flags, l), 'c');
+  reg('getxattr', o.getxattr, answerXattr, (l, p, name) => o.getxattr!(p, name, l), 'c');
+  reg('listxattr', o.listxattr, answerXattrList, (l, p) => o.listxattr!(p, l), 'b');
+  reg('removexattr', o.removexattr, answerVoid, (l, p, name) => o.removexattr!(p, name, l));
+  return { handlers, implemented };
+}
+
+/** libfuse splits options on ','; a comma or backslash inside one is escaped. */
+const optionString = (options: string[]) =>
+  options.length === 0 ? '' : '-o' + options.map((o) => o.replace(/[\\,]/g, '\\$&')).join(',');
+
+/** Checks what libfuse would only report on stderr, to fail with the mountpoint named. */
+async function checkMountpoint(mnt: string, options: string[]): Promise<void> {
+  const st = await stat(mnt).catch((err: NodeJS.ErrnoException) => {
+    const detail = err.code === 'ENOTCONN' ? 'a dead FUSE mount is still there; unmount it first' : undefined;
+    throw new FsError(err.code ?? 'EIO', 'mount', mnt, detail);
+  });
+  if (!st.isDirectory()) throw new FsError('ENOTDIR', 'mount', mnt, 'mountpoint is not a directory');
+  if (!options.includes('nonempty') && (await readdir(mnt)).length > 0) {
+    throw new FsError('ENOTEMPTY', 'mount', mnt, 'mountpoint is not empty (the nonempty option allows it)');
+  }
+  await access('/dev/fuse', constants.R_OK | constants.W_OK).catch((err: NodeJS.ErrnoException) => {
+    throw new FsError(err.code ?? 'ENODEV', 'mount', mnt, `cannot use /dev/fuse (${err.code})`);
+  });
+}
+
+class Mount implements FuseMount {
+  private ended = false;
+  constructor(
+    readonly mountpoint: string,
+    readonly closed: Promise<void>,
+    // The C side lives in this Buffer; keep it reachable while mounted.
+    private readonly thread: Buffer,
+  ) {
+    void this.thread;
+    closed.then(() => (this.ended = true));
+  }
+
+  async unmount(): Promise<void> {
+    if (!this.ended) await unmountFuse(this.mountpoint);
+    await this.closed;
+  }
+}
+
+/**
+ * Mounts `ops` at `mountpoint`. Resolves once the kernel mount exists; the
+ * process stays alive while it does. Requests are served on this thread, so
+ * do not touch the mount with synchronous fs calls from this process.
+ */
+export async function mountFuse(mountpoint: string, ops: FuseOps, opts: FuseMountOptions): Promise<FuseMount> {
+  const mnt = resolve(mountpoint);
+  await checkMountpoint(mnt, opts.options);
+  const log = opts.log ?? ((msg: string) => process.stderr.write(msg + '\n'));
+  const passthrough = opts.passthrough ?? false;
+  const { handlers, implemented } = makeHandlers(ops, passthrough);
+  const thread = Buffer.alloc(native.sizeof_fuse_thread_t);
+  let onClosed!: () => void;
+  const closed = new Promise<void>((res) => (onClosed = res));
+  try {
+    native.fuse_native_mount(mnt, optionString(opts.options), thread, {}, (size) => new Slot(size, log),
+      handlers, implemented, passthrough, onClosed);
+  } catch (err) {
+    throw new LayerfsError('FUSE_MOUNT', `${mnt}: cannot mount FUSE filesystem (${(err as Error).message}; ` +
+      `options ${opts.options.join(',') || 'none'}; libfuse printed the reason on stderr)`, { mountpoint: mnt, options: opts.options });
+  }
+  return new Mount(mnt, closed, thread);
+}
