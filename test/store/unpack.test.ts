@@ -7,6 +7,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import tar from 'tar-stream';
+import { getxattr } from '../../src/sys.js';
 import { unpack } from '../../src/store/unpack.js';
 import { snapshot } from '../helpers/tree.js';
 import { tarOf, type TarEntry } from './fixtures.js';
@@ -24,7 +26,37 @@ async function unpacked(entries: TarEntry[]) {
 
 const NS = { mtime: '1600000000.123456789' };
 
+/** A tar whose one file carries a PAX xattr with bytes that are not UTF-8 (tar-stream cannot write those). */
+async function binaryXattrTar(name: string, value: Buffer): Promise<Buffer> {
+  const body = Buffer.concat([Buffer.from(` SCHILY.xattr.${name}=`), value, Buffer.from('\n')]);
+  let len = body.length + 2;
+  while (String(len).length + body.length !== len) len = String(len).length + body.length;
+  const record = Buffer.concat([Buffer.from(String(len)), body]);
+  const pack = tar.pack();
+  pack.entry({ name: 'PaxHeader/f', mtime: new Date(0) }, record);
+  pack.entry({ name: 'f', mtime: new Date(0) }, 'data');
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const c of pack as AsyncIterable<Buffer>) chunks.push(c);
+  const out = Buffer.concat(chunks);
+  // Turn the first entry into a PAX header: typeflag 'x', then the header checksum again.
+  out[156] = 0x78;
+  out.fill(0x20, 148, 156);
+  let sum = 0;
+  for (let i = 0; i < 512; i++) sum += out[i]!;
+  out.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 'latin1');
+  return out;
+}
+
 describe('unpack keeps metadata', () => {
+  it('binary xattr values byte for byte (security.capability is a binary struct)', async () => {
+    const value = Buffer.from([0x00, 0xff, 0x80, 0x01, 0xc3, 0x28, 0x0a]);
+    const dir = join(tmp, String(n++));
+    mkdirSync(dir);
+    await unpack([await binaryXattrTar('user.bin', value)], dir, { source: 'bin.tar' });
+    expect(getxattr(join(dir, 'f'), 'user.bin')).toEqual(value);
+  });
+
   it('owners, modes, ns times, xattrs, links, devices, FIFOs', async () => {
     const { snap, dir, result } = await unpacked([
       { name: 'd/', mode: 0o750, uid: 1000, gid: 1001, pax: NS },
