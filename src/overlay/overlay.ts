@@ -12,7 +12,7 @@ import {
 } from 'node:fs';
 import { FsError, LayerfsError } from '../errors.js';
 import {
-  getxattr as sysGetxattr, isReg, renameat2, RENAME_EXCHANGE, isSymlink, listxattr as sysListxattr, lstat, mknodRaw, removexattr as sysRemovexattr,
+  getxattr as sysGetxattr, isDir, isReg, renameat2, RENAME_EXCHANGE, isSymlink, listxattr as sysListxattr, lstat, mknodRaw, removexattr as sysRemovexattr,
   S_IFMT, setxattr as sysSetxattr, ST, utimens as sysUtimens, type StatBuf,
 } from '../sys.js';
 import { newOwner, type Caller } from './caller.js';
@@ -176,18 +176,18 @@ export class Overlay {
   }
 
   async setxattr(path: string, name: string, value: Buffer, flags: number, _c: Caller): Promise<void> {
-    if (isReservedXattr(name)) {
-      this.writable('setxattr', path);
-      this.resolver.found(path, 'setxattr');
-      throw new FsError('EPERM', 'setxattr', path, `${name} belongs to layerfs`);
-    }
-    const up = await this.copyUpFor('setxattr', path);
+    const copier = this.writable('setxattr', path);
+    const e = this.resolver.found(path, 'setxattr');
+    if (isReservedXattr(name)) throw new FsError('EPERM', 'setxattr', path, `${name} belongs to layerfs`);
+    if (!userXattrAllowed(e.stat, name)) throw new FsError('EPERM', 'setxattr', path);
+    const up = await copier.copyUp(path);
     sysSetxattr(up.real, toLayerName(name), value, flags);
   }
 
   async removexattr(path: string, name: string, _c: Caller): Promise<void> {
     this.writable('removexattr', path);
     const e = this.resolver.found(path, 'removexattr');
+    if (!userXattrAllowed(e.stat, name)) throw new FsError('EPERM', 'removexattr', path);
     // Like the kernel: removing an xattr that is not there copies nothing up.
     if (isReservedXattr(name) || sysGetxattr(e.real, toLayerName(name)) === null) {
       throw new FsError('ENODATA', 'removexattr', path);
@@ -358,7 +358,8 @@ export class Overlay {
     const movable = (e: Found) => e.dirs.every((d) => this.resolver.layers[d.layer]!.upper);
     // redirect_dir=off: a directory with lower copies cannot move.
     if (srcIsDir && !movable(src)) throw new FsError('EXDEV', 'rename', from);
-    if (dst.kind === 'found' && dst.dirs.length > 0 && mergeDir(dst.dirs).names.length > 0) {
+    // A target with lower copies is checked here; an upper-only one by rename(2) itself, as the kernel does.
+    if (dst.kind === 'found' && !movable(dst) && mergeDir(dst.dirs).names.length > 0) {
       throw new FsError('ENOTEMPTY', 'rename', to);
     }
     if (!this.isUpper(src)) return false;
@@ -368,12 +369,13 @@ export class Overlay {
     const upperToParent = copier.ensureUpperDir(t.parent);
     const target = realJoin(upperToParent, t.name);
     const whiteoutSource = this.resolver.lowerPositive(fromDir, f.name);
-    if (srcIsDir && this.resolver.lowerPositive(toDir, t.name) && !isOpaqueDir(src.real)) {
-      // The source merges with nothing, so marking it opaque changes nothing where it is now.
+    if (srcIsDir && !movable(toDir) && !isOpaqueDir(src.real)) {
+      // Like the kernel: a directory moved into a merged directory is made opaque, so it can
+      // never merge with lower copies there. It merges with nothing now, so this changes nothing yet.
       setOpaque(src.real);
     }
-    if (dst.kind === 'found' && dst.dirs.length > 0 && this.isUpper(dst)) {
-      clearUpperDir(dst.real, dst.dirs.length > 1, work);
+    if (dst.kind === 'found' && dst.dirs.length > 0 && !movable(dst) && this.isUpper(dst)) {
+      clearUpperDir(dst.real, true, work);
     }
     if (dst.kind === 'whiteout' && this.resolver.layers[dst.layer]!.upper) {
       if (dst.format === 'file') {
@@ -391,6 +393,14 @@ export class Overlay {
     renameUpper(src.real, target, whiteoutSource);
     return true;
   }
+}
+
+/**
+ * The VFS allows user.* xattrs only on regular files and directories and
+ * refuses others before a filesystem (or a copy-up) is involved.
+ */
+function userXattrAllowed(st: StatBuf, name: string): boolean {
+  return !name.startsWith('user.') || isReg(st) || isDir(st);
 }
 
 /** Lower files are opened without updating their atime, as the kernel does. */

@@ -267,11 +267,18 @@ const rows: Row[] = [
     error: 'EXDEV',
   },
   {
-    name: 'rename of an upper-only dir moves it',
+    name: 'an upper-only dir moved into a merged dir becomes opaque (as the kernel does)',
     layers: { lower: [{ other: 'o' }], upper: { 'd/x': 'x' } },
     op: (ov) => ov.rename('/d', '/e', root),
     merged: { other: 'file:o', e: 'dir', 'e/x': 'file:x' },
-    upper: { e: 'dir', 'e/x': 'file:x' },
+    upper: { e: 'dir opaque', 'e/x': 'file:x' },
+  },
+  {
+    name: 'an upper-only dir moved within an upper-only dir stays plain',
+    layers: { lower: [{ other: 'o' }], upper: { 'p/d/x': 'x' } },
+    op: (ov) => ov.rename('/p/d', '/p/e', root),
+    merged: { other: 'file:o', p: 'dir', 'p/e': 'dir', 'p/e/x': 'file:x' },
+    upper: { p: 'dir', 'p/e': 'dir', 'p/e/x': 'file:x' },
   },
   {
     name: 'an upper dir moved onto a whited-out lower dir becomes opaque',
@@ -325,7 +332,7 @@ const rows: Row[] = [
     layers: { lower: [{ d: 'file below' }], upper: { 'd/x': 'x' } },
     op: (ov) => ov.rename('/d', '/e', root),
     merged: { e: 'dir', 'e/x': 'file:x' },
-    upper: { d: 'whiteout', e: 'dir', 'e/x': 'file:x' },
+    upper: { d: 'whiteout', e: 'dir opaque', 'e/x': 'file:x' },
   },
 ];
 
@@ -338,7 +345,7 @@ describe('changes', () => {
     const fx = buildLayers(base, row.layers);
     const ov = new Overlay({ lowerdirs: fx.lowers, upperdir: fx.upper, workdir: fx.work });
     const upperBefore = snapshotDir(fx.upper);
-    const lowersBefore = fx.lowers.map(snapshotDir);
+    const lowersBefore = fx.lowers.map((l) => snapshotDir(l));
     if (row.error !== undefined) {
       await expect(row.op(ov)).rejects.toMatchObject({ code: row.error });
       expect(snapshotDir(fx.upper)).toEqual(upperBefore);
@@ -347,7 +354,7 @@ describe('changes', () => {
     }
     if (row.merged !== undefined) expect(await snapshotOverlay(ov)).toEqual(row.merged);
     if (row.upper !== undefined) expect(snapshotDir(fx.upper)).toEqual(row.upper);
-    expect(fx.lowers.map(snapshotDir)).toEqual(lowersBefore);
+    expect(fx.lowers.map((l) => snapshotDir(l))).toEqual(lowersBefore);
     expect(snapshotDir(`${fx.work}/work`)).toEqual({}); // nothing left behind
   });
 });

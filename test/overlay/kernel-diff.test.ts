@@ -22,6 +22,34 @@ const LOWERS: TreeSpec[] = [
 ];
 const UPPER: TreeSpec = { 'a/u': 'u', 'e': { whiteout: 'char' } };
 
+/** A random layer: files, dirs (some opaque), symlinks and char 0:0 whiteouts, two levels deep. */
+const layerArb: fc.Arbitrary<TreeSpec> = fc
+  .array(
+    fc.tuple(
+      fc.array(fc.constantFrom('a', 'b', 'c', 'd'), { minLength: 1, maxLength: 3 }).map((p) => p.join('/')),
+      fc.constantFrom('file', 'dir', 'opaque', 'whiteout', 'symlink'),
+    ),
+    { maxLength: 10 },
+  )
+  .map((entries) => {
+    const spec: TreeSpec = {};
+    const sorted = [...entries].sort(([a], [b]) => a.split('/').length - b.split('/').length);
+    for (const [path, kind] of sorted) {
+      if (path in spec) continue;
+      // Children only go below directories of this layer (or below nothing yet listed).
+      const parts = path.split('/');
+      const blocked = parts.slice(0, -1).some((_, i) => {
+        const n = spec[parts.slice(0, i + 1).join('/')];
+        return n !== undefined && !(typeof n === 'object' && 'dir' in n);
+      });
+      if (blocked) continue;
+      for (let i = 1; i < parts.length; i++) spec[parts.slice(0, i).join('/')] ??= { dir: true };
+      spec[path] = kind === 'file' ? `${path}@` : kind === 'dir' ? { dir: true } : kind === 'opaque' ? { dir: true, opaque: 'xattr' }
+        : kind === 'whiteout' ? { whiteout: 'char' } : { symlink: 'a' };
+    }
+    return spec;
+  });
+
 type Op =
   | { op: 'write' | 'append'; path: string; data: string }
   | { op: 'mkdir' | 'unlink' | 'rmdir' | 'chmod'; path: string }
@@ -141,19 +169,21 @@ describe('against kernel overlayfs', () => {
   beforeEach(() => { base = tempRoot(); });
   afterEach(() => removeRoot(base));
 
-  it('random change sequences give the same outcomes, view and upper layer', async () => {
+  it('random layers and change sequences give the same outcomes, view and upper layer', async () => {
     let run = 0;
     await fc.assert(
-      fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 12 }), async (ops) => {
+      fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 12 }), fc.option(fc.tuple(layerArb, layerArb, layerArb)), async (ops, random) => {
+        const lowers = random === null ? LOWERS : [random[0], random[1]];
+        const upper = random === null ? UPPER : random[2];
         const dir = join(base, `run${run++}`);
         const k = join(dir, 'k');
         const o = join(dir, 'o');
         for (const side of [k, o]) {
-          LOWERS.forEach((spec, i) => buildTree(join(side, `lower${i}`), spec));
-          buildTree(join(side, 'upper'), UPPER);
+          lowers.forEach((spec, i) => buildTree(join(side, `lower${i}`), spec));
+          buildTree(join(side, 'upper'), upper);
           mkdirSync(join(side, 'work'));
         }
-        const layerDirs = (side: string) => LOWERS.map((_, i) => join(side, `lower${i}`));
+        const layerDirs = (side: string) => lowers.map((_, i) => join(side, `lower${i}`));
         const mnt = join(k, 'merged');
         mkdirSync(mnt);
         execFileSync('mount', ['-t', 'overlay', 'overlay', '-o',
@@ -166,8 +196,9 @@ describe('against kernel overlayfs', () => {
             const ours = await outcome(() => onOverlay(ov, step));
             expect(ours, JSON.stringify(step)).toBe(kernel);
           }
-          expect(await snapshotOverlay(ov)).toEqual(snapshotDir(mnt));
-          expect(metadataOf(ov, Object.keys(snapshotDir(mnt)))).toEqual(metadataOf(mnt, Object.keys(snapshotDir(mnt))));
+          const view = snapshotDir(mnt, true);
+          expect(await snapshotOverlay(ov)).toEqual(view);
+          expect(metadataOf(ov, Object.keys(view))).toEqual(metadataOf(mnt, Object.keys(view)));
         } finally {
           execFileSync('umount', [mnt]);
         }

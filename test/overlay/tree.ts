@@ -123,14 +123,20 @@ export function readFd(fd: number): string {
   return Buffer.concat(chunks).toString();
 }
 
-/** What a real directory holds (a layer), opaque markers included. */
-export function snapshotDir(base: string): Snapshot {
+/**
+ * What a real directory holds (a layer), opaque markers included.
+ * `skipVanishing` drops names that readdir lists but lstat cannot find: kernel
+ * overlayfs lists whiteouts that sit in a directory it does not merge.
+ */
+export function snapshotDir(base: string, skipVanishing = false): Snapshot {
   const out: Snapshot = {};
   const walk = (rel: string) => {
     for (const name of readdirSync(join(base, rel)).sort()) {
       const r = rel === '' ? name : `${rel}/${name}`;
       const p = join(base, r);
-      const st = lstat(p)!;
+      const st = lstat(p);
+      if (st === null && skipVanishing) continue;
+      if (st === null) throw new Error(`${p} is listed but does not exist`);
       out[r] = describeReal(p, st, true);
       if (fileType(st[ST.mode]!) === S_IFDIR) walk(r);
     }
