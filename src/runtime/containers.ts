@@ -12,6 +12,7 @@
  * runtime that was killed is shown as `dead` (its init is gone).
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LayerfsError, UsageError } from '../errors.js';
@@ -114,15 +115,23 @@ export async function findContainer(root: string, ref: string): Promise<Containe
   throw new NoSuchContainerError(ref);
 }
 
-/** Whether the record's init process still exists (a `running` record outlives a killed runtime). */
-export function isLive(state: ContainerState): boolean {
-  if (state.status !== 'running' || state.initPid === undefined) return false;
+/**
+ * Whether a process runs: a zombie does not count (a killed runtime's init
+ * is left as one until something reaps it, and kill(pid, 0) still succeeds).
+ */
+export function processAlive(pid: number | undefined): boolean {
+  if (pid === undefined || pid <= 0) return false;
   try {
-    process.kill(state.initPid, 0);
-    return true;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
     return false;
   }
+}
+
+/** Whether the record's init process still runs (a `running` record outlives a killed runtime). */
+export function isLive(state: ContainerState): boolean {
+  return state.status === 'running' && processAlive(state.initPid);
 }
 
 export async function removeContainerDir(root: string, id: string): Promise<void> {

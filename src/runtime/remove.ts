@@ -5,18 +5,8 @@
  * daemon alive: both are taken down before the directory goes.
  */
 import { UsageError } from '../errors.js';
-import { isLive, pathsOf, removeContainerDir, shortId, type ContainerState } from './containers.js';
+import { isLive, pathsOf, processAlive, removeContainerDir, shortId, type ContainerState } from './containers.js';
 import { forceUnmount } from './rootfs.js';
-
-const alive = (pid: number | undefined) => {
-  if (pid === undefined) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 export async function removeContainer(root: string, state: ContainerState, force = false): Promise<void> {
   const paths = pathsOf(root, state.id);
@@ -26,6 +16,6 @@ export async function removeContainer(root: string, state: ContainerState, force
   }
   await forceUnmount(paths.merged);
   await forceUnmount(`${paths.dir}/export`);
-  if (alive(state.fusePid)) process.kill(state.fusePid!, 'SIGKILL');
+  if (processAlive(state.fusePid)) process.kill(state.fusePid!, 'SIGKILL');
   await removeContainerDir(root, state.id);
 }

@@ -11,7 +11,8 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HELLO_MESSAGE } from '../../src/store/hello-world.js';
 import { LAYERFS_BIN } from '../helpers/mounts.js';
-import { addBusybox, mountsUnder, tempRoot, type TempRoot } from './helpers/busybox.js';
+import { containerDir, findContainer } from '../../src/runtime/containers.js';
+import { addBusybox, mountsUnder, processesMentioning, tempRoot, type TempRoot } from './helpers/busybox.js';
 
 const execFileP = promisify(execFile);
 let t: TempRoot;
@@ -103,6 +104,17 @@ describe('layerfs run', () => {
     expect(r.code).toBe(6);
   });
 
+  it('-i passes stdin through; without it the command reads /dev/null', async () => {
+    for (const [flag, expected] of [[['-i'], 'piped\n'], [[], '']] as const) {
+      const child = spawn(process.execPath, [LAYERFS_BIN, 'run', ...flag, '--rm', 'busybox:test', 'cat'], { env: { ...process.env, LAYERFS_ROOT: t.root } });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d));
+      child.stdin.end('piped\n');
+      const code = await new Promise<number | null>((r) => child.on('exit', r));
+      expect({ code, out }).toEqual({ code: 0, out: expected });
+    }
+  });
+
   it('-t without a terminal is refused', async () => {
     const r = await layerfs(['run', '-t', 'busybox:test', 'true']);
     expect(r.code).toBe(125);
@@ -129,4 +141,27 @@ describe('ps, diff, commit, export, rm', () => {
     expect((await layerfs(['rm', 'c1'])).err).toMatch(/no such container: c1/);
     expect(existsSync(join(t.root, 'containers'))).toBe(true);
   });
+
+  it('a killed runtime takes its container with it; ps shows it dead; rm leaves no mount or process', async () => {
+    const child = spawn(process.execPath, [LAYERFS_BIN, 'run', '--name', 'orphan', 'busybox:test', 'sh', '-c', 'echo ready; sleep 60'], {
+      env: { ...process.env, LAYERFS_ROOT: t.root },
+    });
+    await new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => d.toString().includes('ready') && resolve()));
+    const state = await findContainer(t.root, 'orphan');
+    child.kill('SIGKILL');
+    await new Promise((r) => child.on('exit', r));
+    // PR_SET_PDEATHSIG: init and the container's PID 1 die with the runtime (the kernel does it, not us).
+    await waitFor(() => processesMentioning(state.id).filter((pid) => pid !== state.fusePid).length === 0);
+    expect((await layerfs(['ps', '-a'])).out).toMatch(/Dead \(its runtime was killed\)\s+orphan/);
+    expect(mountsUnder(containerDir(t.root, state.id))).toHaveLength(1);
+    expect((await layerfs(['rm', 'orphan'])).code).toBe(0);
+    expect(mountsUnder(t.root)).toEqual([]);
+    expect(processesMentioning(state.id)).toEqual([]);
+    expect(existsSync(containerDir(t.root, state.id))).toBe(false);
+  });
 });
+
+async function waitFor(cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 100 && !cond(); i++) await new Promise((r) => setTimeout(r, 50));
+  expect(cond()).toBe(true);
+}
