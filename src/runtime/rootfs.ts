@@ -114,7 +114,8 @@ export const layerfsMounter: RootfsMounter = {
       child.kill('SIGKILL');
       await forceUnmount(spec.merged).catch(() => {});
       const reason = verdict.startsWith('error: ') ? verdict.slice(7).trim() : 'the layerfs daemon gave no answer';
-      throw new LayerfsError('MOUNT_FAILED', `mounting the rootfs at ${spec.merged}: ${reason}`, { path: spec.merged });
+      const seeLog = spec.log ? ` (daemon log: ${spec.log})` : '';
+      throw new LayerfsError('MOUNT_FAILED', `mounting the rootfs at ${spec.merged}: ${reason}${seeLog}`, { path: spec.merged });
     }
     const closed = exited.then((): RootfsEnd => (unmounting ? 'unmounted' : 'died'));
     return {
