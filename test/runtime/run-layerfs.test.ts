@@ -3,7 +3,7 @@
  * built CLI, so `npm run build` first): the headline hello-world, writes
  * through FUSE, the daemon dying mid-run, and nothing left behind.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { containerDir, listContainers, loadState } from '../../src/runtime/containers.js';
@@ -71,5 +71,20 @@ describe('run on the layerfs FUSE rootfs', () => {
     expect(state).toMatchObject({ status: 'failed', exitCode: 125 });
     expect(mountsUnder(t.root)).toEqual([]);
     expect(processesMentioning(r.id)).toEqual([]);
+  });
+
+  it('a rootfs that cannot be mounted is a clear error; the container is marked failed, nothing mounted', async () => {
+    const broken = await tempRoot();
+    try {
+      const img = await addBusybox(broken.store, 'busybox:broken');
+      rmSync(broken.store.layerDir(img.layers[0]!.diffId), { recursive: true });
+      await expect(runCaptured(broken.root, { image: 'busybox:broken', mounter: 'layerfs', name: 'nofs', command: ['true'] })).rejects.toThrow(/mounting the rootfs at .*merged: /);
+      const [state] = await listContainers(broken.root);
+      expect(state).toMatchObject({ name: 'nofs', status: 'failed', exitCode: 125 });
+      expect(mountsUnder(broken.root)).toEqual([]);
+      expect(processesMentioning(state!.id)).toEqual([]);
+    } finally {
+      broken.cleanup();
+    }
   });
 });
