@@ -257,7 +257,7 @@ export function asArchiveError(err: unknown, source: string): unknown {
 }
 
 /** Feeds an async iterable into a tar-stream extractor, respecting its back-pressure. */
-export async function feed(input: AsyncIterable<Buffer>, ex: tar.Extract): Promise<void> {
+export async function feed(input: AsyncIterable<Buffer> | Iterable<Buffer>, ex: tar.Extract): Promise<void> {
   for await (const chunk of input) {
     if (ex.destroyed) return;
     if (!ex.write(chunk)) {
@@ -276,7 +276,7 @@ export async function feed(input: AsyncIterable<Buffer>, ex: tar.Extract): Promi
 }
 
 /** Unpacks the tar bytes of `input` into `dir` (which must exist and be empty). */
-export async function unpack(input: AsyncIterable<Buffer>, dir: string, opts: UnpackOptions): Promise<UnpackResult> {
+export async function unpack(input: AsyncIterable<Buffer> | Iterable<Buffer>, dir: string, opts: UnpackOptions): Promise<UnpackResult> {
   const u = new Unpacker(dir, opts);
   const ex = tar.extract();
   // The extractor's own error ("Unexpected end of data") says more than the "destroyed" an entry stream then reports.

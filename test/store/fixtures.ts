@@ -51,7 +51,7 @@ export async function tarOf(entries: TarEntry[]): Promise<Buffer> {
     await new Promise<void>((resolve, reject) => {
       const cb = (err?: Error | null) => (err ? reject(err) : resolve());
       if (type === 'file') pack.entry(header, Buffer.from(e.content ?? ''), cb);
-      else pack.entry({ ...header, size: 0 }, cb).end();
+      else (pack.entry({ ...header, size: 0 }, cb) as unknown as { end(): void }).end();
     });
   }
   pack.finalize();
