@@ -7,6 +7,7 @@
 import tar from 'tar-stream';
 import { Readable } from 'node:stream';
 import { UnknownImageError, UsageError } from '../errors.js';
+import { isRef, parseRef } from './ref.js';
 import type { Store } from './store.js';
 import type { ImageConfig, ImageRecord } from './types.js';
 
@@ -152,8 +153,8 @@ export async function ensureBuiltin(store: Store, ref: string): Promise<ImageRec
   try {
     return await store.resolve(ref);
   } catch (err) {
-    const name = ref.replace(/:latest$/, '');
-    if (!(err instanceof UnknownImageError) || !(BUILTIN_IMAGES as readonly string[]).includes(name)) throw err;
-    return loadBuiltin(store, name);
+    const r = isRef(ref) ? parseRef(ref) : null;
+    if (!(err instanceof UnknownImageError) || r?.tag !== 'latest' || !(BUILTIN_IMAGES as readonly string[]).includes(r.name)) throw err;
+    return loadBuiltin(store, r.name);
   }
 }

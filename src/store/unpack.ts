@@ -90,7 +90,8 @@ class Unpacker {
   private readonly devices: boolean;
   /** Directories (relative) known to be real directories we may descend into. */
   private readonly dirs = new Set<string>(['']);
-  private readonly dirMeta: Array<{ rel: string; mode: number; times: Times }> = [];
+  /** Modes and times of directory entries, applied once every entry exists. */
+  private readonly dirMeta = new Map<string, { mode: number; times: Times }>();
   unpackedSize = 0;
   entries = 0;
 
@@ -132,6 +133,7 @@ class Unpacker {
       if (keepDir) return true;
       await rm(this.abs(rel), { recursive: true, force: true });
       for (const d of this.dirs) if (d === rel || d.startsWith(rel + '/')) this.dirs.delete(d);
+      for (const d of this.dirMeta.keys()) if (d === rel || d.startsWith(rel + '/')) this.dirMeta.delete(d);
     } else {
       await unlink(this.abs(rel));
     }
@@ -159,7 +161,7 @@ class Unpacker {
     if (rel === '') {
       if (h.type !== 'directory') throw new BadArchiveError(src, 'the layer root is not a directory', h.name);
       await this.meta(this.root, h, times, xattrs);
-      this.dirMeta.push({ rel, mode, times });
+      this.dirMeta.set(rel, { mode, times });
       return;
     }
     await this.parents(h.name, rel, true);
@@ -185,7 +187,7 @@ class Unpacker {
         if (!(await this.clear(rel, true))) await mkdir(path, { mode: 0o700 });
         this.dirs.add(rel);
         await this.meta(path, h, times, xattrs);
-        this.dirMeta.push({ rel, mode, times });
+        this.dirMeta.set(rel, { mode, times });
         return;
       }
       case 'file':
@@ -239,11 +241,12 @@ class Unpacker {
     }
   }
 
+  /** No entry is created after this, so no directory time changes again; the order does not matter. */
   async finish(): Promise<void> {
-    for (const d of this.dirMeta.reverse()) {
-      const path = this.abs(d.rel);
-      await chmod(path, d.mode);
-      utimens(path, d.times.asec, d.times.ansec, d.times.msec, d.times.mnsec);
+    for (const [rel, { mode, times }] of this.dirMeta) {
+      const path = this.abs(rel);
+      await chmod(path, mode);
+      utimens(path, times.asec, times.ansec, times.msec, times.mnsec);
     }
   }
 }

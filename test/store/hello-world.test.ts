@@ -56,8 +56,7 @@ describe('hello-world image', () => {
     await expect(store.images()).resolves.toEqual([]);
     const img = await ensureBuiltin(store, 'hello-world');
     expect(img.repoTags).toEqual(['hello-world:latest']);
-    const again = await ensureBuiltin(store, 'hello-world:latest');
-    expect(again.id).toBe(img.id);
+    for (const ref of ['hello-world:latest', 'docker.io/library/hello-world']) expect((await ensureBuiltin(store, ref)).id).toBe(img.id);
     expect(await store.images()).toHaveLength(1);
 
     const layer = await helloWorldLayer();
@@ -89,5 +88,7 @@ describe('hello-world image', () => {
   it('refuses names that are not built in', async () => {
     const store = await Store.open(join(tmp, 's3'));
     await expect(ensureBuiltin(store, 'ubuntu')).rejects.toMatchObject({ code: 'UNKNOWN_IMAGE' });
+    await expect(ensureBuiltin(store, 'hello-world:v2')).rejects.toMatchObject({ code: 'UNKNOWN_IMAGE' });
+    expect(await store.images()).toEqual([]);
   });
 });

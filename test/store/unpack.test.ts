@@ -105,14 +105,14 @@ describe('unpack keeps metadata', () => {
     const { snap } = await unpacked([
       { name: 'x', content: 'first' },
       { name: 'x', type: 'symlink', linkname: 'y' },
-      { name: 'd/' },
+      { name: 'd/', mode: 0o700 },
       { name: 'd/inner', content: 'gone' },
-      { name: 'd', content: 'now a file' },
+      { name: 'd', content: 'now a file', mode: 0o640 },
       { name: 'e', content: 'file first' },
       { name: 'e/' },
     ]);
     expect(snap['x']).toMatchObject({ type: 'symlink', target: 'y' });
-    expect(snap['d']).toMatchObject({ type: 'file', size: 10 });
+    expect(snap['d']).toMatchObject({ type: 'file', size: 10, mode: '640' });
     expect(snap['d/inner']).toBeUndefined();
     expect(snap['e']).toMatchObject({ type: 'dir' });
   });
