@@ -8,6 +8,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { RegistryClient } from './client.js';
+import { RegistryError } from './registry-error.js';
 import { withRetries } from './retry.js';
 import { discard, type HttpResponse } from './transport.js';
 
@@ -31,7 +32,7 @@ export const DEFAULT_CHUNK_SIZE = 16 << 20;
 
 function location(res: HttpResponse): URL {
   const loc = res.headers.location;
-  if (typeof loc !== 'string') throw new Error(`${res.url.href}: upload answer without a Location`);
+  if (typeof loc !== 'string') throw new RegistryError(res.body.method ?? 'POST', res.url.href, res.status, [], 'upload answer without a Location header');
   return new URL(loc, res.url);
 }
 

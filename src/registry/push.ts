@@ -3,6 +3,7 @@
  * first, so shared layers are skipped), then the manifest, last, so the
  * registry never names an image whose blobs it does not have.
  */
+import { UsageError } from '../errors.js';
 import { connect, type ConnectOptions } from './connect.js';
 import { uploadBlob, type UploadOptions } from './blob-upload.js';
 import { shortDigest, sha256 } from './digest.js';
@@ -33,7 +34,7 @@ export async function push(image: string, reference: Reference | string, opts: P
   const img = await opts.source.image(image);
   const manifestDigest = sha256(img.manifest);
   if (ref.digest !== undefined && ref.digest !== manifestDigest) {
-    throw new Error(`${ref}: the image's manifest is ${manifestDigest}, not the digest in the reference`);
+    throw new UsageError(`${ref}: the image's manifest is ${manifestDigest}, not the digest in the reference`);
   }
   const client = await connect(ref, ['pull', 'push'], opts);
   try {

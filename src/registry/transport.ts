@@ -75,6 +75,7 @@ export class Transport {
       else {
         const src = body();
         src.on('error', (err) => cr.destroy(err));
+        cr.on('close', () => src.destroy()); // a failed request must not leave a file open
         src.pipe(cr);
       }
     });

@@ -124,6 +124,24 @@ describe('blob download after a broken connection', () => {
     }
   });
 
+  it('resumes a body that stalls midway once the idle timeout fires', async () => {
+    const srv = await serve((req, res, n) => {
+      const m = /^bytes=(\d+)-$/.exec(String(req.headers.range ?? ''));
+      if (n === 1) return void res.writeHead(200, { 'content-length': blob.length }).write(blob.subarray(0, 50_000)); // then silence
+      const start = Number(m?.[1] ?? 0);
+      res.writeHead(206, { 'content-length': blob.length - start, 'content-range': `bytes ${start}-${blob.length - 1}/${blob.length}` }).end(blob.subarray(start));
+    });
+    const client = new RegistryClient(srv.host, 'x', { insecure: true, retry: FAST, transport: new Transport({ timeoutMs: 200 }) });
+    const file = join(work, 'stalled');
+    try {
+      const res = await downloadBlob(client, desc, file);
+      expect(res.resumedAt).toEqual([50_000]);
+      expect((await readFile(file)).equals(blob)).toBe(true);
+    } finally {
+      client.transport.close();
+    }
+  });
+
   it('refuses a body longer than the manifest says, and removes the file', async () => {
     const srv = await serve((_q, r) => r.writeHead(200).end(Buffer.concat([blob, Buffer.from('extra')])));
     const client = new RegistryClient(srv.host, 'x', { insecure: true, retry: FAST });
