@@ -36,7 +36,8 @@ export interface ContainerState {
   /** Why it failed, for `failed`. */
   error?: string;
   mounter: MounterName;
-  /** layerfs-init's pid (outside the container) while running. */
+  /** The runtime supervising it, and layerfs-init's pid (outside the container), while running. */
+  runtimePid?: number;
   initPid?: number;
   fusePid?: number;
 }

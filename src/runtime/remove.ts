@@ -5,14 +5,24 @@
  * daemon alive: both are taken down before the directory goes.
  */
 import { UsageError } from '../errors.js';
-import { isLive, pathsOf, processAlive, removeContainerDir, shortId, type ContainerState } from './containers.js';
+import { isLive, loadState, pathsOf, processAlive, removeContainerDir, shortId, type ContainerState } from './containers.js';
 import { forceUnmount } from './rootfs.js';
+
+/** Waits until the runtime running the container has recorded its end (or is gone), so its clean-up never races ours. */
+async function runtimeDone(root: string, state: ContainerState): Promise<void> {
+  for (let i = 0; i < 200 && processAlive(state.runtimePid); i++) {
+    const now = await loadState(root, state.id).catch(() => null);
+    if (now === null || now.status !== 'running') return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 export async function removeContainer(root: string, state: ContainerState, force = false): Promise<void> {
   const paths = pathsOf(root, state.id);
   if (isLive(state)) {
     if (!force) throw new UsageError(`container ${state.name} (${shortId(state.id)}) is running: use rm -f to kill and remove it`);
     process.kill(state.initPid!, 'SIGKILL'); // its PID 1 dies with it (PR_SET_PDEATHSIG)
+    await runtimeDone(root, state);
   }
   await forceUnmount(paths.merged);
   await forceUnmount(`${paths.dir}/export`);

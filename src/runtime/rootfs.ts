@@ -8,9 +8,8 @@
  * it down) or 'died' (the FUSE daemon exited under a running container).
  */
 import { spawn, execFile } from 'node:child_process';
-import { mkdir, open } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { LayerfsError } from '../errors.js';
@@ -134,11 +133,3 @@ export const layerfsMounter: RootfsMounter = {
 };
 
 export const mounters: Record<MounterName, RootfsMounter> = { layerfs: layerfsMounter, kernel: kernelMounter };
-
-/**
- * The init layer, like docker's: the mount points init needs (/proc, /dev,
- * /sys) in a lower layer of their own, so they never show in diff or commit.
- */
-export async function makeInitLayer(dir: string): Promise<void> {
-  for (const d of ['proc', 'dev', 'sys']) await mkdir(join(dir, d), { recursive: true, mode: 0o755 });
-}

@@ -14,7 +14,8 @@ import { ensureBuiltin } from '../store/hello-world.js';
 import { createContainer, newId, pathsOf, removeContainerDir, saveState, shortId, type ContainerState } from './containers.js';
 import { startInit, type InitProcess } from './init.js';
 import { processSpec, withHome } from './process-spec.js';
-import { makeInitLayer, mounters, type MounterName, type RootfsMount } from './rootfs.js';
+import { mounters, type MounterName, type RootfsMount } from './rootfs.js';
+import { makeInitLayer } from './init-layer.js';
 import { ensureDir, parseVolume, prepareVolumes, readImageFile } from './rootfs-paths.js';
 import { resolveUser } from './users.js';
 
@@ -91,7 +92,7 @@ export async function runContainer(opts: RunOptions): Promise<RunResult> {
     stopForwarding.push(() => process.off(sig, forward));
   }
   try {
-    await makeInitLayer(paths.init);
+    const etcBinds = await makeInitLayer(paths, layers, { hostname, hostNetwork: opts.network === 'host' });
     mount = await mounter.mount({ lowerdirs: [paths.init, ...layers], upperdir: paths.upper, workdir: paths.work, merged: paths.merged, log: paths.log });
     void mount.closed.then((end) => (rootfsDied = end === 'died'));
     state.fusePid = mount.pid;
@@ -103,11 +104,12 @@ export async function runContainer(opts: RunOptions): Promise<RunResult> {
     if (interrupted) throw new LayerfsError('INTERRUPTED', `${interrupted} before the container started`);
     init = startInit({
       rootfs: paths.merged, args: spec.args, env: withHome(spec.env, user.home), cwd: spec.cwd, hostname,
-      uid: user.uid, gid: user.gid, groups: user.groups, hostNetwork: opts.network === 'host', binds,
+      uid: user.uid, gid: user.gid, groups: user.groups, hostNetwork: opts.network === 'host', binds: [...etcBinds, ...binds],
       tty: opts.tty === true, pidFile: paths.pid,
     }, { interactive: opts.interactive === true || opts.tty === true, stdout: opts.stdout, stderr: opts.stderr });
     state.status = 'running';
     state.initPid = init.pid;
+    state.runtimePid = process.pid;
     await saveState(store.root, state);
     opts.onStart?.(state);
 
@@ -135,6 +137,7 @@ export async function runContainer(opts: RunOptions): Promise<RunResult> {
   } finally {
     for (const stop of stopForwarding) stop();
     delete state.initPid;
+    delete state.runtimePid;
     delete state.fusePid;
     state.finished = new Date().toISOString();
     try {
