@@ -55,10 +55,12 @@ export function register(program: Command): void {
     const store = await openStore(opts);
     if (opts.builtin !== undefined) return printLoaded([await loadBuiltin(store, opts.builtin)]);
     const bar = progressBar(!opts.quiet && process.stderr.isTTY === true);
+    let images: ImageRecord[];
     try {
-      printLoaded(await loadArchive(store, opts.input!, { onProgress: (p) => bar.update(p) }));
+      images = await loadArchive(store, opts.input!, { onProgress: (p) => bar.update(p) });
     } finally {
       bar.stop();
     }
+    printLoaded(images);
   });
 }

@@ -59,16 +59,19 @@ export async function loadArchive(store: Store, path: string, opts: LoadOptions 
       },
       async layer(name, expect) {
         if (!files.has(name)) throw new BadArchiveError(path, 'layer file is missing', name);
+        let read = 0;
         const ref = await staging.addLayer(() => files.open(name), {
           ...expect,
           name: `${basename(path)}: ${name}`,
           limits: opts.limits,
           devices: opts.devices,
           onBytes: (n) => {
+            read += n;
             p.bytesDone += n;
             opts.onProgress?.({ ...p });
           },
         });
+        p.bytesDone += Math.max(0, files.size(name) - read); // a layer the store already had is not read
         p.layersDone++;
         opts.onProgress?.({ ...p });
         return ref;

@@ -79,6 +79,16 @@ describe('layerfs store commands', () => {
     expect(history.map((h: { createdBy: string; size: number }) => [h.createdBy, h.size])).toEqual([['step 2', 2500], ['step 1', 1500]]);
   });
 
+  it('a progress bar with bytes and layers on a terminal (script(1) gives it one), none when piped', async () => {
+    const root = fresh('root');
+    const input = await archive();
+    const { stdout } = await run('script', ['-qec', `${process.execPath} ${LAYERFS_BIN} load -i ${input} --root ${root}`, '/dev/null']);
+    expect(stdout).toMatch(/loading \[=+\] 100% \| [\d.]+k?B\/[\d.]+k?B \| layers (\d)\/\1/);
+    expect(stdout).toMatch(/Loaded image: web:1\r?\nLoaded image: db:2/);
+    const piped = await layerfs(['load', '-i', input, '--root', fresh('root')]);
+    expect(piped.stderr).toBe('');
+  });
+
   it('tag, rmi (untag, then delete and collect), and unknown images', async () => {
     const root = fresh('root');
     await layerfs(['load', '-i', await archive(), '--root', root]);
