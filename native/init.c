@@ -116,10 +116,10 @@ static void lo_up(void) {
 }
 
 static void parse_groups(gid_t *out, int *n) {
+  char *end;
   *n = 0;
-  if (!groups_arg || !*groups_arg) return;
-  for (const char *p = groups_arg; *p && *n < MAX_LIST; p = strchr(p, ',') ? strchr(p, ',') + 1 : p + strlen(p))
-    out[(*n)++] = (gid_t)strtoul(p, NULL, 10);
+  for (const char *p = groups_arg; p && *p && *n < MAX_LIST; p = *end == ',' ? end + 1 : end)
+    out[(*n)++] = (gid_t)strtoul(p, &end, 10);
 }
 
 /* Like execvp, but PATH comes from the container's environment, and failures get docker's exit codes. */
@@ -137,7 +137,8 @@ static void exec_command(char **argv) {
   for (const char *p = path; ; p++) {
     const char *end = strchrnul(p, ':');
     char buf[4096];
-    snprintf(buf, sizeof buf, "%.*s/%s", (int)(end - p), end == p ? "." : p, argv[0]);
+    if (end == p) snprintf(buf, sizeof buf, "./%s", argv[0]); /* an empty PATH entry is the cwd */
+    else snprintf(buf, sizeof buf, "%.*s/%s", (int)(end - p), p, argv[0]);
     execve(buf, argv, env);
     if (errno == EACCES) denied = 1;
     if (errno == ENOEXEC) noexec = 1;
