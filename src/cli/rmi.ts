@@ -3,11 +3,17 @@ import { Command } from 'commander';
 import { openStore, withRoot, type RootOptions } from './store-options.js';
 
 export function register(program: Command): void {
-  withRoot(program.command('rmi').description('remove images (a tag of a multiply tagged image is only untagged)').argument('<image...>')).action(
-    async (refs: string[], opts: RootOptions) => {
+  withRoot(
+    program
+      .command('rmi')
+      .description('remove images (a tag of a multiply tagged image is only untagged)')
+      .argument('<image...>')
+      .option('-f, --force', 'remove even when a container uses the image (its layers stay until the container is gone)'),
+  ).action(
+    async (refs: string[], opts: RootOptions & { force?: boolean }) => {
       const store = await openStore(opts);
       for (const ref of refs) {
-        const r = await store.rmi(ref);
+        const r = await store.rmi(ref, { force: opts.force });
         for (const t of r.untagged) process.stdout.write(`Untagged: ${t}\n`);
         for (const d of r.deleted) process.stdout.write(`Deleted: ${d}\n`);
       }

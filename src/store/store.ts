@@ -12,7 +12,7 @@
 import { access, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createReadStream, type ReadStream } from 'node:fs';
 import { join } from 'node:path';
-import { UnknownImageError, UsageError } from '../errors.js';
+import { LayerfsError, UnknownImageError, UsageError } from '../errors.js';
 import { hexOf, isDigest } from './digest.js';
 import { processAlive, withLock } from './lock.js';
 import { isRef, normalizeRef } from './ref.js';
@@ -73,6 +73,7 @@ export class Store {
 
   /** Starts an import; the caller commits or discards it. */
   async begin(): Promise<Staging> {
+    await this.sweepTmp();
     const dir = await mkdtemp(join(this.root, 'tmp', `${process.pid}-`));
     await mkdir(join(dir, 'layers'));
     await mkdir(join(dir, 'blobs'));
@@ -188,17 +189,38 @@ export class Store {
   }
 
   /**
+   * The images containers use: the runtime keeps one record per container in
+   * `containers/<id>/state.json` with the `imageId` it runs. Their layers are
+   * its lowerdirs, so they must outlive an `rmi`.
+   */
+  private async imagesInUse(): Promise<Map<string, string>> {
+    const used = new Map<string, string>();
+    const dir = join(this.root, 'containers');
+    for (const id of await readdir(dir).catch(() => [] as string[])) {
+      const text = await readFile(join(dir, id, 'state.json'), 'utf8').catch(() => null);
+      const imageId = text === null ? undefined : (JSON.parse(text) as { imageId?: unknown }).imageId;
+      if (typeof imageId === 'string') used.set(imageId, id);
+    }
+    return used;
+  }
+
+  /**
    * Removes a tag, or the image: a tag of an image that has other tags is only
    * untagged (as docker does); otherwise the image goes, and with it every
-   * layer and blob no other image needs.
+   * layer and blob no other image or container needs. An image a container
+   * uses is refused unless `force` (then only its record and tags go).
    */
-  async rmi(ref: string): Promise<RemoveResult> {
+  async rmi(ref: string, opts: { force?: boolean } = {}): Promise<RemoveResult> {
     const img = await this.resolve(ref);
     const byTag = isRef(ref) && img.repoTags.includes(normalizeRef(ref)) ? normalizeRef(ref) : null;
     return withLock(this.root, async () => {
       const tags = await this.readTags();
       const mine = Object.keys(tags).filter((t) => tags[t] === img.id);
       const untag = byTag && mine.length > 1 ? [byTag] : mine;
+      if (untag.length === mine.length && !opts.force) {
+        const user = (await this.imagesInUse()).get(img.id);
+        if (user !== undefined) throw new LayerfsError('IMAGE_IN_USE', `${ref}: image ${hexOf(img.id).slice(0, 12)} is used by container ${user}`, { ref, container: user });
+      }
       for (const t of untag) delete tags[t];
       await this.writeTags(tags);
       if (untag.length < mine.length) return { untagged: untag, deleted: [] };
@@ -215,6 +237,8 @@ export class Store {
   /** Call with the lock held. */
   private async collect(): Promise<string[]> {
     const live = new Set<string>();
+    const inUse = await this.imagesInUse();
+    for (const id of inUse.keys()) if (isDigest(id)) live.add(hexOf(id));
     for (const r of await this.records()) {
       live.add(hexOf(r.id));
       live.add(hexOf(r.manifestDigest));
@@ -222,6 +246,10 @@ export class Store {
         live.add(hexOf(l.digest));
         live.add(hexOf(l.diffId));
       }
+    }
+    for (const id of inUse.keys()) {
+      const config = isDigest(id) ? await readFile(this.blobPath(id), 'utf8').catch(() => null) : null;
+      for (const d of config === null ? [] : ((JSON.parse(config) as ImageConfig).rootfs?.diff_ids ?? [])) live.add(hexOf(d));
     }
     const removed: string[] = [];
     for (const hex of await readdir(join(this.root, 'layers'))) {
@@ -232,11 +260,16 @@ export class Store {
     for (const hex of await readdir(join(this.root, 'blobs', 'sha256'))) {
       if (!live.has(hex)) await rm(join(this.root, 'blobs', 'sha256', hex), { force: true });
     }
-    for (const t of await readdir(join(this.root, 'tmp'))) {
+    await this.sweepTmp();
+    return removed;
+  }
+
+  /** Removes what imports of dead processes left in tmp/ (nobody else can be using it). */
+  private async sweepTmp(): Promise<void> {
+    for (const t of await readdir(join(this.root, 'tmp')).catch(() => [] as string[])) {
       const pid = Number(t.split('-')[0]);
       if (pid > 0 && pid !== process.pid && !processAlive(pid)) await rm(join(this.root, 'tmp', t), { recursive: true, force: true });
     }
-    return removed;
   }
 }
 

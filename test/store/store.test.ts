@@ -96,6 +96,21 @@ describe('rmi and garbage collection', () => {
     expect(await store.images()).toEqual([]);
   });
 
+  it('an image a container uses is refused; with force its layers stay while the container does', async () => {
+    const store = await twoImages();
+    const img = await store.resolve('one:1');
+    mkdirSync(join(store.root, 'containers', 'c1'), { recursive: true });
+    writeFileSync(join(store.root, 'containers', 'c1', 'state.json'), JSON.stringify({ id: 'c1', imageId: img.id }));
+    await expect(store.rmi('one:1')).rejects.toMatchObject({ code: 'IMAGE_IN_USE', message: expect.stringContaining('used by container c1') });
+    expect((await store.resolve('one:1')).id).toBe(img.id);
+    await store.rmi('one:1', { force: true });
+    await expect(store.resolve('one:1')).rejects.toMatchObject({ code: 'UNKNOWN_IMAGE' });
+    for (const d of store.layerDirs(img)) expect(existsSync(d)).toBe(true);
+    rmSync(join(store.root, 'containers', 'c1'), { recursive: true });
+    await store.gc();
+    expect(existsSync(store.layerDirs(img)[0]!)).toBe(false);
+  });
+
   it('gc removes imports abandoned by dead processes, not live ones', async () => {
     const store = await Store.open(fresh('store'));
     mkdirSync(join(store.root, 'tmp', '999999999-abc'));
