@@ -9,7 +9,7 @@ import { checkDigest, sha256 } from './digest.js';
 import { MANIFEST_ACCEPT } from './manifest.js';
 import type { Credentials } from './registry-config.js';
 import { NetworkError, RegistryError, parseApiErrors } from './registry-error.js';
-import { DEFAULT_RETRY, withRetries, type RetryPolicy } from './retry.js';
+import { DEFAULT_RETRY, isTransient, withRetries, type RetryPolicy } from './retry.js';
 import { discard, readBody, Transport, type Body, type HttpResponse } from './transport.js';
 
 export type Action = 'pull' | 'push';
@@ -93,7 +93,7 @@ export class RegistryClient {
     if (TLS_MISMATCH.has(code) && target.protocol === 'https:') {
       return new NetworkError(target.href, `TLS handshake failed (${code}); if ${this.host} speaks plain http, pass --insecure or add it to insecureRegistries in the layerfs config`, err);
     }
-    return new NetworkError(target.href, `${(err as Error).message} (${code})`, err);
+    return new NetworkError(target.href, `${(err as Error).message} (${code})`, err, isTransient(err));
   }
 
   private async requestOnce(method: string, target: URL, opts: RequestOptions): Promise<HttpResponse> {

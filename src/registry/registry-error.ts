@@ -37,9 +37,17 @@ export class AuthError extends LayerfsError {
   }
 }
 
-/** A network failure that the client gave up on after its retries. */
+/**
+ * A network failure, made readable. `transient` says whether another try
+ * could help (a reset or a refused connection; not a TLS mismatch).
+ */
 export class NetworkError extends LayerfsError {
-  constructor(url: string, reason: string, cause?: unknown) {
+  constructor(
+    url: string,
+    reason: string,
+    cause?: unknown,
+    readonly transient = false,
+  ) {
     super('NETWORK', `${url}: ${reason}`, { url, reason });
     if (cause !== undefined) this.cause = cause;
   }

@@ -4,7 +4,7 @@
  * opened (a registry restarting is both).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { RegistryError } from './registry-error.js';
+import { NetworkError, RegistryError } from './registry-error.js';
 
 export interface RetryPolicy {
   /** Total tries, the first included. */
@@ -30,6 +30,7 @@ const TRANSIENT = new Set([
 
 export function isTransient(err: unknown): boolean {
   if (err instanceof RegistryError) return err.retryable;
+  if (err instanceof NetworkError) return err.transient;
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' && TRANSIENT.has(code);
 }

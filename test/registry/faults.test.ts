@@ -124,6 +124,33 @@ describe('blob download after a broken connection', () => {
     }
   });
 
+  it('resumes after the server was unreachable for a while', async () => {
+    const srv = await serve(breaking(true));
+    const port = Number(srv.host.split(':')[1]);
+    const client = new RegistryClient(srv.host, 'x', { insecure: true, retry: { attempts: 6, baseDelayMs: 40, maxDelayMs: 100 } });
+    const refused: string[] = [];
+    const file = join(work, 'unreachable');
+    let closed = false;
+    try {
+      const res = await downloadBlob(client, desc, file, {
+        onResume: (_offset, err) => {
+          refused.push(String((err as { code?: string }).code));
+          if (closed) return;
+          closed = true;
+          // Down for the next try or two, then back on the same port.
+          server!.close();
+          server!.closeAllConnections();
+          setTimeout(() => server!.listen(port, '127.0.0.1'), 60);
+        },
+      });
+      expect(refused).toContain('NETWORK'); // a refused connection, retried
+      expect(res.resumedAt.length).toBeGreaterThan(0);
+      expect((await readFile(file)).equals(blob)).toBe(true);
+    } finally {
+      client.close();
+    }
+  });
+
   it('resumes a body that stalls midway once the idle timeout fires', async () => {
     const srv = await serve((req, res, n) => {
       const m = /^bytes=(\d+)-$/.exec(String(req.headers.range ?? ''));

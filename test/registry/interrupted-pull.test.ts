@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OciLayout } from '../../src/registry/oci-layout.js';
 import { pull } from '../../src/registry/pull.js';
@@ -52,7 +53,8 @@ describe('registry killed mid-pull', () => {
       onBytes: (digest, done) => {
         if (digest !== big || killed || done < 4 << 20) return;
         killed = true;
-        void reg.kill().then(() => reg.start());
+        // Down long enough that a retry meets a refused connection, then back.
+        void reg.kill().then(() => sleep(400)).then(() => reg.start());
       },
     });
     expect(killed).toBe(true);
