@@ -106,6 +106,32 @@ describe('load: every format', () => {
   });
 });
 
+describe('load: multi-platform OCI index', () => {
+  it('picks the linux/amd64 manifest of a nested index and takes the name from the outer entry', async () => {
+    const amd = ociLayout([{ layers: [base, app] }]);
+    const arm = ociLayout([{ layers: [base, other] }]);
+    const manifestOf = (f: Files) => JSON.parse((f['index.json'] as Buffer).toString()).manifests[0];
+    const nested = Buffer.from(JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+      manifests: [
+        { ...manifestOf(arm), platform: { os: 'linux', architecture: 'arm64' } },
+        { ...manifestOf(amd), platform: { os: 'linux', architecture: 'amd64' } },
+      ],
+    }));
+    const files: Files = { ...arm, ...amd, [`blobs/sha256/${hex(sha(nested))}`]: nested };
+    files['index.json'] = Buffer.from(JSON.stringify({
+      schemaVersion: 2,
+      manifests: [{ mediaType: 'application/vnd.oci.image.index.v1+json', digest: sha(nested), size: nested.length, annotations: { 'org.opencontainers.image.ref.name': 'multi:1' } }],
+    }));
+    const store = await Store.open(fresh('store'));
+    const [image, ...rest] = await loadArchive(store, await asInput(files, 'tar'));
+    expect(rest).toEqual([]);
+    expect(image!.repoTags).toEqual(['multi:1']);
+    expect(image!.layers.map((l) => l.diffId)).toEqual([sha(base), sha(app)]);
+  });
+});
+
 describe('load: sharing', () => {
   it('two images with a common base store it once; a second load reads nothing new', async () => {
     const store = await Store.open(fresh('store'));
