@@ -125,14 +125,24 @@ export class RegistryClient {
     }
   }
 
+  /** GET and read a small body; a body cut off midway is fetched again, like a failed request. */
+  private async getWhole(url: URL, headers: Record<string, string>, limit: number): Promise<{ res: HttpResponse; bytes: Buffer }> {
+    const once = async () => {
+      const res = await this.request('GET', url, { headers, retry: false });
+      return { res, bytes: await readBody(res, limit) };
+    };
+    return withRetries(this.retry, once, this.onRetry).catch((err: unknown) => {
+      throw this.explain(err, url);
+    });
+  }
+
   /** `GET /v2/`: checks that the registry answers and that our credentials (if any) are accepted. */
   async ping(): Promise<void> {
     await discard(await this.request('GET', this.url('')));
   }
 
   async getManifest(reference: string, accept = MANIFEST_ACCEPT): Promise<FetchedManifest> {
-    const res = await this.request('GET', this.repoUrl(`manifests/${reference}`), { headers: { accept: accept.join(', ') } });
-    const bytes = await readBody(res, 4 << 20);
+    const { res, bytes } = await this.getWhole(this.repoUrl(`manifests/${reference}`), { accept: accept.join(', ') }, 4 << 20);
     const digest = sha256(bytes);
     const claimed = res.headers['docker-content-digest'];
     if (reference.startsWith('sha256:') && digest !== reference) {
@@ -153,8 +163,7 @@ export class RegistryClient {
 
   /** A small blob (a config) read whole and verified. */
   async getBlob(digest: string, limit = 8 << 20): Promise<Buffer> {
-    const res = await this.request('GET', this.repoUrl(`blobs/${checkDigest(digest, 'blob')}`));
-    const bytes = await readBody(res, limit);
+    const { bytes } = await this.getWhole(this.repoUrl(`blobs/${checkDigest(digest, 'blob')}`), {}, limit);
     const actual = sha256(bytes);
     if (actual !== digest) {
       throw new DigestMismatchError(`blob ${this.repository}@${digest}`, digest, actual);
