@@ -13,9 +13,10 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commitContainer } from '../../src/runtime/commit.js';
-import { findContainer } from '../../src/runtime/containers.js';
+import { containerChanges } from '../../src/runtime/changes.js';
+import { findContainer, pathsOf } from '../../src/runtime/containers.js';
 import { saveImages } from '../../src/store/save.js';
-import { addBusybox, CHANGES, LIST_TREE, mountsUnder, runCaptured, tempRoot, type TempRoot } from './helpers/busybox.js';
+import { addBusybox, CHANGES, CHANGES_DIFF, LIST_TREE, mountsUnder, runCaptured, tempRoot, type TempRoot } from './helpers/busybox.js';
 
 const run = promisify(execFile);
 let t: TempRoot;
@@ -50,7 +51,10 @@ describe('round trip: run, commit, run again, save, podman', () => {
   it('shows exactly the changes in the committed image, here and in podman', async () => {
     const r = await runCaptured(t.root, { image: 'busybox:test', mounter: 'layerfs', name: 'rt', command: ['sh', '-c', CHANGES] });
     expect(r.exitCode, r.err).toBe(0);
-    await commitContainer(t.store, await findContainer(t.root, 'rt'), 'busybox:roundtrip');
+    const rt = await findContainer(t.root, 'rt');
+    const diff = containerChanges(pathsOf(t.root, rt.id).upper, rt.layers).map((c) => `${c.kind} ${c.path}`);
+    expect(diff).toEqual(CHANGES_DIFF);
+    await commitContainer(t.store, rt, 'busybox:roundtrip');
 
     const before = await listTree('busybox:test');
     const after = await listTree('busybox:roundtrip');

@@ -65,6 +65,12 @@ export const CHANGES = [
   'mkdir -p /newdir/sub && ln -s ../srv/new /newdir/sub/link',
 ].join(' && ');
 
+/** What `diff` lists for CHANGES. */
+export const CHANGES_DIFF = [
+  'C /etc', 'D /etc/motd', 'C /lib', 'C /lib/data', 'D /lib/data/a', 'D /lib/data/b', 'A /lib/data/c',
+  'A /newdir', 'A /newdir/sub', 'A /newdir/sub/link', 'C /srv', 'A /srv/new', 'C /srv/notes', 'C /srv/tool',
+];
+
 export function busyboxConfig(over: NonNullable<ImageConfig['config']> = {}): ImageConfig {
   return {
     architecture: 'amd64',
