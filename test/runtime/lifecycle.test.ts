@@ -100,11 +100,14 @@ describe('ps and rm', () => {
     await expect(findContainer(t.root, 'short')).rejects.toThrow(/no such container: short/);
   });
 
-  it('rm refuses a running container; rm -f kills it (128+9) and leaves no mount or process', async () => {
+  it('export packs a running container; rm refuses it; rm -f kills it (128+9) and leaves no mount or process', async () => {
     let started!: (s: ContainerState) => void;
     const running = new Promise<ContainerState>((r) => (started = r));
     const done = runContainer({ root: t.root, mounter: 'kernel', image: 'busybox:test', name: 'long', command: ['sleep', '60'], onStart: started, log: () => {} });
     const state = await running;
+    const live = join(t.root, 'tmp', 'live.tar');
+    await exportContainer(t.root, state, createWriteStream(live));
+    expect(await tarNames(readFileSync(live))).toEqual(expect.arrayContaining(['bin/busybox', 'etc/hosts', 'proc']));
     await expect(removeContainer(t.root, state)).rejects.toThrow(/is running: use rm -f/);
     await removeContainer(t.root, state, true);
     const result = await done.catch((err: Error) => err);
