@@ -7,7 +7,7 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { lstat, readdir, stat } from 'node:fs/promises';
 import { once } from 'node:events';
-import { basename, join, posix } from 'node:path';
+import { join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { BadArchiveError } from '../errors.js';
@@ -133,5 +133,3 @@ export async function openArchive(path: string, spool: string): Promise<ArchiveF
   if ((await stat(path)).isDirectory()) return fromDir(path);
   return fromTar(path, spool);
 }
-
-export const displayName = (path: string) => basename(path);

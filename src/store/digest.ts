@@ -1,6 +1,5 @@
-/** sha256 digests: computing them on a stream as it passes, and checking them at its end. */
-import { createHash, type Hash } from 'node:crypto';
-import { Transform, type TransformCallback } from 'node:stream';
+/** sha256 digests: computing, validating (they become file names) and checking them. */
+import { createHash } from 'node:crypto';
 import { BadArchiveError, DigestMismatchError } from '../errors.js';
 
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
@@ -15,24 +14,6 @@ export function checkDigest(file: string, digest: unknown, what: string): string
     throw new BadArchiveError(file, `${what}: not a sha256 digest: ${JSON.stringify(digest)}`);
   }
   return digest;
-}
-
-/** Passes bytes through unchanged, hashing and counting them; read `digest`/`bytes` once the stream ended. */
-export class DigestTap extends Transform {
-  private readonly hash: Hash = createHash('sha256');
-  bytes = 0;
-  constructor(private readonly onBytes?: (n: number) => void) {
-    super();
-  }
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    this.hash.update(chunk);
-    this.bytes += chunk.length;
-    this.onBytes?.(chunk.length);
-    done(null, chunk);
-  }
-  get digest(): string {
-    return `sha256:${this.hash.copy().digest('hex')}`;
-  }
 }
 
 export function verifyDigest(what: string, expected: string | undefined, actual: string): void {

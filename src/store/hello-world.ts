@@ -139,7 +139,6 @@ export function helloWorldConfig(): ImageConfig {
 }
 
 export const BUILTIN_IMAGES = ['hello-world'] as const;
-export type BuiltinName = (typeof BUILTIN_IMAGES)[number];
 
 /** Builds a built-in image into the store and tags it `NAME:latest`. */
 export async function loadBuiltin(store: Store, name: string): Promise<ImageRecord> {
