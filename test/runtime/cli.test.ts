@@ -50,9 +50,8 @@ beforeAll(async () => {
   await addBusybox(t.store);
 });
 
-afterAll(() => {
-  expect(mountsUnder(t.root)).toEqual([]);
-  t.cleanup();
+afterAll(async () => {
+  expect(await t.cleanup()).toEqual([]);
 });
 
 describe('layerfs run', () => {
@@ -62,8 +61,7 @@ describe('layerfs run', () => {
       const r = await layerfs(['run', 'hello-world'], fresh.root);
       expect(r).toEqual({ code: 0, out: HELLO_MESSAGE, err: '' });
     } finally {
-      expect(mountsUnder(fresh.root)).toEqual([]);
-      fresh.cleanup();
+      expect(await fresh.cleanup()).toEqual([]);
     }
   });
 

@@ -41,9 +41,8 @@ beforeAll(async () => {
   changed = await findContainer(t.root, 'changer');
 });
 
-afterAll(() => {
-  expect(mountsUnder(t.root)).toEqual([]);
-  t.cleanup();
+afterAll(async () => {
+  expect(await t.cleanup()).toEqual([]);
 });
 
 describe('diff', () => {

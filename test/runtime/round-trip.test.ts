@@ -42,9 +42,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await podman('rmi', '-a', '-f').catch(() => undefined);
-  expect(mountsUnder(t.root)).toEqual([]);
-  t.cleanup();
   rmSync(podmanRoot, { recursive: true, force: true });
+  expect(await t.cleanup()).toEqual([]);
 });
 
 describe('round trip: run, commit, run again, save, podman', () => {

@@ -16,9 +16,8 @@ beforeAll(async () => {
   t = await tempRoot();
 });
 
-afterAll(() => {
-  expect(mountsUnder(t.root)).toEqual([]);
-  t.cleanup();
+afterAll(async () => {
+  expect(await t.cleanup()).toEqual([]);
 });
 
 describe('run on the layerfs FUSE rootfs', () => {
@@ -84,7 +83,7 @@ describe('run on the layerfs FUSE rootfs', () => {
       expect(mountsUnder(broken.root)).toEqual([]);
       expect(processesMentioning(state!.id)).toEqual([]);
     } finally {
-      broken.cleanup();
+      await broken.cleanup();
     }
   });
 });

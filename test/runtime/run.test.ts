@@ -22,9 +22,8 @@ beforeAll(async () => {
   writeFileSync(join(hostDir, 'greeting'), 'hello from the host\n');
 });
 
-afterAll(() => {
-  expect(mountsUnder(t.root)).toEqual([]);
-  t.cleanup();
+afterAll(async () => {
+  expect(await t.cleanup()).toEqual([]);
 });
 
 type Case = { name: string; run: Omit<RunOptions, 'root'>; out?: string | RegExp; err?: RegExp; code?: number };

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { Store } from '../../../src/store/store.js';
 import { runContainer, type RunOptions, type RunResult } from '../../../src/runtime/run.js';
+import { forceUnmount } from '../../../src/runtime/rootfs.js';
 import type { ImageConfig, ImageRecord } from '../../../src/store/types.js';
 import { tarOf, type TarEntry } from '../../store/fixtures.js';
 
@@ -91,13 +92,31 @@ export async function addBusybox(store: Store, tag = 'busybox:test', config = bu
 export interface TempRoot {
   root: string;
   store: Store;
-  cleanup(): void;
+  /**
+   * Takes down anything a failed test left (mounts under the root, processes
+   * naming it), removes the root, and returns the mounts it found: a passing
+   * run returns [].
+   */
+  cleanup(): Promise<string[]>;
 }
 
 export async function tempRoot(): Promise<TempRoot> {
   const root = mkdtempSync(join(tmpdir(), 'layerfs-rt-'));
   const store = await Store.open(root);
-  return { root, store, cleanup: () => rmSync(root, { recursive: true, force: true }) };
+  const cleanup = async () => {
+    const left = mountsUnder(root);
+    for (const pid of processesMentioning(root)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+    }
+    for (const m of [...left].reverse()) await forceUnmount(m);
+    rmSync(root, { recursive: true, force: true });
+    return left;
+  };
+  return { root, store, cleanup };
 }
 
 /** Mount points under `root` still in /proc/mounts. */
