@@ -146,7 +146,14 @@ class Slot extends Uint8Array implements Caller {
 
 // How each kind of result is answered.
 function answerVoid(s: Slot): void { s.signal(s, 0, s.buf); }
-function answerValue(s: Slot, v: unknown): void { s.signal(s, 0, v); }
+function answerStat(s: Slot, st: StatBuf): void {
+  if (!(st instanceof Float64Array) || st.length < 16) throw new TypeError(`expected a StatBuf (Float64Array(16)), got ${st}`);
+  s.signal(s, 0, st);
+}
+function answerLink(s: Slot, target: string): void {
+  if (typeof target !== 'string') throw new TypeError(`readlink must return a string, got ${target}`);
+  s.signal(s, 0, target);
+}
 function answerStatfs(s: Slot, v: Statfs): void {
   s.signal(s, 0, Float64Array.of(v.bsize, v.frsize, v.blocks, v.bfree, v.bavail, v.files, v.ffree, v.favail, v.fsid, v.flag, v.namemax));
 }
@@ -218,8 +225,8 @@ function makeHandlers(o: FuseOps, passthrough: boolean): { handlers: Function[];
 
   reg('init', o.init, answerVoid, () => o.init!());
   reg('statfs', o.statfs, answerStatfs, (l, p) => o.statfs!(p, l));
-  reg('getattr', o.getattr, answerValue, (l, p) => o.getattr(p, l));
-  reg('fgetattr', o.fgetattr, answerValue, (l, p, fh) => o.fgetattr!(p, fh, l));
+  reg('getattr', o.getattr, answerStat, (l, p) => o.getattr(p, l));
+  reg('fgetattr', o.fgetattr, answerStat, (l, p, fh) => o.fgetattr!(p, fh, l));
   reg('access', o.access, answerVoid, (l, p, mode) => o.access!(p, mode, l));
   reg('readdir', o.readdir, answerDir, (l, p) => o.readdir(p, l));
   reg('opendir', o.opendir, answerHandle, (l, p, _fh, flags) => o.opendir!(p, flags, l));
@@ -242,7 +249,7 @@ function makeHandlers(o: FuseOps, passthrough: boolean): { handlers: Function[];
   reg('truncate', o.truncate, answerVoid, (l, p, size) => o.truncate!(p, size, l));
   reg('ftruncate', o.ftruncate, answerVoid, (l, p, fh, size) => o.ftruncate!(p, fh, size, l));
   reg('utimens', o.utimens, answerVoid, (l, p, as, ans, ms, mns) => o.utimens!(p, [as, ans], [ms, mns], l));
-  reg('readlink', o.readlink, answerValue, (l, p) => o.readlink!(p, l));
+  reg('readlink', o.readlink, answerLink, (l, p) => o.readlink!(p, l));
   reg('chown', o.chown, answerVoid, (l, p, uid, gid) => o.chown!(p, uid, gid, l));
   reg('chmod', o.chmod, answerVoid, (l, p, mode) => o.chmod!(p, mode, l));
   reg('mknod', o.mknod, answerVoid, (l, p, mode, dev) => o.mknod!(p, mode, dev, l));

@@ -36,6 +36,12 @@ function passthroughOps(root: string, seen: Seen): FuseOps {
       if (p === '/throws') throw new Error('boom');
       if (p === '/rejects') return Promise.reject(new TypeError('async boom'));
       if (p === '/fs-error') throw new FsError('ENOENT', 'lstat', p);
+      if (p.startsWith('/slow-')) {
+        // Answered later: many requests in flight make libfuse start (and later end) threads.
+        const st = sys.lstat(root)!;
+        st[sys.ST.size] = Number(p.slice(6));
+        return new Promise((resolve) => setTimeout(() => resolve(st), 5));
+      }
       const st = sys.lstat(real(p));
       if (st === null) throw new FsError('ENOENT', 'lstat', p);
       if (p === '/big-ino') st[sys.ST.ino] = BIG_INO;
@@ -155,6 +161,15 @@ describe.each([
     if (typeof expected === 'string') expect(r.out).toBe(expected);
     else expect(r.out).toMatch(expected);
     expect(r.ok).toBe(ok);
+  });
+
+  it('answers 40 requests in flight at once, twice (thread churn reuses locals)', async () => {
+    const script = 'for i in $(seq 1 40); do stat -c %s slow-$i > out-$i & done; wait; cat $(seq -f out-%g 1 40) | tr "\\n" " "';
+    const expected = Array.from({ length: 40 }, (_, i) => i + 1).join(' ');
+    for (let round = 0; round < 2; round++) {
+      const r = await run(['sh', '-c', `cd "$0" && ${script}`, mnt], '/');
+      expect(r).toEqual({ ok: true, out: expected });
+    }
   });
 
   it('logs unexpected errors and not FsErrors', async () => {
