@@ -83,3 +83,15 @@ describe('id mapping', () => {
     [42, 42],
   ])('shown %i is stored as %i', (shown, disk) => expect(toDisk(map, shown)).toBe(disk));
 });
+
+describe('command line forms', async () => {
+  const { withGlobalRoot } = await import('../src/cli/main.js');
+  const names = new Set(['mount', 'run', 'images']);
+  it.each([
+    [['-o', 'lowerdir=/l', '/m'], ['mount', '-o', 'lowerdir=/l', '/m']],
+    [['src', '/m', '-o', 'lowerdir=/l'], ['mount', 'src', '/m', '-o', 'lowerdir=/l']],
+    [['--root', '/r', 'images'], ['images', '--root', '/r']],
+    [['--root=/r', 'run', 'img', 'sh', '-c', 'ls'], ['run', '--root=/r', 'img', 'sh', '-c', 'ls']],
+    [['--version'], ['--version']],
+  ])('%j is read as %j', (argv, want) => expect(withGlobalRoot(argv, names)).toEqual(want));
+});

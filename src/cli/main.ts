@@ -44,6 +44,17 @@ export function withDefaultCommand(argv: string[], names: Set<string>): string[]
   return ['mount', ...argv];
 }
 
+/**
+ * `layerfs --root DIR CMD ...` means `layerfs CMD --root DIR ...`: the option
+ * goes right after the command name, before any arguments of a container's command.
+ */
+export function withGlobalRoot(argv: string[], names: Set<string>): string[] {
+  const first = argv[0];
+  if (first === '--root' && argv.length >= 2) return withGlobalRoot(argv.slice(2), names).toSpliced(1, 0, '--root', argv[1]!);
+  if (first?.startsWith('--root=')) return withGlobalRoot(argv.slice(1), names).toSpliced(1, 0, first);
+  return withDefaultCommand(argv, names);
+}
+
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('layerfs')
     .description('union-filesystem layers: an overlay filesystem over FUSE, a layer store and a small runtime')
@@ -54,7 +65,7 @@ export async function main(argv: string[]): Promise<number> {
   const names = new Set(program.commands.flatMap((c) => [c.name(), ...c.aliases()]));
   names.add('help');
   try {
-    await program.parseAsync(withDefaultCommand(argv, names), { from: 'user' });
+    await program.parseAsync(withGlobalRoot(argv, names), { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode;
