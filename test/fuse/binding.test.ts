@@ -4,7 +4,7 @@
  * are synchronous on purpose: requests are served on this thread, so they must
  * not wait for the libuv threadpool that the test's own fs.promises calls use.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
@@ -51,7 +51,16 @@ function passthroughOps(root: string, seen: Seen): FuseOps {
       seen.fgetattr++;
       return sys.fstat(fh);
     },
-    readdir: (p) => ({ names: ['.', '..', ...readdirSync(real(p))] }),
+    readdir(p) {
+      const names = ['.', '..', ...readdirSync(real(p))];
+      const stats = names.map((n) => sys.lstat(join(real(p), n))!);
+      stats.forEach((st, i) => names[i] === 'dir-ino' && (st[sys.ST.ino] = BIG_INO + 1)); // only readdir says so
+      return { names, stats };
+    },
+    statfs: () => ({
+      bsize: 4096, frsize: 4096, blocks: 2 ** 40, bfree: 2 ** 39, bavail: 2 ** 39,
+      files: 2 ** 33, ffree: 2 ** 32, favail: 2 ** 32, fsid: 7, flag: 0, namemax: 255,
+    }),
     open: (p, flags) => openSync(real(p), flags),
     create(p, mode, flags, c) {
       seen.create.push({ path: p, flags, caller: copy(c) });
@@ -88,11 +97,33 @@ function passthroughOps(root: string, seen: Seen): FuseOps {
  */
 function run(cmd: string[], cwd: string): Promise<{ ok: boolean; out: string }> {
   return new Promise((resolve) =>
-    execFile(cmd[0]!, cmd.slice(1), { cwd, env: { PATH: process.env.PATH, TZ: 'UTC', LC_ALL: 'C' } }, (err, stdout, stderr) =>
+    execFile(cmd[0]!, cmd.slice(1), { cwd, env: { PATH: process.env.PATH, TZ: 'UTC', LC_ALL: 'C', DINO } }, (err, stdout, stderr) =>
       resolve({ ok: !err, out: (stdout + stderr).trim() }),
     ),
   );
 }
+/**
+ * d_ino as readdir(3) reports it (ls -i and find stat the file instead).
+ * build-essential is a project dependency already (node-gyp).
+ */
+const DINO_C = `#include <dirent.h>
+#include <stdio.h>
+#include <string.h>
+int main(int c, char **v) { DIR *d = opendir(v[1]); struct dirent *e;
+  while ((e = readdir(d))) if (!strcmp(e->d_name, v[2])) { printf("%llu\\n", (unsigned long long) e->d_ino); return 0; }
+  return 1; }`;
+const DINO = join(tmpdir(), `layerfs-dino-${process.pid}`);
+
+beforeAll(async () => {
+  writeFileSync(`${DINO}.c`, DINO_C);
+  const r = await run(['cc', '-o', DINO, `${DINO}.c`], '/');
+  expect(r).toEqual({ ok: true, out: '' });
+});
+afterAll(() => {
+  rmSync(DINO, { force: true });
+  rmSync(`${DINO}.c`, { force: true });
+});
+
 /** A shell script run inside the mountpoint `mnt`. */
 const sh = (script: string, mnt: string) => run(['sh', '-c', `cd "$0" && ${script}`, mnt], '/');
 
@@ -143,6 +174,13 @@ describe.each([
       expected: '2001-01-01 00:00:01.500000000 +0000|2003-03-03 00:00:03.750000000 +0000',
     },
     { name: 'inode numbers above 2^32 show through (use_ino)', script: 'touch big-ino && stat -c %i big-ino', expected: String(BIG_INO) },
+    {
+      name: 'readdir stats carry 64-bit inode numbers (d_ino)',
+      script: 'touch dir-ino && "$DINO" . dir-ino',
+      expected: String(BIG_INO + 1),
+    },
+    { name: 'statfs with 64-bit counts', script: "stat -f -c '%S %b %a %c %l' .", expected: `4096 ${2 ** 40} ${2 ** 39} ${2 ** 33} 255` },
+    { name: 'fsync', script: 'echo synced > f && sync f && cat f', expected: 'synced' },
     { name: 'a handler that throws answers EIO', script: 'touch throws; stat throws', expected: /Input\/output error/, ok: false },
     { name: 'a rejected promise answers EIO', script: 'stat rejects', expected: /Input\/output error/, ok: false },
     { name: "FsError('ENOENT') answers ENOENT", script: 'stat fs-error', expected: /No such file or directory/, ok: false },
