@@ -16,6 +16,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { constants } from 'node:fs';
 import { join } from 'node:path';
+import { createRequire } from 'node:module';
 import { mountFuse, type Caller, type FuseMount, type FuseOps } from '../../src/fuse/binding.js';
 import { FsError } from '../../src/errors.js';
 import * as sys from '../../src/sys.js';
@@ -264,6 +265,49 @@ describe.each([
     await mount!.closed;
     await mount!.unmount(); // a no-op now
     expect(readFileSync('/proc/mounts', 'utf8')).not.toContain(` ${mnt} `);
+  });
+});
+
+/**
+ * A daemon must exit once its mount is gone: after the closed notification no
+ * uv handle of the mount may keep the event loop alive. The child uses the raw
+ * addon (plain JS, no TypeScript in a child process) with a getattr-only table.
+ */
+const DAEMON = `
+const native = require(process.argv[1]);
+const dir = new Float64Array(16); dir[0] = 0o40755; dir[5] = 2;
+const handlers = new Array(35).fill(() => {});
+handlers[native.op_getattr] = (l) => native.fuse_native_signal_getattr(l, 0, dir);
+const implemented = new Uint32Array(35); implemented[native.op_getattr] = 1;
+native.fuse_native_mount(process.argv[2], '', Buffer.alloc(native.sizeof_fuse_thread_t), {},
+  (size) => Buffer.alloc(size), handlers, implemented, false, () => console.log('closed'));
+console.log('mounted');
+`;
+
+describe('the mounting process', () => {
+  it('exits by itself once unmounted from outside', async () => {
+    const base = mkdtempSync(join(tmpdir(), 'layerfs-binding-'));
+    const mnt = join(base, 'mnt');
+    mkdirSync(mnt);
+    const addon = createRequire(import.meta.url).resolve('fuse-native/build/Release/fuse.node');
+    try {
+      const child = execFile(process.execPath, ['-e', DAEMON, addon, mnt]);
+      let out = '';
+      child.stdout!.on('data', (d) => (out += d));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+      const mounted = new Promise<void>((resolve, reject) => {
+        child.stdout!.on('data', () => out.includes('mounted') && resolve());
+        void exited.then((code) => reject(new Error(`daemon exited (${code}) before mounting: ${out}`)));
+      });
+      await mounted;
+      expect((await run(['stat', '-c', '%a', mnt], '/')).out).toBe('755');
+      expect((await run(['umount', mnt], '/')).ok).toBe(true);
+      expect(await exited).toBe(0);
+      expect(out).toBe('mounted\nclosed\n');
+    } finally {
+      await run(['umount', '-l', mnt], '/');
+      rmSync(base, { recursive: true, force: true });
+    }
   });
 });
 
