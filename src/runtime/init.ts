@@ -85,6 +85,8 @@ export function startInit(spec: InitSpec, io: InitStdio): InitProcess {
     pid: child.pid ?? 0,
     exited,
     async kill(signal) {
+      // Once init has exited, the pid in the file may belong to someone else.
+      if (child.exitCode !== null || child.signalCode !== null) return;
       const text = await readFile(spec.pidFile, 'utf8').catch(() => '');
       const pid = Number.parseInt(text, 10);
       try {

@@ -8,7 +8,7 @@
  * it down) or 'died' (the FUSE daemon exited under a running container).
  */
 import { spawn, execFile } from 'node:child_process';
-import { open } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -113,7 +113,8 @@ export const layerfsMounter: RootfsMounter = {
       child.kill('SIGKILL');
       await forceUnmount(spec.merged).catch(() => {});
       const reason = verdict.startsWith('error: ') ? verdict.slice(7).trim() : 'the layerfs daemon gave no answer';
-      const seeLog = spec.log ? ` (daemon log: ${spec.log})` : '';
+      const tail = spec.log ? (await readFile(spec.log, 'utf8').catch(() => '')).trim().split('\n').slice(-5).join('\n') : '';
+      const seeLog = tail ? `; the daemon said:\n${tail}` : '';
       throw new LayerfsError('MOUNT_FAILED', `mounting the rootfs at ${spec.merged}: ${reason}${seeLog}`, { path: spec.merged });
     }
     const closed = exited.then((): RootfsEnd => (unmounting ? 'unmounted' : 'died'));
