@@ -16,7 +16,11 @@ import { FsError, LayerfsError, toErrno } from '../errors.js';
 
 type MaybePromise<T> = T | Promise<T>;
 
-/** Who made the request. Valid until the handler settles: copy what you keep. */
+/**
+ * Who made the request. Valid until the handler settles: copy what you keep.
+ * umask is only sent with create, mknod and mkdir (0 otherwise); the kernel has
+ * already applied it to their mode.
+ */
 export interface Caller { readonly uid: number; readonly gid: number; readonly pid: number; readonly umask: number }
 
 export interface Statfs {
