@@ -98,7 +98,8 @@ describe('blob download after a broken connection', () => {
     const m = /^bytes=(\d+)-$/.exec(String(req.headers.range ?? ''));
     if (n === 1) {
       res.writeHead(200, { 'content-length': blob.length });
-      res.write(blob.subarray(0, 100_000), () => req.socket.destroy());
+      // Let the client read what was sent before the reset: an RST discards unread data.
+      res.write(blob.subarray(0, 100_000), () => setTimeout(() => req.socket.destroy(), 50));
       return;
     }
     if (honourRange && m) {
