@@ -37,9 +37,11 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # npm ci runs postinstall: patch-package, then node-gyp for fuse-native and native/.
-if [ ! -f node_modules/.layerfs-installed ] || [ package-lock.json -nt node_modules/.layerfs-installed ] || [ patches -nt node_modules/.layerfs-installed ] || [ native/sys.c -nt node_modules/.layerfs-installed ]; then
+# Again whenever the lock file, a patch or the native sources changed since.
+marker=node_modules/.layerfs-installed
+if [ ! -f "$marker" ] || [ -n "$(find package-lock.json patches native -newer "$marker" -not -path 'native/build*' 2>/dev/null | head -1)" ]; then
   npm ci --no-audit --no-fund --loglevel=error
-  touch node_modules/.layerfs-installed
+  touch "$marker"
 fi
 npm run --silent build
 
