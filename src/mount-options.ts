@@ -32,37 +32,20 @@ const ACCEPTED = new Set([
 /** Options that carry through to libfuse unchanged. */
 const FUSE_PASS = new Set(['fsname', 'subtype', 'max_readahead', 'max_write', 'entry_timeout', 'attr_timeout', 'negative_timeout']);
 
-/** Splits on `sep` unless escaped with a backslash; removes the escapes. */
-export function splitEscaped(s: string, sep: string): string[] {
+/**
+ * Splits on `sep` unless escaped with a backslash. With `keep`, escapes stay
+ * in the pieces (to be split again later); without, `\:` `\,` `\\` lose theirs.
+ */
+export function splitEscaped(s: string, sep: string, keep = false): string[] {
   const out: string[] = [];
   let cur = '';
   for (let i = 0; i < s.length; i++) {
     const ch = s[i]!;
     if (ch === '\\' && i + 1 < s.length) {
       const next = s[i + 1]!;
-      cur += next === sep || next === '\\' || next === ',' || next === ':' ? next : ch + next;
+      cur += keep || !(next === sep || next === '\\' || next === ',' || next === ':') ? ch + next : next;
       i++;
     } else if (ch === sep) {
-      out.push(cur);
-      cur = '';
-    } else {
-      cur += ch;
-    }
-  }
-  out.push(cur);
-  return out;
-}
-
-/** Splits one -o string into options, keeping `\,` inside values (unescaped later). */
-function splitOptions(s: string): string[] {
-  const out: string[] = [];
-  let cur = '';
-  for (let i = 0; i < s.length; i++) {
-    const ch = s[i]!;
-    if (ch === '\\' && i + 1 < s.length) {
-      cur += ch + s[i + 1]!;
-      i++;
-    } else if (ch === ',') {
       out.push(cur);
       cur = '';
     } else {
@@ -82,7 +65,7 @@ function parseId(name: string, value: string): number {
 
 export function parseMountOptions(optionStrings: string[]): MountOptions {
   const o: MountOptions = { lowerdirs: [], readonly: false, volatile: false, fuse: [], warnings: [] };
-  for (const raw of optionStrings.flatMap(splitOptions)) {
+  for (const raw of optionStrings.flatMap((o) => splitEscaped(o, ',', true))) {
     if (raw === '') continue; // podman writes "workdir=W," — an empty option is harmless
     const eq = raw.indexOf('=');
     const name = eq < 0 ? raw : raw.slice(0, eq);
