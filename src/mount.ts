@@ -27,13 +27,18 @@ export interface OverlayMount {
 
 /**
  * Kernel-facing options. default_permissions lets the kernel check modes for
- * every caller; allow_other lets other users (and containers) in. The caches
- * are safe because every change goes through this mount (lower layers are
- * read-only by contract), like kernel overlayfs assumes.
+ * every caller; allow_other lets other users (and containers) in. Entry and
+ * attribute caches are safe because every change goes through this mount
+ * (lower layers are read-only by contract), as kernel overlayfs assumes.
+ * Page cache: auto_cache with ac_attr_timeout=0 keeps a file's cached pages
+ * across opens only while its mtime and size are unchanged. kernel_cache
+ * would be faster, but libfuse 2 gives each hard link its own kernel inode,
+ * and a write through one name then left the other's pages stale for good
+ * (test/fuse/hard-link-attrs.test.ts).
  */
 export const DEFAULT_FUSE_OPTIONS = [
   'default_permissions', 'allow_other', 'suid', 'dev', 'use_ino', 'hard_remove', 'subtype=layerfs',
-  'kernel_cache', 'entry_timeout=1', 'attr_timeout=1', 'negative_timeout=1',
+  'auto_cache', 'ac_attr_timeout=0', 'entry_timeout=1', 'attr_timeout=1', 'negative_timeout=1',
   'big_writes', 'max_write=131072', 'max_readahead=1048576',
 ];
 
