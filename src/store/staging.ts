@@ -5,7 +5,7 @@
  * under the store lock. A failed import only has its temp dir to remove.
  */
 import { createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
@@ -61,7 +61,10 @@ export class Staging {
     }
     const slot = join(this.dir, 'layers', String(this.n++));
     const diff = join(slot, 'diff');
-    await mkdir(diff, { recursive: true, mode: 0o700 });
+    await mkdir(slot, { recursive: true, mode: 0o700 });
+    // A layer without an entry for its root gets docker's 0755 root.
+    await mkdir(diff);
+    await chmod(diff, 0o755); // whatever the umask
     const blobTmp = join(this.dir, 'blobs', `tmp-${this.n}`);
     const out = createWriteStream(blobTmp);
     const raw = createHash('sha256');

@@ -73,6 +73,9 @@ describe('hello-world image', () => {
 
     const [dir] = store.layerDirs(img);
     expect(readdirSync(dir!)).toEqual(['hello']);
+    // The layer has no entry for its root: the root is 0755, as docker makes it, so
+    // a container's non-root user can still walk into /.
+    expect(statSync(dir!).mode & 0o7777).toBe(0o755);
     const st = statSync(join(dir!, 'hello'));
     expect(st.mode & 0o7777).toBe(0o755);
     expect(st.uid).toBe(0);
