@@ -32,6 +32,12 @@ const base: TreeSpec = {
   'hard2': { type: 'hardlink', to: 'hard1' },
   'fifo': { type: 'fifo' },
   'nulldev': { type: 'chr', major: 1, minor: 3, mode: 0o666 },
+  // cap_net_raw+ep as a v2 vfs_cap_data blob
+  'bin/ping': { type: 'file', content: 'ping\n', mode: 0o755, xattrs: { 'security.capability': '0x0100000200200000000000000000000000000000' } },
+  'bin/suid': { type: 'file', content: 'suid\n', mode: 0o4755 },
+  'srv/mixed/lower-only': 'lower\n',
+  'srv/locked/': { type: 'dir', mode: 0o700 },
+  'srv/locked/secret': 'secret\n',
 };
 
 const top: TreeSpec = {
@@ -75,5 +81,17 @@ export const scenarios: Scenario[] = [
   { name: 'a setgid dir hands down its group', lower: two, script: 'touch group-dir/f && mkdir group-dir/d && stat -c "%n %g %A" group-dir/f group-dir/d' },
   { name: 'xattrs: list, get, remove on lower files', lower: two, script: 'getfattr -d bin/tool && setfattr -x user.origin bin/tool && getfattr -d bin/tool; echo done' },
   { name: 'big file written and read back', lower: two, script: 'seq 1 400000 > big && cp big big2 && cmp big big2 && wc -c big2' },
+  { name: 'a file in a deep lower dir copies its parents up, keeping their times', lower: two, script: 'echo new > data/sub/deep/new && chmod 750 data/sub && ls -la data/sub/deep | wc -l' },
+  { name: 'copy-up keeps security.capability and the setuid bit', lower: two, script: 'touch -d "2015-05-05 05:05:05" bin/ping bin/suid && getfattr -n security.capability -e hex bin/ping && stat -c %A bin/suid' },
+  { name: 'chown of a setuid lower file clears the bit, as the kernel does', lower: two, script: 'chown 1:1 bin/suid && stat -c %A bin/suid' },
+  { name: 'truncating open (O_TRUNC) of a lower file', lower: two, script: ': > data/a.txt && echo fresh > data/b.txt 2>&1; wc -c data/a.txt; ls data' },
+  { name: 'delete, then create the same name again', lower: two, script: 'rm data/a.txt && echo again > data/a.txt && rm -r data/sub && mkdir data/sub && ls -a data/sub && cat data/a.txt' },
+  { name: 'rm -rf a dir holding upper and lower entries', lower: two, script: 'echo up > srv/mixed/upper-only && rm -rf srv/mixed && ls -a srv' },
+  { name: 'rename an upper file onto a deleted lower name, and into a lower-only dir', lower: two, script: 'echo u > u1 && rm data/a.txt && mv u1 data/a.txt && echo v > v1 && mv v1 data/sub/deep/ && ls data data/sub/deep' },
+  { name: 'dangling and relative symlinks', lower: two, script: 'ln -s /nowhere dangling && ln -s ../etc/hosts data/rel && readlink dangling data/rel && cat data/rel' },
+  { name: 'other users: no write into a root dir, no entry into a 0700 dir', lower: two, uid: 65534, script: 'touch etc/x; echo $?; ls srv/locked; echo $?; cat srv/locked/secret; echo $?' },
+  { name: 'chmod and chown of lower directories', lower: two, script: 'chmod 711 data && chown 5:6 data/sub && mkdir -m 1777 data/tmp && stat -c "%n %a %u %g" data data/sub data/tmp' },
+  { name: 'rename across directories of a file that exists only in a lower layer', lower: two, script: 'mv data/sub/deep/c.txt etc/ && mv link-to-hosts data/ && ls etc data && cat etc/c.txt' },
+  { name: 'parallel appends to one lower file copy it up once', lower: two, script: 'for i in 1 2 3 4 5 6 7 8; do (echo line$i >> data/sub/deep/c.txt) & done; wait; sort -o data/sub/deep/c.txt data/sub/deep/c.txt; cat data/sub/deep/c.txt' },
   { name: 'upper dir with kernel whiteouts and opaque dirs from an earlier mount', lower: two, upper: { 'data/a.txt': { type: 'whiteout' }, 'etc/': { type: 'dir', opaque: true }, 'etc/only': 'upper\n' }, script: 'ls -a data etc' },
 ];

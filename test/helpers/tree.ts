@@ -69,7 +69,8 @@ export function makeTree(root: string, spec: TreeSpec): void {
     if (e.type === 'file' || e.type === 'dir') {
       if (e.uid !== undefined || e.gid !== undefined) chownSync(p, e.uid ?? 0, e.gid ?? 0);
       if (e.mode !== undefined) chmodSync(p, e.mode);
-      for (const [k, v] of Object.entries(e.xattrs ?? {})) sys.setxattr(p, k, Buffer.from(v));
+      // '0x…' values are hex (binary xattrs such as security.capability).
+      for (const [k, v] of Object.entries(e.xattrs ?? {})) sys.setxattr(p, k, v.startsWith('0x') ? Buffer.from(v.slice(2), 'hex') : Buffer.from(v));
     }
     if (e.type !== 'hardlink') times.push([p, (e.type === 'file' || e.type === 'dir' ? e.mtime : undefined) ?? FIXTURE_TIME]);
   }
