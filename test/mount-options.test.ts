@@ -93,5 +93,7 @@ describe('command line forms', async () => {
     [['--root', '/r', 'images'], ['images', '--root', '/r']],
     [['--root=/r', 'run', 'img', 'sh', '-c', 'ls'], ['run', '--root=/r', 'img', 'sh', '-c', 'ls']],
     [['--version'], ['--version']],
+    [['-olowerdir=/l', '/m'], ['mount', '-olowerdir=/l', '/m']],
+    [['imagez'], ['imagez']],
   ])('%j is read as %j', (argv, want) => expect(withGlobalRoot(argv, names)).toEqual(want));
 });

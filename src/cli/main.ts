@@ -8,29 +8,31 @@ import { version } from '../version.js';
 
 type Register = (program: Command) => void;
 
-// One line per command module; keep them sorted by name.
-const commands: Array<() => Promise<{ register: Register }>> = [
-  () => import('./commit.js'),
-  () => import('./diff.js'),
-  () => import('./export.js'),
-  () => import('./history.js'),
-  () => import('./images.js'),
-  () => import('./import.js'),
-  () => import('./inspect.js'),
-  () => import('./load.js'),
-  () => import('./login.js'),
-  () => import('./logout.js'),
-  () => import('./mount.js'),
-  () => import('./ps.js'),
-  () => import('./pull.js'),
-  () => import('./push.js'),
-  () => import('./rm.js'),
-  () => import('./rmi.js'),
-  () => import('./run.js'),
-  () => import('./save.js'),
-  () => import('./tag.js'),
-  () => import('./umount.js'),
-];
+// One line per command module (name, and aliases, as the module registers them); keep them sorted.
+const commands: Record<string, () => Promise<{ register: Register }>> = {
+  commit: () => import('./commit.js'),
+  diff: () => import('./diff.js'),
+  export: () => import('./export.js'),
+  history: () => import('./history.js'),
+  images: () => import('./images.js'),
+  import: () => import('./import.js'),
+  inspect: () => import('./inspect.js'),
+  load: () => import('./load.js'),
+  login: () => import('./login.js'),
+  logout: () => import('./logout.js'),
+  mount: () => import('./mount.js'),
+  ps: () => import('./ps.js'),
+  pull: () => import('./pull.js'),
+  push: () => import('./push.js'),
+  rm: () => import('./rm.js'),
+  rmi: () => import('./rmi.js'),
+  run: () => import('./run.js'),
+  save: () => import('./save.js'),
+  tag: () => import('./tag.js'),
+  umount: () => import('./umount.js'),
+};
+const aliases: Record<string, string> = { unmount: 'umount' };
+
 
 const GLOBAL_FLAGS = new Set(['-h', '--help', '-V', '--version']);
 
@@ -41,7 +43,9 @@ const GLOBAL_FLAGS = new Set(['-h', '--help', '-V', '--version']);
 export function withDefaultCommand(argv: string[], names: Set<string>): string[] {
   const first = argv[0];
   if (first === undefined || GLOBAL_FLAGS.has(first) || names.has(first)) return argv;
-  return ['mount', ...argv];
+  // Both forms carry -o; without it, a word that is no command is a typo.
+  const mountForm = argv.some((a) => a === '-o' || a.startsWith('-o') || a.startsWith('--options'));
+  return mountForm ? ['mount', ...argv] : argv;
 }
 
 /**
@@ -61,11 +65,15 @@ export async function main(argv: string[]): Promise<number> {
     .version(version, '-V, --version')
     .exitOverride()
     .showHelpAfterError();
-  for (const load of commands) (await load()).register(program);
-  const names = new Set(program.commands.flatMap((c) => [c.name(), ...c.aliases()]));
-  names.add('help');
+  const names = new Set([...Object.keys(commands), ...Object.keys(aliases), 'help']);
+  const args = withGlobalRoot(argv, names);
+  // Load only the command asked for: podman starts a mount program for every
+  // container, so its start-up time counts. Help and errors load them all.
+  const name = aliases[args[0] ?? ''] ?? args[0] ?? '';
+  const wanted = commands[name] && !args.includes('--help') && !args.includes('-h') ? [commands[name]] : Object.values(commands);
+  for (const load of wanted) (await load()).register(program);
   try {
-    await program.parseAsync(withGlobalRoot(argv, names), { from: 'user' });
+    await program.parseAsync(args, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode;
