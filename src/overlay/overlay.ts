@@ -7,32 +7,29 @@
  * Permission checks are the kernel's (default_permissions), not ours.
  */
 import {
-  closeSync, constants as fsc, fchmodSync, fchownSync, ftruncateSync, lchownSync, linkSync, mkdirSync,
-  openSync, readlinkSync, realpathSync, statfsSync, statSync, chmodSync, symlinkSync, unlinkSync,
+  chmodSync, closeSync, constants as fsc, fchmodSync, fchownSync, ftruncateSync, lchownSync, linkSync, mkdirSync,
+  openSync, readlinkSync, realpathSync, statfsSync, symlinkSync, unlinkSync,
 } from 'node:fs';
-import { FsError, LayerfsError } from '../errors.js';
+import { FsError } from '../errors.js';
 import {
-  getxattr as sysGetxattr, isDir, isReg, renameat2, RENAME_EXCHANGE, isSymlink, listxattr as sysListxattr, lstat, mknodRaw, removexattr as sysRemovexattr,
-  S_IFMT, setxattr as sysSetxattr, ST, utimens as sysUtimens, type StatBuf,
+  getxattr as sysGetxattr, isDir, isReg, isSymlink, listxattr as sysListxattr, mknodRaw, removexattr as sysRemovexattr,
+  S_IFMT, setxattr as sysSetxattr, utimens as sysUtimens, type StatBuf,
 } from '../sys.js';
 import { newOwner, type Caller } from './caller.js';
 import { CopyUp } from './copy-up.js';
+import { layersFromOptions, type OverlayOptions } from './layers.js';
 import { mergeDir } from './merge-dir.js';
-import { isWithin, normalize, realJoin, splitParent } from './paths.js';
-import { clearUpperDir, placeNew, removeUpper, renameUpper, whiteoutAbsent, type NewEntryTarget } from './place.js';
-import { Resolver, type Found, type Layer } from './resolve.js';
-import { isOpaqueDir, isWhiteoutName, setOpaque, WHITEOUT_PREFIX } from './whiteout.js';
+import { realJoin, splitParent } from './paths.js';
+import { placeNew, removeUpper, whiteoutAbsent, type NewEntryTarget } from './place.js';
+import { renameNow } from './rename.js';
+import { Resolver, type Found } from './resolve.js';
+import { isWhiteoutName, WHITEOUT_PREFIX } from './whiteout.js';
 import { WorkDir } from './work-dir.js';
 import { isReservedXattr, toLayerName, toOverlayName } from './xattr-names.js';
 
 export type { Caller } from './caller.js';
 
-export interface OverlayOptions {
-  /** Top layer first, like lowerdir=L1:L2. */
-  lowerdirs: string[];
-  upperdir?: string;
-  workdir?: string;
-}
+export type { OverlayOptions } from './layers.js';
 
 export interface OverlayStatfs {
   bsize: number;
@@ -55,7 +52,7 @@ export class Overlay {
   private readonly copier: CopyUp | undefined;
 
   constructor(opts: OverlayOptions) {
-    const layers = validateLayers(opts);
+    const layers = layersFromOptions(opts);
     this.resolver = new Resolver(layers);
     this.readonly = opts.upperdir === undefined;
     if (!this.readonly) {
@@ -275,7 +272,7 @@ export class Overlay {
     for (;;) {
       let done: boolean;
       try {
-        done = this.renameNow(from, to);
+        done = renameNow({ resolver: this.resolver, copier: this.copier!, work: this.work! }, from, to);
       } finally {
         this.resolver.invalidate(from, true);
         this.resolver.invalidate(to, true);
@@ -333,66 +330,6 @@ export class Overlay {
       whiteoutAbsent(realJoin(upperParent, name));
     }
   }
-
-  /** Renames when the source is in the upper layer (or fails); false when it must be copied up first. */
-  private renameNow(from: string, to: string): boolean {
-    const f = splitParent(from, 'rename', 'EBUSY');
-    const t = splitParent(to, 'rename', 'EBUSY');
-    if (isWhiteoutName(t.name)) throw new FsError('EINVAL', 'rename', to, `names starting '${WHITEOUT_PREFIX}' are reserved`);
-    const fromDir = this.resolver.dir(f.parent, 'rename');
-    const toDir = this.resolver.dir(t.parent, 'rename');
-    const src = this.resolver.lookup(fromDir, f.name);
-    if (src.kind !== 'found') throw new FsError('ENOENT', 'rename', from);
-    const dst = this.resolver.lookup(toDir, t.name);
-    const nFrom = normalize(from);
-    const nTo = normalize(to);
-    if (nFrom === nTo) return true;
-    const srcIsDir = src.dirs.length > 0;
-    if (srcIsDir && isWithin(nTo, nFrom)) throw new FsError('EINVAL', 'rename', from);
-    if (isWithin(nFrom, nTo)) throw new FsError('ENOTEMPTY', 'rename', to); // onto its own ancestor
-    if (dst.kind === 'found') {
-      const dstIsDir = dst.dirs.length > 0;
-      if (srcIsDir && !dstIsDir) throw new FsError('ENOTDIR', 'rename', to);
-      if (!srcIsDir && dstIsDir) throw new FsError('EISDIR', 'rename', to);
-    }
-    const movable = (e: Found) => e.dirs.every((d) => this.resolver.layers[d.layer]!.upper);
-    // redirect_dir=off: a directory with lower copies cannot move.
-    if (srcIsDir && !movable(src)) throw new FsError('EXDEV', 'rename', from);
-    // A target with lower copies is checked here; an upper-only one by rename(2) itself, as the kernel does.
-    if (dst.kind === 'found' && !movable(dst) && mergeDir(dst.dirs).names.length > 0) {
-      throw new FsError('ENOTEMPTY', 'rename', to);
-    }
-    if (!this.isUpper(src)) return false;
-
-    const copier = this.copier!;
-    const work = this.work!;
-    const upperToParent = copier.ensureUpperDir(t.parent);
-    const target = realJoin(upperToParent, t.name);
-    const whiteoutSource = this.resolver.lowerPositive(fromDir, f.name);
-    if (srcIsDir && !movable(toDir) && !isOpaqueDir(src.real)) {
-      // Like the kernel: a directory moved into a merged directory is made opaque, so it can
-      // never merge with lower copies there. It merges with nothing now, so this changes nothing yet.
-      setOpaque(src.real);
-    }
-    if (dst.kind === 'found' && dst.dirs.length > 0 && !movable(dst) && this.isUpper(dst)) {
-      clearUpperDir(dst.real, true, work);
-    }
-    if (dst.kind === 'whiteout' && this.resolver.layers[dst.layer]!.upper) {
-      if (dst.format === 'file') {
-        renameUpper(src.real, target, whiteoutSource);
-        unlinkSync(realJoin(upperToParent, WHITEOUT_PREFIX + t.name));
-        return true;
-      }
-      if (srcIsDir) {
-        // A directory cannot replace the whiteout; swap them, and the whiteout lands on the source.
-        renameat2(src.real, target, RENAME_EXCHANGE);
-        if (!whiteoutSource) unlinkSync(src.real);
-        return true;
-      }
-    }
-    renameUpper(src.real, target, whiteoutSource);
-    return true;
-  }
 }
 
 /**
@@ -411,33 +348,4 @@ function openLower(real: string, flags: number): number {
     if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw err;
     return openSync(real, flags);
   }
-}
-
-function validateLayers(opts: OverlayOptions): Layer[] {
-  const bad = (path: string, reason: string) =>
-    new LayerfsError('BAD_MOUNT_OPTIONS', `${path}: ${reason}`, { path, reason });
-  const dirOf = (path: string, what: string): string => {
-    let real: string;
-    try {
-      real = realpathSync(path);
-    } catch (err) {
-      throw bad(path, `${what} does not exist (${(err as NodeJS.ErrnoException).code})`);
-    }
-    if (!statSync(real).isDirectory()) throw bad(path, `${what} is not a directory`);
-    return real;
-  };
-  if (opts.lowerdirs.length === 0) throw bad('lowerdir', 'at least one lower directory is needed');
-  const layers: Layer[] = [];
-  if (opts.upperdir !== undefined) {
-    if (opts.workdir === undefined) throw bad(opts.upperdir, 'upperdir needs a workdir');
-    const upper = dirOf(opts.upperdir, 'upperdir');
-    const work = dirOf(opts.workdir, 'workdir');
-    if (statSync(upper).dev !== statSync(work).dev) throw bad(opts.workdir, 'workdir must be on the same filesystem as upperdir');
-    if (isWithin(work, upper) || isWithin(upper, work)) throw bad(opts.workdir, 'workdir and upperdir must be separate trees');
-    layers.push({ root: upper, upper: true });
-  } else if (opts.workdir !== undefined) {
-    throw bad(opts.workdir, 'workdir without upperdir');
-  }
-  for (const lower of opts.lowerdirs) layers.push({ root: dirOf(lower, 'lowerdir'), upper: false });
-  return layers;
 }

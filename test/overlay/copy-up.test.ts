@@ -1,8 +1,8 @@
-import { constants as fsc, mkdirSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { constants as fsc, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Overlay } from '../../src/overlay/overlay.js';
-import { getxattr, listxattr, lstat, ST, type StatBuf } from '../../src/sys.js';
+import { getxattr, listxattr, lstat, setxattr, ST, type StatBuf } from '../../src/sys.js';
 import { buildLayers, removeRoot, root, snapshotDir, tempRoot } from './tree.js';
 
 /** A valid vfs_cap_data (revision 2, effective) granting CAP_NET_RAW. */
@@ -31,7 +31,6 @@ describe('copy-up', () => {
       }],
       upper: {},
     });
-    const { setxattr } = await import('../../src/sys.js');
     setxattr(join(fx.lowers[0]!, 'p/f'), 'security.capability', capability);
     const lowerFile = lstat(join(fx.lowers[0]!, 'p/f'))!;
     const ov = new Overlay({ lowerdirs: fx.lowers, upperdir: fx.upper, workdir: fx.work });
@@ -85,80 +84,5 @@ describe('copy-up', () => {
     expect(ov.listxattr('/f')).toEqual(['trusted.overlay.mine']);
     expect(ov.getxattr('/f', 'trusted.overlay.mine').toString()).toBe('v');
     await expect(ov.setxattr('/f', 'user.layerfs.x', Buffer.from('v'), 0, root)).rejects.toMatchObject({ code: 'EPERM' });
-  });
-});
-
-describe('ownership of new entries', () => {
-  let base: string;
-  beforeEach(() => { base = tempRoot(); });
-  afterEach(() => removeRoot(base));
-  const user = { uid: 1000, gid: 1000, pid: 1, umask: 0o022 };
-
-  it('belong to the caller, with the umask applied', async () => {
-    const fx = buildLayers(base, { lower: [{}], upper: {} });
-    const ov = new Overlay({ lowerdirs: fx.lowers, upperdir: fx.upper, workdir: fx.work });
-    ov.release(await ov.create('/f', 0o666, fsc.O_WRONLY, user));
-    await ov.mkdir('/d', 0o777, user);
-    await ov.symlink('x', '/l', user);
-    expect(meta(ov.getattr('/f'))).toMatchObject({ mode: '100644', uid: 1000, gid: 1000 });
-    expect(meta(ov.getattr('/d'))).toMatchObject({ mode: '40755', uid: 1000, gid: 1000 });
-    expect(meta(ov.getattr('/l'))).toMatchObject({ uid: 1000, gid: 1000 });
-  });
-
-  it('take the group of a setgid parent; new dirs inherit S_ISGID', async () => {
-    const fx = buildLayers(base, { lower: [{ s: { dir: true, mode: 0o2775, gid: 50 } }], upper: {} });
-    const ov = new Overlay({ lowerdirs: fx.lowers, upperdir: fx.upper, workdir: fx.work });
-    const fd = await ov.create('/s/f', 0o644, fsc.O_WRONLY, user);
-    writeSync(fd, 'hi');
-    ov.release(fd);
-    await ov.mkdir('/s/d', 0o755, user);
-    expect(meta(ov.getattr('/s/f'))).toMatchObject({ mode: '100644', uid: 1000, gid: 50 });
-    expect(meta(ov.getattr('/s/d'))).toMatchObject({ mode: '42755', uid: 1000, gid: 50 });
-  });
-});
-
-describe('mount options and read-only overlays', () => {
-  let base: string;
-  beforeEach(() => { base = tempRoot(); });
-  afterEach(() => removeRoot(base));
-
-  it('refuses bad directories with BAD_MOUNT_OPTIONS naming the path', () => {
-    const fx = buildLayers(base, { lower: [{}], upper: {} });
-    const bad = [
-      { lowerdirs: [join(base, 'missing')] },
-      { lowerdirs: [] },
-      { lowerdirs: fx.lowers, upperdir: fx.upper },
-      { lowerdirs: fx.lowers, upperdir: fx.upper, workdir: join(fx.upper, 'w') },
-      { lowerdirs: fx.lowers, upperdir: fx.upper, workdir: '/dev/shm' },
-      { lowerdirs: [join(fx.lowers[0]!, '..', 'upper', '..', 'lower0')], workdir: fx.work },
-    ];
-    mkdirSync(join(fx.upper, 'w'));
-    for (const opts of bad) {
-      expect(() => new Overlay(opts), JSON.stringify(opts)).toThrow(expect.objectContaining({ code: 'BAD_MOUNT_OPTIONS' }));
-    }
-  });
-
-  it('clears leftovers of an earlier run from the work directory', () => {
-    const fx = buildLayers(base, { lower: [{}], upper: {} });
-    mkdirSync(join(fx.work, 'work/#stale/x'), { recursive: true });
-    new Overlay({ lowerdirs: fx.lowers, upperdir: fx.upper, workdir: fx.work });
-    expect(snapshotDir(join(fx.work, 'work'))).toEqual({});
-  });
-
-  it('answers every change with EROFS when there is no upper', async () => {
-    const fx = buildLayers(base, { lower: [{ f: 'x', 'd/y': 'y' }] });
-    const ov = new Overlay({ lowerdirs: fx.lowers });
-    expect(ov.readonly).toBe(true);
-    const changes: Array<() => Promise<unknown>> = [
-      () => ov.open('/f', fsc.O_WRONLY, root), () => ov.create('/g', 0o644, fsc.O_WRONLY, root),
-      () => ov.truncate('/f', 0, root), () => ov.chmod('/f', 0o600, root), () => ov.chown('/f', 1, 1, root),
-      () => ov.utimens('/f', [0, 0], [0, 0], root), () => ov.setxattr('/f', 'user.x', Buffer.from('x'), 0, root),
-      () => ov.removexattr('/f', 'user.x', root), () => ov.mknod('/p', 0o10644, 0, root), () => ov.mkdir('/e', 0o755, root),
-      () => ov.symlink('x', '/l', root), () => ov.link('/f', '/h', root), () => ov.unlink('/f', root),
-      () => ov.rmdir('/d', root), () => ov.rename('/f', '/z', root),
-    ];
-    for (const change of changes) await expect(change(), change.toString()).rejects.toMatchObject({ code: 'EROFS' });
-    const fd = await ov.open('/f', fsc.O_RDONLY, root);
-    ov.release(fd);
   });
 });

@@ -6,14 +6,14 @@
  */
 import { execFileSync } from 'node:child_process';
 import {
-  appendFileSync, chmodSync, linkSync, lstatSync, mkdirSync, renameSync, rmdirSync, symlinkSync, truncateSync,
+  appendFileSync, chmodSync, lchownSync, linkSync, lstatSync, mkdirSync, renameSync, rmdirSync, symlinkSync, truncateSync,
   unlinkSync, writeFileSync, writeSync, constants as fsc,
 } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Overlay } from '../../src/overlay/overlay.js';
-import { setxattr, ST } from '../../src/sys.js';
+import { mknod, S_IFIFO, setxattr, ST } from '../../src/sys.js';
 import { buildTree, removeRoot, root, snapshotDir, snapshotOverlay, tempRoot, type TreeSpec } from './tree.js';
 
 const LOWERS: TreeSpec[] = [
@@ -52,7 +52,7 @@ const layerArb: fc.Arbitrary<TreeSpec> = fc
 
 type Op =
   | { op: 'write' | 'append'; path: string; data: string }
-  | { op: 'mkdir' | 'unlink' | 'rmdir' | 'chmod'; path: string }
+  | { op: 'mkdir' | 'unlink' | 'rmdir' | 'chmod' | 'mkfifo' | 'chown'; path: string }
   | { op: 'truncate'; path: string; size: number }
   | { op: 'rename' | 'link'; path: string; to: string }
   | { op: 'symlink'; path: string; target: string }
@@ -62,7 +62,7 @@ const segment = fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f', 'g', 'x', 'y');
 const path = fc.array(segment, { minLength: 1, maxLength: 3 }).map((s) => '/' + s.join('/'));
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ op: fc.constantFrom('write' as const, 'append' as const), path, data: fc.constantFrom('p', 'qq') }),
-  fc.record({ op: fc.constantFrom('mkdir' as const, 'unlink' as const, 'rmdir' as const, 'chmod' as const), path }),
+  fc.record({ op: fc.constantFrom('mkdir' as const, 'unlink' as const, 'rmdir' as const, 'chmod' as const, 'mkfifo' as const, 'chown' as const), path }),
   fc.record({ op: fc.constant('truncate' as const), path, size: fc.constantFrom(0, 1) }),
   fc.record({ op: fc.constantFrom('rename' as const, 'link' as const), path, to: path }),
   fc.record({ op: fc.constant('symlink' as const), path, target: fc.constantFrom('f', 'zz') }),
@@ -71,6 +71,31 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 
 /** More runs for a deeper search: LAYERFS_DIFF_RUNS=2000 npx vitest run test/overlay/kernel-diff.test.ts */
 const RUNS = Number(process.env.LAYERFS_DIFF_RUNS ?? 150);
+
+/**
+ * Drops whiteouts the kernel would treat oddly: one inside a directory it does
+ * not merge is listed by its readdir and counted by its rmdir (layerfs hides
+ * whiteouts everywhere). A nested whiteout is kept only when its parent is a
+ * plain directory in its own layer and in the layer below.
+ */
+function mergedWhiteoutsOnly([lower0, lower1, upper]: [TreeSpec, TreeSpec, TreeSpec]): [TreeSpec, TreeSpec, TreeSpec] {
+  const plainDir = (spec: TreeSpec | undefined, path: string) => {
+    const n = spec?.[path];
+    return n !== undefined && typeof n === 'object' && 'dir' in n && n.opaque === undefined;
+  };
+  const order = [upper, lower0, lower1]; // top first
+  const cleaned = order.map((spec, i) => {
+    const out: TreeSpec = {};
+    for (const [path, node] of Object.entries(spec)) {
+      const parent = path.split('/').slice(0, -1).join('/');
+      const isWhiteout = typeof node === 'object' && 'whiteout' in node;
+      if (isWhiteout && parent !== '' && !(plainDir(spec, parent) && plainDir(order[i + 1], parent))) continue;
+      out[path] = node;
+    }
+    return out;
+  });
+  return [cleaned[1]!, cleaned[2]!, cleaned[0]!];
+}
 
 const codeOf = (err: unknown): string => (err as { code?: string }).code ?? String(err);
 async function outcome(run: () => unknown): Promise<string> {
@@ -94,6 +119,8 @@ function onKernel(mnt: string, o: Op): void {
     case 'unlink': return unlinkSync(p);
     case 'rmdir': return rmdirSync(p);
     case 'chmod': return chmodSync(p, 0o700);
+    case 'mkfifo': return mknod(p, S_IFIFO | 0o644);
+    case 'chown': return lchownSync(p, 7, 8);
     case 'truncate': return truncateSync(p, o.size);
     case 'rename': return renameSync(p, mnt + o.to);
     case 'link': return linkSync(p, mnt + o.to);
@@ -120,6 +147,8 @@ async function onOverlay(ov: Overlay, o: Op): Promise<void> {
     case 'unlink': return ov.unlink(o.path, c);
     case 'rmdir': return ov.rmdir(o.path, c);
     case 'chmod': return ov.chmod(o.path, 0o700, c);
+    case 'mkfifo': return ov.mknod(o.path, S_IFIFO | 0o644, 0, c);
+    case 'chown': return ov.chown(o.path, 7, 8, c);
     case 'truncate': {
       const st = exists();
       if (st !== null && (st[ST.mode]! & 0o170000) === 0o040000) throw Object.assign(new Error(), { code: 'EISDIR' });
@@ -137,16 +166,22 @@ function isSymlinkOnKernel(mnt: string, p: string): boolean {
 }
 
 /**
- * Whether the kernel would follow a symlink on the way: the VFS resolves those
- * before a FUSE filesystem sees a path, so the overlay is never asked such a thing.
+ * Whether the VFS deals with this itself (following a symlink on the way,
+ * opening a FIFO), so that a FUSE filesystem is never asked such a thing.
  */
-function crossesSymlink(mnt: string, o: Op): boolean {
+function vfsHandles(mnt: string, o: Op): boolean {
   const paths = 'to' in o ? [o.path, o.to] : [o.path];
   for (const p of paths) {
     const parts = p.split('/').filter(Boolean);
     for (let i = 1; i < parts.length; i++) if (isSymlinkOnKernel(mnt, '/' + parts.slice(0, i).join('/'))) return true;
   }
-  return followsSymlinks.has(o.op) && isSymlinkOnKernel(mnt, o.path);
+  if (followsSymlinks.has(o.op) && isSymlinkOnKernel(mnt, o.path)) return true;
+  // Opening a FIFO blocks for a partner, and the VFS does it without asking a FUSE filesystem.
+  return (o.op === 'write' || o.op === 'append' || o.op === 'truncate') && isFifoOnKernel(mnt, o.path);
+}
+
+function isFifoOnKernel(mnt: string, p: string): boolean {
+  try { return lstatSync(mnt + p).isFIFO(); } catch { return false; }
 }
 
 /** Type, permission bits, owner and size of each path (times differ by when each side ran). */
@@ -172,7 +207,7 @@ describe('against kernel overlayfs', () => {
   it('random layers and change sequences give the same outcomes, view and upper layer', async () => {
     let run = 0;
     await fc.assert(
-      fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 12 }), fc.option(fc.tuple(layerArb, layerArb, layerArb)), async (ops, random) => {
+      fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 12 }), fc.option(fc.tuple(layerArb, layerArb, layerArb).map(mergedWhiteoutsOnly)), async (ops, random) => {
         const lowers = random === null ? LOWERS : [random[0], random[1]];
         const upper = random === null ? UPPER : random[2];
         const dir = join(base, `run${run++}`);
@@ -191,7 +226,7 @@ describe('against kernel overlayfs', () => {
         try {
           const ov = new Overlay({ lowerdirs: layerDirs(o), upperdir: join(o, 'upper'), workdir: join(o, 'work') });
           for (const step of ops) {
-            if (crossesSymlink(mnt, step)) continue;
+            if (vfsHandles(mnt, step)) continue;
             const kernel = await outcome(() => onKernel(mnt, step));
             const ours = await outcome(() => onOverlay(ov, step));
             expect(ours, JSON.stringify(step)).toBe(kernel);
