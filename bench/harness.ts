@@ -15,7 +15,7 @@ import { PROBE } from './paths.js';
 import type { ProbeOp } from './probe.js';
 import { dropCaches, run, sync } from './proc.js';
 import { median, type BenchResult, type Cell, type SystemName, type SystemStatus, type WorkloadResult } from './results.js';
-import { isMounted, systemNamed, unmount, type Layout, type Mounted } from './systems.js';
+import { isMounted, makeSystems, systemNamed, unmount, type Layout, type Mounted, type System } from './systems.js';
 import { ensureTree, treeBytes, treeName } from './trees.js';
 import { fitToDisk } from './disk.js';
 import { unpackSource } from './unpack-source.js';
@@ -35,6 +35,8 @@ export interface BenchOptions {
   /** Limit for one timed command; a hung filesystem becomes a failed cell. */
   timeoutMs: number;
   notes?: string[];
+  /** The layerfs to run (default: the checkout's bin/layerfs.js) and its commit. */
+  layerfs?: { bin: string; commit: string };
   log(msg: string): void;
 }
 
@@ -67,9 +69,9 @@ async function freshLayout(runDir: string): Promise<Layout> {
 type Outcome = { kind: 'sample'; value: number } | { kind: 'mount-failed'; reason: string } | { kind: 'failed'; reason: string };
 
 /** One measurement: mount, cache state, untimed preparation, the timed step, unmount. */
-async function runOnce(w: Workload, system: SystemName, lower: string, runDir: string, env: Env): Promise<Outcome> {
+async function runOnce(w: Workload, sys: System, lower: string, runDir: string, env: Env): Promise<Outcome> {
   const l = { ...(await freshLayout(runDir)), lower };
-  const sys = systemNamed(system);
+  const system = sys.name;
   let m: Mounted;
   try {
     current = { mnt: l.mnt, fuse: system !== 'kernel' && system !== 'native' };
@@ -97,11 +99,11 @@ async function runOnce(w: Workload, system: SystemName, lower: string, runDir: s
   }
 }
 
-async function systemStatuses(names: SystemName[]): Promise<Partial<Record<SystemName, SystemStatus>>> {
+async function systemStatuses(all: readonly System[], names: SystemName[]): Promise<Partial<Record<SystemName, SystemStatus>>> {
   const out: Partial<Record<SystemName, SystemStatus>> = {};
   for (const name of names) {
     try {
-      out[name] = { kind: 'ok', version: await systemNamed(name).version() };
+      out[name] = { kind: 'ok', version: await systemNamed(all, name).version() };
     } catch (err) {
       out[name] = { kind: 'failed', reason: (err as Error).message };
     }
@@ -134,7 +136,8 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     if (unknown.length) throw new Error(`unknown workload(s): ${unknown.join(', ')}`);
   }
 
-  const systems = await systemStatuses(o.systems);
+  const all = makeSystems(o.layerfs?.bin, o.layerfs?.commit);
+  const systems = await systemStatuses(all, o.systems);
   const mountedOnce = new Set<SystemName>();
   const runDir = join(o.workRoot, 'run');
   const env = envFor(o.timeoutMs);
@@ -151,7 +154,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
       for (const name of o.systems) {
         const st = systems[name];
         if (st?.kind !== 'ok' || failed.has(name)) continue;
-        const out = await runOnce(w, name, lower, runDir, env);
+        const out = await runOnce(w, systemNamed(all, name), lower, runDir, env);
         if (out.kind === 'sample') {
           mountedOnce.add(name);
           samples.set(name, [...(samples.get(name) ?? []), out.value]);

@@ -2,7 +2,7 @@
  * `npm run bench [-- --quick] [--reps N] [--only ids] [--systems names]
  * [--unpack debian|node_modules|quick|none] [--no-setup] [--work DIR] [--timeout S]`:
  * installs the peers through scripts/setup.sh if any is missing, builds
- * layerfs, runs the workloads, prints the tables and writes
+ * layerfs's HEAD into a private snapshot, runs the workloads, prints the tables and writes
  * bench/results/<timestamp>.json, latest.json and copyup.svg (quick runs
  * write *-quick files instead, so they never replace a full result).
  */
@@ -10,6 +10,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { cleanupCurrentMount, runBench } from './harness.js';
+import { snapshotLayerfs, type LayerfsBuild } from './layerfs-snapshot.js';
 import { DEFAULT_WORK, REPO, RESULTS } from './paths.js';
 import { copyupSvg } from './plot.js';
 import { run } from './proc.js';
@@ -37,17 +38,6 @@ async function ensurePeers(setup: boolean, notes: string[]): Promise<void> {
   }
   for (const p of missing) {
     if (!(await has(p.bin))) notes.push(`${p.bin} not found (Debian package ${p.pkg}; scripts/setup.sh installs it)`);
-  }
-}
-
-async function buildLayerfs(notes: string[]): Promise<void> {
-  log('npm run build (layerfs)');
-  try {
-    await run(['npm', 'run', '--silent', 'build'], { cwd: REPO, timeoutMs: 5 * 60_000 });
-  } catch (err) {
-    // tsc still emits on type errors; layerfs then runs whatever dist/ holds.
-    notes.push(`layerfs: npm run build failed (${(err as Error).message}); dist/ as emitted was used`);
-    log(notes[notes.length - 1]!);
   }
 }
 
@@ -79,7 +69,11 @@ async function main(): Promise<number> {
 
   const notes: string[] = [];
   await ensurePeers(!values['no-setup'], notes);
-  if (systems.includes('layerfs')) await buildLayerfs(notes);
+  let layerfs: LayerfsBuild | undefined;
+  if (systems.includes('layerfs')) {
+    layerfs = await snapshotLayerfs(join(values.work, 'layerfs-snapshot'), log);
+    notes.push(...layerfs.notes);
+  }
 
   const result = await runBench({
     workRoot: values.work,
@@ -91,6 +85,7 @@ async function main(): Promise<number> {
     unpack,
     timeoutMs: values.timeout ? Number(values.timeout) * 1000 : quick ? 60_000 : 600_000,
     notes,
+    ...(layerfs ? { layerfs: { bin: layerfs.bin, commit: layerfs.commit } } : {}),
     log,
   });
 

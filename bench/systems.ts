@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
-import { LAYERFS_BIN, REPO } from './paths.js';
+import { LAYERFS_BIN } from './paths.js';
 import { run } from './proc.js';
 import type { SystemName } from './results.js';
 
@@ -112,20 +112,24 @@ const unionfs = fuseMount(
   },
 );
 
-const layerfs = fuseMount(
-  'layerfs',
-  (l) => [process.execPath, LAYERFS_BIN, 'mount', '-o', overlayOpts(l), l.mnt],
-  async () => {
-    const v = firstLine((await run([process.execPath, LAYERFS_BIN, '--version'], { timeoutMs: 20_000 })).stdout);
-    const commit = await run(['git', '-C', REPO, 'rev-parse', '--short', 'HEAD']).then((r) => r.stdout.trim(), () => 'unknown');
-    return `layerfs ${v} (commit ${commit})`;
-  },
-);
+/** layerfs from `bin` (the checkout's by default, or a snapshot of one commit). */
+function layerfs(bin: string, commit?: string): System {
+  return fuseMount(
+    'layerfs',
+    (l) => [process.execPath, bin, 'mount', '-o', overlayOpts(l), l.mnt],
+    async () => {
+      const v = firstLine((await run([process.execPath, bin, '--version'], { timeoutMs: 20_000 })).stdout);
+      return `layerfs ${v}${commit ? ` (commit ${commit})` : ` (${bin})`}`;
+    },
+  );
+}
 
-export const SYSTEMS: readonly System[] = [native, kernel, fuseOverlayfs, unionfs, layerfs];
+export function makeSystems(layerfsBin = LAYERFS_BIN, commit?: string): readonly System[] {
+  return [native, kernel, fuseOverlayfs, unionfs, layerfs(layerfsBin, commit)];
+}
 
-export function systemNamed(name: string): System {
-  const s = SYSTEMS.find((x) => x.name === name);
-  if (!s) throw new Error(`unknown system ${name} (known: ${SYSTEMS.map((x) => x.name).join(', ')})`);
+export function systemNamed(systems: readonly System[], name: string): System {
+  const s = systems.find((x) => x.name === name);
+  if (!s) throw new Error(`unknown system ${name} (known: ${systems.map((x) => x.name).join(', ')})`);
   return s;
 }
