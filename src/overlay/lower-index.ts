@@ -17,7 +17,7 @@ export interface DirListing {
 
 export class LowerIndex {
   private readonly listings = new LRUCache<string, DirListing>({
-    maxSize: 2_000_000, // names held in all listings together
+    maxSize: 500_000, // names held in all listings together
     sizeCalculation: (l) => l.names.size + l.whiteouts.size + 1,
   });
 

@@ -328,6 +328,23 @@ const rows: Row[] = [
     error: 'ENOENT',
   },
   {
+    name: 'cached directory lookups follow a renamed and a removed directory',
+    layers: { lower: [{ 'l/x': 'x' }], upper: { 'd/sub/f': 'f', 'r/s/t': 't' } },
+    op: async (ov) => {
+      ov.getattr('/d/sub/f');
+      ov.getattr('/r/s/t');
+      await ov.rename('/d', '/e', root);
+      await expect(Promise.resolve().then(() => ov.getattr('/d/sub/f'))).rejects.toMatchObject({ code: 'ENOENT' });
+      ov.getattr('/e/sub/f');
+      await ov.unlink('/r/s/t', root);
+      await ov.rmdir('/r/s', root);
+      await ov.rmdir('/r', root);
+      await ov.mkdir('/r', 0o755, root);
+      await expect(Promise.resolve().then(() => ov.readdir('/r/s'))).rejects.toMatchObject({ code: 'ENOENT' });
+    },
+    merged: { e: 'dir', 'e/sub': 'dir', 'e/sub/f': 'file:f', l: 'dir', 'l/x': 'file:x', r: 'dir' },
+  },
+  {
     name: 'an upper-only dir moved away from a lower file leaves a whiteout',
     layers: { lower: [{ d: 'file below' }], upper: { 'd/x': 'x' } },
     op: (ov) => ov.rename('/d', '/e', root),

@@ -76,6 +76,17 @@ describe('copy-up', () => {
     expect(snapshotDir(join(fx.work, 'work'))).toEqual({});
   });
 
+  it('a copy-up whose file is deleted meanwhile installs nothing', async () => {
+    const fx = buildLayers(base, { lower: [{ 'd/f': 'placeholder' }], upper: {} });
+    writeFileSync(join(fx.lowers[0]!, 'd/f'), Buffer.alloc(8 << 20, 'x'));
+    const ov = new Overlay({ lowerdirs: fx.lowers, upperdir: fx.upper, workdir: fx.work });
+    const opening = ov.open('/d/f', fsc.O_RDWR, root); // runs until the data copy starts
+    await ov.unlink('/d/f', root);
+    await expect(opening).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(snapshotDir(fx.upper)).toEqual({ d: 'dir', 'd/f': 'whiteout' });
+    expect(snapshotDir(join(fx.work, 'work'))).toEqual({});
+  });
+
   it('trusted.overlay.* set through the overlay is stored escaped, like kernel overlayfs', async () => {
     const fx = buildLayers(base, { lower: [{ f: 'x' }], upper: {} });
     const ov = new Overlay({ lowerdirs: fx.lowers, upperdir: fx.upper, workdir: fx.work });
