@@ -1,6 +1,7 @@
 /**
  * Differential test: random sequences of changes applied to layerfs's Overlay
- * and to a real kernel overlayfs mount over identical layers. After every
+ * and to a real kernel overlayfs mount over identical layers (for layerfs
+ * sometimes in OCI whiteout format, which the kernel does not read). After every
  * operation both must agree on the outcome (success or errno code); at the end
  * on the merged view and on what the upper layer holds.
  */
@@ -71,6 +72,17 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 
 /** More runs for a deeper search: LAYERFS_DIFF_RUNS=2000 npx vitest run test/overlay/kernel-diff.test.ts */
 const RUNS = Number(process.env.LAYERFS_DIFF_RUNS ?? 150);
+
+/** The same layer with `.wh.NAME` whiteout files and `.wh..wh..opq` markers, as OCI layers are unpacked. */
+function ociFormat(spec: TreeSpec): TreeSpec {
+  const out: TreeSpec = {};
+  for (const [path, node] of Object.entries(spec)) {
+    if (typeof node === 'object' && 'whiteout' in node) out[path] = { whiteout: 'file' };
+    else if (typeof node === 'object' && 'dir' in node && node.opaque !== undefined) out[path] = { ...node, opaque: 'file' };
+    else out[path] = node;
+  }
+  return out;
+}
 
 /**
  * Drops whiteouts the kernel would treat oddly: one inside a directory it does
@@ -207,39 +219,46 @@ describe('against kernel overlayfs', () => {
   it('random layers and change sequences give the same outcomes, view and upper layer', async () => {
     let run = 0;
     await fc.assert(
-      fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 12 }), fc.option(fc.tuple(layerArb, layerArb, layerArb).map(mergedWhiteoutsOnly)), async (ops, random) => {
-        const lowers = random === null ? LOWERS : [random[0], random[1]];
-        const upper = random === null ? UPPER : random[2];
-        const dir = join(base, `run${run++}`);
-        const k = join(dir, 'k');
-        const o = join(dir, 'o');
-        for (const side of [k, o]) {
-          lowers.forEach((spec, i) => buildTree(join(side, `lower${i}`), spec));
-          buildTree(join(side, 'upper'), upper);
-          mkdirSync(join(side, 'work'));
-        }
-        const layerDirs = (side: string) => lowers.map((_, i) => join(side, `lower${i}`));
-        const mnt = join(k, 'merged');
-        mkdirSync(mnt);
-        execFileSync('mount', ['-t', 'overlay', 'overlay', '-o',
-          `lowerdir=${layerDirs(k).join(':')},upperdir=${k}/upper,workdir=${k}/work,redirect_dir=off,index=off,metacopy=off,xino=off`, mnt]);
-        try {
-          const ov = new Overlay({ lowerdirs: layerDirs(o), upperdir: join(o, 'upper'), workdir: join(o, 'work') });
-          for (const step of ops) {
-            if (vfsHandles(mnt, step)) continue;
-            const kernel = await outcome(() => onKernel(mnt, step));
-            const ours = await outcome(() => onOverlay(ov, step));
-            expect(ours, JSON.stringify(step)).toBe(kernel);
+      fc.asyncProperty(
+        fc.array(opArb, { minLength: 1, maxLength: 12 }),
+        fc.option(fc.tuple(layerArb, layerArb, layerArb).map(mergedWhiteoutsOnly)),
+        fc.boolean(),
+        async (ops, random, ociLowers) => {
+          const lowers = random === null ? LOWERS : [random[0], random[1]];
+          const upper = random === null ? UPPER : random[2];
+          const dir = join(base, `run${run++}`);
+          const k = join(dir, 'k');
+          const o = join(dir, 'o');
+          for (const side of [k, o]) {
+            // layerfs may get the same lower layers with OCI-style `.wh.` whiteout files instead.
+            const specs = side === o && ociLowers ? lowers.map(ociFormat) : lowers;
+            specs.forEach((spec, i) => buildTree(join(side, `lower${i}`), spec));
+            buildTree(join(side, 'upper'), upper);
+            mkdirSync(join(side, 'work'));
           }
-          const view = snapshotDir(mnt, true);
-          expect(await snapshotOverlay(ov)).toEqual(view);
-          expect(metadataOf(ov, Object.keys(view))).toEqual(metadataOf(mnt, Object.keys(view)));
-        } finally {
-          execFileSync('umount', [mnt]);
-        }
-        expect(snapshotDir(join(o, 'upper'))).toEqual(snapshotDir(join(k, 'upper')));
-        removeRoot(dir);
-      }),
+          const layerDirs = (side: string) => lowers.map((_, i) => join(side, `lower${i}`));
+          const mnt = join(k, 'merged');
+          mkdirSync(mnt);
+          execFileSync('mount', ['-t', 'overlay', 'overlay', '-o',
+            `lowerdir=${layerDirs(k).join(':')},upperdir=${k}/upper,workdir=${k}/work,redirect_dir=off,index=off,metacopy=off,xino=off`, mnt]);
+          try {
+            const ov = new Overlay({ lowerdirs: layerDirs(o), upperdir: join(o, 'upper'), workdir: join(o, 'work') });
+            for (const step of ops) {
+              if (vfsHandles(mnt, step)) continue;
+              const kernel = await outcome(() => onKernel(mnt, step));
+              const ours = await outcome(() => onOverlay(ov, step));
+              expect(ours, JSON.stringify(step)).toBe(kernel);
+            }
+            const view = snapshotDir(mnt, true);
+            expect(await snapshotOverlay(ov)).toEqual(view);
+            expect(metadataOf(ov, Object.keys(view))).toEqual(metadataOf(mnt, Object.keys(view)));
+          } finally {
+            execFileSync('umount', [mnt]);
+          }
+          expect(snapshotDir(join(o, 'upper'))).toEqual(snapshotDir(join(k, 'upper')));
+          removeRoot(dir);
+        },
+      ),
       { numRuns: RUNS },
     );
   }, 60_000 + RUNS * 100);
