@@ -13,6 +13,8 @@ export interface MountOptions {
   workdir?: string;
   readonly: boolean;
   volatile: boolean;
+  /** metacopy=on: metadata-only copy-up in the kernel's format (off by default). */
+  metacopy: boolean;
   uidMapping?: IdMapping;
   gidMapping?: IdMapping;
   squashUid?: number;
@@ -27,7 +29,7 @@ const ACCEPTED = new Set([
   'rw', 'suid', 'nosuid', 'dev', 'nodev', 'exec', 'noexec', 'atime', 'noatime', 'relatime', 'strictatime',
   'nodiratime', 'async', 'sync', 'auto', 'noauto', 'user', 'nouser', 'users', 'nofail', '_netdev', 'defaults',
   'allow_other', 'allow_root', 'default_permissions', 'debug', 'fast_ino', 'plugins', 'noacl', 'context',
-  'index', 'redirect_dir', 'metacopy', 'xino', 'userxattr', 'nfs_export', 'threaded', 'writeback',
+  'index', 'redirect_dir', 'xino', 'userxattr', 'nfs_export', 'threaded', 'writeback',
 ]);
 /** Options that carry through to libfuse unchanged. */
 const FUSE_PASS = new Set(['fsname', 'subtype', 'max_readahead', 'max_write', 'entry_timeout', 'attr_timeout', 'negative_timeout']);
@@ -64,7 +66,7 @@ function parseId(name: string, value: string): number {
 }
 
 export function parseMountOptions(optionStrings: string[]): MountOptions {
-  const o: MountOptions = { lowerdirs: [], readonly: false, volatile: false, fuse: [], warnings: [] };
+  const o: MountOptions = { lowerdirs: [], readonly: false, volatile: false, metacopy: false, fuse: [], warnings: [] };
   for (const raw of optionStrings.flatMap((o) => splitEscaped(o, ',', true))) {
     if (raw === '') continue; // podman writes "workdir=W," — an empty option is harmless
     const eq = raw.indexOf('=');
@@ -85,6 +87,10 @@ export function parseMountOptions(optionStrings: string[]): MountOptions {
         break;
       case 'volatile':
         o.volatile = true;
+        break;
+      case 'metacopy':
+        if (value !== 'on' && value !== 'off') throw new UsageError(`mount option metacopy=${value}: use on or off`);
+        o.metacopy = value === 'on';
         break;
       case 'uidmapping':
         o.uidMapping = parseIdMapping(value);

@@ -11,6 +11,8 @@ export interface OverlaySpec extends IdView {
   lowerdirs: string[];
   upperdir?: string;
   workdir?: string;
+  /** Metadata-only copy-up in the kernel's format (mount option metacopy=on). */
+  metacopy?: boolean;
   mountpoint: string;
   /** Extra libfuse options, e.g. `fsname=...`. */
   fuse?: string[];
@@ -43,7 +45,7 @@ export const DEFAULT_FUSE_OPTIONS = [
 ];
 
 export async function mountOverlay(spec: OverlaySpec): Promise<OverlayMount> {
-  const overlay = new Overlay({ lowerdirs: spec.lowerdirs, upperdir: spec.upperdir, workdir: spec.workdir });
+  const overlay = new Overlay({ lowerdirs: spec.lowerdirs, upperdir: spec.upperdir, workdir: spec.workdir, metacopy: spec.metacopy });
   const extra = spec.fuse ?? [];
   const hasFsname = extra.some((o) => o.startsWith('fsname='));
   const options = [...DEFAULT_FUSE_OPTIONS, ...(hasFsname ? [] : ['fsname=layerfs']), ...extra];

@@ -91,6 +91,7 @@ async function mountCommand(source: string | undefined, mountpoint: string, flag
       lowerdirs: opts.lowerdirs.map(abs),
       upperdir: opts.upperdir && abs(opts.upperdir),
       workdir: opts.workdir && abs(opts.workdir),
+      metacopy: opts.metacopy,
       mountpoint: target,
       fuse: [...opts.fuse, ...(source && !opts.fuse.some((o) => o.startsWith('fsname=')) ? [`fsname=${source.replace(/,/g, '_')}`] : [])],
       uidMapping: opts.uidMapping,

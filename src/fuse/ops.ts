@@ -6,7 +6,7 @@
  */
 import { ftruncateSync } from 'node:fs';
 import type { Overlay } from '../overlay/overlay.js';
-import { fstat, ST, type StatBuf } from '../sys.js';
+import { ST, type StatBuf } from '../sys.js';
 import { toDisk, toShown, type IdMapping } from '../id-mapping.js';
 import type { Caller, FuseOps } from './binding.js';
 
@@ -38,7 +38,7 @@ export function overlayOps(ov: Overlay, ids: IdView = {}): FuseOps {
 
   return {
     getattr: (path) => show(ov.getattr(path)),
-    fgetattr: (path, fh) => show(fstat(fh)),
+    fgetattr: (path, fh) => show(ov.fgetattr(path, fh)),
     readdir: (path) => {
       // libfuse's high-level API lists '.' and '..' only if the filesystem does.
       const d = ov.readdir(path);

@@ -5,8 +5,14 @@
  * upper layer, so a crash never exposes a half copy. The upper parent's times
  * are restored afterwards, as the kernel does. Copy-ups of one path share a
  * single promise, so concurrent writers never race.
+ * With metacopy, a metadata change copies up a regular file without its data
+ * (a sparse file marked `trusted.overlay.metacopy`); the first data change
+ * completes it: a full copy built in the work directory, with the metacopy
+ * file's metadata, renamed over it.
  */
-import { constants as fsc, lchownSync, mkdirSync, readlinkSync, symlinkSync, chmodSync } from 'node:fs';
+import {
+  chmodSync, closeSync, constants as fsc, ftruncateSync, lchownSync, mkdirSync, openSync, readlinkSync, symlinkSync,
+} from 'node:fs';
 import { copyFile } from 'node:fs/promises';
 import { FsError } from '../errors.js';
 import {
@@ -16,6 +22,7 @@ import {
 import { realJoin, splitParent } from './paths.js';
 import type { Found, Resolver } from './resolve.js';
 import type { WorkDir } from './work-dir.js';
+import { METACOPY_XATTR } from './metacopy.js';
 import { isPrivateXattr } from './xattr-names.js';
 
 const CAPABILITY = 'security.capability';
@@ -53,6 +60,8 @@ export function copyMetadata(src: string, st: StatBuf, dst: string): void {
   utimens(dst, st[ST.atimeSec]!, st[ST.atimeNsec]!, st[ST.mtimeSec]!, st[ST.mtimeNsec]!);
 }
 
+type Depth = 'full' | 'meta';
+
 export class CopyUp {
   private readonly inflight = new Map<string, Promise<Found>>();
 
@@ -89,38 +98,64 @@ export class CopyUp {
 
   /** Makes sure `path` has an upper copy (a file's data included); returns the upper entry. */
   async copyUp(path: string): Promise<Found> {
+    return this.copy(path, 'full');
+  }
+
+  /**
+   * Makes sure `path` has an upper copy for a metadata change: with metacopy
+   * on, a regular file's data stays below. Without it, the same as copyUp.
+   */
+  async copyUpMeta(path: string): Promise<Found> {
+    return this.copy(path, this.resolver.metacopy ? 'meta' : 'full');
+  }
+
+  private async copy(path: string, depth: Depth): Promise<Found> {
     const e = this.resolver.found(path, 'copyup');
-    if (this.isUpper(e)) return e;
+    if (this.isUpper(e) && (e.data === undefined || depth === 'meta')) return e;
     if (e.dirs.length > 0) {
       this.ensureUpperDir(path);
       return this.resolver.found(path, 'copyup');
     }
-    let pending = this.inflight.get(path);
-    if (pending === undefined) {
-      pending = this.copyNonDir(path).finally(() => this.inflight.delete(path));
-      this.inflight.set(path, pending);
+    // One copy per path at a time; a full copy asked for during a metadata one follows it.
+    for (;;) {
+      const pending = this.inflight.get(path);
+      if (pending === undefined) break;
+      await pending.catch(() => {});
     }
-    return pending;
+    const done = this.copyNonDir(path, depth).finally(() => this.inflight.delete(path));
+    this.inflight.set(path, done);
+    return done;
   }
 
-  private async copyNonDir(path: string): Promise<Found> {
+  private async copyNonDir(path: string, depth: Depth): Promise<Found> {
     const { parent, name } = splitParent(path, 'copyup');
     for (;;) {
       const e = this.resolver.found(path, 'copyup');
-      if (this.isUpper(e) || e.dirs.length > 0) return this.copyUp(path);
+      if (e.dirs.length > 0) {
+        this.ensureUpperDir(path);
+        return this.resolver.found(path, 'copyup');
+      }
+      if (this.isUpper(e) && (e.data === undefined || depth === 'meta')) return e;
       const tmp = this.work.tempPath();
       try {
-        await this.build(e, tmp);
+        const completing = this.isUpper(e);
+        if (depth === 'meta' && isReg(e.stat)) {
+          buildMetacopy(tmp, e.stat[ST.size]!);
+        } else {
+          await this.build(e, tmp);
+        }
         copyMetadata(e.real, e.stat, tmp);
+        if (depth === 'meta' && isReg(e.stat)) setxattr(tmp, METACOPY_XATTR, Buffer.alloc(0));
         // The layers may have changed while the data was copied: install only
         // if the path still shows the entry that was copied.
         const now = this.resolver.resolve(path, 'copyup');
-        if (now.kind !== 'found' || now.real !== e.real) {
+        if (now.kind !== 'found' || now.real !== e.real || now.data?.real !== e.data?.real) {
           this.work.discard(tmp);
           continue;
         }
         const upperParent = this.ensureUpperDir(parent);
-        keepingTimes(upperParent, () => renameat2(tmp, realJoin(upperParent, name), RENAME_NOREPLACE));
+        // Completing a metacopy file replaces it; anything else must not be there yet.
+        keepingTimes(upperParent, () => renameat2(tmp, realJoin(upperParent, name), completing ? 0 : RENAME_NOREPLACE));
         this.changed(path);
         return this.resolver.found(path, 'copyup');
       } catch (err) {
@@ -133,7 +168,7 @@ export class CopyUp {
   private async build(e: Found, tmp: string): Promise<void> {
     const st = e.stat;
     if (isReg(st)) {
-      await copyFile(e.real, tmp, fsc.COPYFILE_FICLONE);
+      await copyFile(e.data?.real ?? e.real, tmp, fsc.COPYFILE_FICLONE);
     } else if (isSymlink(st)) {
       symlinkSync(readlinkSync(e.real, 'buffer'), tmp);
     } else if (fileType(st[ST.mode]!) !== S_IFDIR) {
@@ -142,5 +177,15 @@ export class CopyUp {
     } else {
       throw new FsError('EISDIR', 'copyup', e.real);
     }
+  }
+}
+
+/** An empty regular file with the data's size and no data blocks: the kernel's metacopy file. */
+function buildMetacopy(tmp: string, size: number): void {
+  const fd = openSync(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600);
+  try {
+    ftruncateSync(fd, size);
+  } finally {
+    closeSync(fd);
   }
 }

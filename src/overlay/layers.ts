@@ -13,6 +13,8 @@ export interface OverlayOptions {
   lowerdirs: string[];
   upperdir?: string;
   workdir?: string;
+  /** Metadata-only copy-up, the kernel's metacopy=on (default off). */
+  metacopy?: boolean;
 }
 
 export function layersFromOptions(opts: OverlayOptions): Layer[] {

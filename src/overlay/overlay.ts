@@ -1,7 +1,8 @@
 /**
  * The overlay: kernel overlayfs semantics (redirect_dir=off, index=off,
- * metacopy=off, xino=off) over read-only lower directories and an optional
- * writable upper directory, as plain calls on paths. Knows nothing of FUSE:
+ * xino=off, metacopy off or on) over read-only lower directories and an optional
+ * writable upper directory, as plain calls on paths. With metacopy, metadata
+ * changes copy a regular file up without its data (see metacopy.ts). Knows nothing of FUSE:
  * every method returns a value or throws FsError (or a Node fs errno error).
  * Metadata calls are synchronous on purpose; calls that may copy data are async.
  * Permission checks are the kernel's (default_permissions), not ours.
@@ -12,7 +13,7 @@ import {
 } from 'node:fs';
 import { FsError } from '../errors.js';
 import {
-  getxattr as sysGetxattr, isDir, isReg, isSymlink, listxattr as sysListxattr, mknodRaw, removexattr as sysRemovexattr,
+  fstat, getxattr as sysGetxattr, isDir, isReg, isSymlink, listxattr as sysListxattr, mknodRaw, removexattr as sysRemovexattr,
   S_IFMT, setxattr as sysSetxattr, utimens as sysUtimens, type StatBuf,
 } from '../sys.js';
 import { newOwner, type Caller } from './caller.js';
@@ -50,10 +51,12 @@ export class Overlay {
   private readonly resolver: Resolver;
   private readonly work: WorkDir | undefined;
   private readonly copier: CopyUp | undefined;
+  /** Read fds opened on a metacopy file's data, by the path they were opened at. */
+  private readonly dataFds = new Map<number, string>();
 
   constructor(opts: OverlayOptions) {
     const layers = layersFromOptions(opts);
-    this.resolver = new Resolver(layers);
+    this.resolver = new Resolver(layers, opts.metacopy === true);
     this.readonly = opts.upperdir === undefined;
     if (!this.readonly) {
       this.work = new WorkDir(realpathSync(opts.workdir!));
@@ -104,6 +107,11 @@ export class Overlay {
     const e = this.resolver.found(path, 'open');
     const clean = (flags & ~(fsc.O_CREAT | fsc.O_EXCL)) | fsc.O_NOFOLLOW;
     const writes = (flags & O_ACCMODE) !== fsc.O_RDONLY || (flags & fsc.O_TRUNC) !== 0;
+    if (!writes && e.data !== undefined) {
+      const fd = openLower(e.data.real, clean);
+      this.dataFds.set(fd, path);
+      return fd;
+    }
     if (!writes) return this.isUpper(e) ? openSync(e.real, clean) : openLower(e.real, clean);
     const copier = this.writable('open', path);
     if (e.dirs.length > 0) throw new FsError('EISDIR', 'open', path);
@@ -135,7 +143,16 @@ export class Overlay {
     });
   }
 
+  /** The stat of an open file; `path` is its current name. */
+  fgetattr(path: string, fd: number): StatBuf {
+    // A metacopy file's data fd would show the lower file's metadata.
+    if (!this.dataFds.has(fd)) return fstat(fd);
+    const e = this.resolver.resolve(path);
+    return e.kind === 'found' ? e.stat : fstat(fd);
+  }
+
   release(fd: number): void {
+    this.dataFds.delete(fd);
     closeSync(fd);
   }
 
@@ -177,7 +194,7 @@ export class Overlay {
     const e = this.resolver.found(path, 'setxattr');
     if (isReservedXattr(name)) throw new FsError('EPERM', 'setxattr', path, `${name} belongs to layerfs`);
     if (!userXattrAllowed(e.stat, name)) throw new FsError('EPERM', 'setxattr', path);
-    const up = await copier.copyUp(path);
+    const up = await copier.copyUpMeta(path);
     sysSetxattr(up.real, toLayerName(name), value, flags);
   }
 
@@ -296,7 +313,7 @@ export class Overlay {
   private async copyUpFor(syscall: string, path: string): Promise<Found> {
     const copier = this.writable(syscall, path);
     this.resolver.found(path, syscall);
-    return copier.copyUp(path);
+    return copier.copyUpMeta(path);
   }
 
   /**

@@ -53,7 +53,8 @@ export function renameNow(ctx: RenameContext, from: string, to: string): boolean
   if (dst.kind === 'found' && !movable(dst) && mergeDir(dst.dirs).names.length > 0) {
     throw new FsError('ENOTEMPTY', 'rename', to);
   }
-  if (!isUpper(src)) return false;
+  // A metacopy file is completed first: moving it would need a redirect, which layerfs does not write.
+  if (!isUpper(src) || src.data !== undefined) return false;
 
   const upperToParent = copier.ensureUpperDir(t.parent);
   const target = realJoin(upperToParent, t.name);

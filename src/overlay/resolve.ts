@@ -1,8 +1,10 @@
 /**
  * Path resolution through the layers, top-down, one component at a time, as
- * kernel overlayfs does it (redirect_dir=off, metacopy=off):
+ * kernel overlayfs does it (redirect_dir=off; metacopy optional):
  * - a whiteout (char 0:0 or `.wh.NAME`) stops the descent: the name is gone;
- * - a non-directory is the entry and hides everything below it;
+ * - a non-directory is the entry and hides everything below it, except that
+ *   with metacopy a metadata-only file takes its data from the next regular
+ *   file below it (see metacopy.ts);
  * - a directory merges with directories of the same name below, until an
  *   opaque one, a whiteout or a non-directory;
  * - a child is only looked up in the layers its parent directory merged, so a
@@ -13,9 +15,10 @@
  */
 import { LRUCache } from 'lru-cache';
 import { FsError } from '../errors.js';
-import { isDir, isWhiteoutStat, lstat, ST, type StatBuf } from '../sys.js';
+import { isDir, isReg, isWhiteoutStat, lstat, ST, type StatBuf } from '../sys.js';
 import { components, isWithin, realJoin } from './paths.js';
 import { LowerIndex } from './lower-index.js';
+import { isMetacopy, metacopyStat } from './metacopy.js';
 import { hasWhiteoutFile, isOpaqueDir, isWhiteoutName } from './whiteout.js';
 
 export interface Layer {
@@ -40,6 +43,11 @@ export type Entry =
       stat: StatBuf;
       /** For a directory: every layer copy it merges, top first. Empty for other types. */
       dirs: LayerDir[];
+      /**
+       * For a metadata-only copy (metacopy): the file holding the data. `stat`
+       * is then the metacopy file's with the data's size and blocks.
+       */
+      data?: { layer: number; real: string };
     }
   | { kind: 'whiteout'; layer: number; format: WhiteoutFormat }
   | { kind: 'absent' };
@@ -51,7 +59,8 @@ export class Resolver {
   private readonly dirs = new LRUCache<string, LayerDir[]>({ max: 20_000 });
   private readonly index = new LowerIndex();
 
-  constructor(readonly layers: readonly Layer[]) {
+  /** With `metacopy`, files marked `trusted.overlay.metacopy` take their data from below. */
+  constructor(readonly layers: readonly Layer[], readonly metacopy = false) {
     const dirs = layers.map((l, layer) => ({ layer, real: l.root }));
     const top = dirs[0]!;
     // The root merges every layer; like the kernel, opaque markers on layer roots are ignored.
@@ -83,7 +92,10 @@ export class Resolver {
       }
       const last = i === stack.length - 1;
       if (found === undefined) {
-        if (!isDir(st)) return { kind: 'found', layer: dir.layer, real, stat: st, dirs: [] };
+        if (!isDir(st)) {
+          if (this.metacopy && isMetacopy(real, st)) return this.withData(stack, i, name, real, st);
+          return { kind: 'found', layer: dir.layer, real, stat: st, dirs: [] };
+        }
         found = { kind: 'found', layer: dir.layer, real, stat: st, dirs: [{ layer: dir.layer, real }] };
         if (last || isOpaqueDir(real)) break;
         continue;
@@ -96,6 +108,29 @@ export class Resolver {
     // Like the kernel, a merged directory reports nlink 1 rather than counting subdirectories.
     if (found.dirs.length > 1) found.stat[ST.nlink] = 1;
     return found;
+  }
+
+  /**
+   * The metacopy file `real` at `stack[at]` with its data: the first regular
+   * file below with the same name that is not metacopy itself. Like the
+   * kernel, the search stops at a whiteout or a non-regular entry; a metacopy
+   * file without data then shows (and reads) as itself.
+   */
+  private withData(stack: readonly LayerDir[], at: number, name: string, real: string, st: StatBuf): Found {
+    const meta: Found = { kind: 'found', layer: stack[at]!.layer, real, stat: st, dirs: [] };
+    for (let i = at + 1; i < stack.length; i++) {
+      const dir = stack[i]!;
+      const below = realJoin(dir.real, name);
+      const bst = lstat(below);
+      if (bst === null) {
+        if (hasWhiteoutFile(dir.real, name)) break;
+        continue;
+      }
+      if (!isReg(bst)) break;
+      if (isMetacopy(below, bst)) continue;
+      return { ...meta, stat: metacopyStat(st, bst), data: { layer: dir.layer, real: below } };
+    }
+    return meta;
   }
 
   /** Resolves an overlay path; a missing or non-directory ancestor throws ENOENT / ENOTDIR. */
