@@ -8,8 +8,8 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeTree, snapshot, type Snap, type TreeSpec } from '../helpers/tree.js';
-import { mountKernel, mountLayerfs, sh, unmountAll, type Layers } from '../helpers/mounts.js';
-import { scenarios, type Scenario } from './scenarios.js';
+import { mountKernel, mountLayerfs, sh, unmount, unmountAll, type Layers } from '../helpers/mounts.js';
+import { metacopyScenarios, scenarios, type Scenario } from './scenarios.js';
 
 const root = mkdtempSync(join(tmpdir(), 'layerfs-diff-'));
 afterEach(unmountAll);
@@ -17,6 +17,8 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 // The kernel's own bookkeeping in the upper dir; layerfs's own metadata likewise.
 const internalXattr = (n: string) => (n.startsWith('trusted.overlay.') && n !== 'trusted.overlay.opaque') || n.startsWith('user.layerfs.');
+// With metacopy on, which files are metadata-only is the point: compare that marker too.
+const internalXattrMetacopy = (n: string) => n !== 'trusted.overlay.metacopy' && internalXattr(n);
 
 /**
  * The kernel reads only its own whiteout format. Image layers also use OCI's
@@ -43,11 +45,16 @@ function toKernelFormat(spec: TreeSpec): TreeSpec {
   return out;
 }
 
-async function runOn(kind: 'kernel' | 'layerfs', s: Scenario, since: bigint) {
-  const dir = join(root, `${s.name.replace(/\W+/g, '-')}-${kind}`);
+/**
+ * Runs a scenario on one side. 'layerfs-then-kernel' runs it on layerfs over
+ * layers in the kernel's format, unmounts, and mounts kernel overlayfs over
+ * the same dirs: the kernel must read what layerfs wrote.
+ */
+async function runOn(kind: 'kernel' | 'layerfs' | 'layerfs-then-kernel', s: Scenario, since: bigint, tag: string = kind) {
+  const dir = join(root, `${s.name.replace(/\W+/g, '-')}-${tag}`);
   const layers: Layers = { lowerdirs: s.lower.map((_, i) => join(dir, `lower${i}`)) };
   const useKernel = kind === 'kernel' || process.env.LAYERFS_DIFF_SELFCHECK === '1';
-  const format = useKernel ? toKernelFormat : (spec: TreeSpec) => spec;
+  const format = useKernel || kind === 'layerfs-then-kernel' ? toKernelFormat : (spec: TreeSpec) => spec;
   s.lower.forEach((spec, i) => makeTree(layers.lowerdirs[i]!, format(spec)));
   if (!s.readonly) {
     layers.upperdir = join(dir, 'upper');
@@ -58,23 +65,37 @@ async function runOn(kind: 'kernel' | 'layerfs', s: Scenario, since: bigint) {
   const mnt = join(dir, 'merged');
   mkdirSync(mnt);
   // LAYERFS_DIFF_SELFCHECK=1 runs the kernel twice: the harness itself must see no divergence.
-  await (useKernel ? mountKernel(layers, mnt) : mountLayerfs(layers, mnt));
+  await (useKernel ? mountKernel(layers, mnt, { metacopy: s.metacopy }) : mountLayerfs(layers, mnt, s.metacopy ? ['metacopy=on'] : []));
   const result = await sh(s.script, mnt, s.uid);
+  if (kind === 'layerfs-then-kernel') {
+    await unmount(mnt);
+    await mountKernel(layers, mnt, { metacopy: s.metacopy });
+  }
   // Snapshot the settled state, as a new process would see it later: forget
   // cached dentries and inodes (see test/fuse/hard-link-attrs.test.ts for why).
   await sh('sync; echo 2 > /proc/sys/vm/drop_caches', '/');
   const merged = snapshot(mnt, { since, dirNlink: false });
   const upper: Record<string, Snap> | null = layers.upperdir
-    ? snapshot(layers.upperdir, { since, skipXattr: internalXattr, dirNlink: false })
+    ? snapshot(layers.upperdir, { since, skipXattr: s.metacopy ? internalXattrMetacopy : internalXattr, dirNlink: false })
     : null;
   return { exit: result.code, out: result.out.split(dir).join('<dir>'), merged, upper };
 }
 
 describe('kernel overlayfs and layerfs agree', () => {
-  it.each(scenarios)('$name', async (s) => {
+  it.each([...scenarios, ...metacopyScenarios])('$name', async (s) => {
     const since = BigInt(Date.now() - 1000) * 1_000_000n;
     const kernel = await runOn('kernel', s, since);
     const layerfs = await runOn('layerfs', s, since);
     expect(layerfs).toEqual(kernel);
+  });
+});
+
+describe('kernel overlayfs mounts an upper dir layerfs wrote with metacopy=on', () => {
+  it.each(metacopyScenarios)('$name', async (s) => {
+    const since = BigInt(Date.now() - 1000) * 1_000_000n;
+    const kernel = await runOn('kernel', s, since, 'kernel-again');
+    const remounted = await runOn('layerfs-then-kernel', s, since);
+    expect(remounted.merged).toEqual(kernel.merged);
+    expect(remounted.upper).toEqual(kernel.upper);
   });
 });

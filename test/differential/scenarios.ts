@@ -15,6 +15,8 @@ export interface Scenario {
   uid?: number;
   /** Mount without an upper dir (read-only). */
   readonly?: boolean;
+  /** Mount both sides with metacopy=on (the kernel also needs redirect_dir=on). */
+  metacopy?: boolean;
 }
 
 const base: TreeSpec = {
@@ -94,4 +96,14 @@ export const scenarios: Scenario[] = [
   { name: 'rename across directories of a file that exists only in a lower layer', lower: two, script: 'mv data/sub/deep/c.txt etc/ && mv link-to-hosts data/ && ls etc data && cat etc/c.txt' },
   { name: 'parallel appends to one lower file copy it up once', lower: two, script: 'for i in 1 2 3 4 5 6 7 8; do (echo line$i >> data/sub/deep/c.txt) & done; wait; sort -o data/sub/deep/c.txt data/sub/deep/c.txt; cat data/sub/deep/c.txt' },
   { name: 'upper dir with kernel whiteouts and opaque dirs from an earlier mount', lower: two, upper: { 'data/a.txt': { type: 'whiteout' }, 'etc/': { type: 'dir', opaque: true }, 'etc/only': 'upper\n' }, script: 'ls -a data etc' },
+];
+
+/** Metadata-only copy-up: the upper dirs must agree, trusted.overlay.metacopy included. */
+export const metacopyScenarios: Scenario[] = [
+  { name: 'metacopy: chmod -R of a lower tree, then read', lower: two, metacopy: true, script: 'chmod -R go-rwx data && stat -c "%n %a %s" data/a.txt data/sub/deep/c.txt && cat data/a.txt data/sub/deep/c.txt' },
+  { name: 'metacopy: chown -R of a lower tree, setuid and capability kept as the kernel does', lower: two, metacopy: true, script: 'chown -R 7:8 data bin && stat -c "%n %u %g %A" bin/suid data/a.txt && getfattr -n security.capability -e hex bin/ping && cat bin/tool' },
+  { name: 'metacopy: touch -d opens for writing (full copy), touch -h -d does not', lower: two, metacopy: true, script: "touch -d '2020-01-02 03:04:05.5' etc/hosts && touch -h -d '2019-01-01 00:00:00.25' data/b.txt data/a.txt && stat -c '%n %y' etc/hosts data/a.txt && cat data/a.txt" },
+  { name: 'metacopy: setfattr on lower files, then getfattr and read', lower: two, metacopy: true, script: 'setfattr -n user.k -v v etc/hosts bin/tool && getfattr -d etc/hosts bin/tool && cat etc/hosts' },
+  { name: 'metacopy: chmod, then append completes the copy-up', lower: two, metacopy: true, script: 'chmod 600 data/a.txt data/sub/deep/c.txt && echo more >> data/sub/deep/c.txt && stat -c "%n %a %s" data/sub/deep/c.txt data/a.txt && cat data/sub/deep/c.txt data/a.txt' },
+  { name: 'metacopy: chmod, then truncate and rm', lower: two, metacopy: true, script: 'chmod 640 etc/hosts etc/shadow data/a.txt && truncate -s 4 etc/hosts && rm etc/shadow && cat etc/hosts && ls etc && stat -c "%n %a %s" data/a.txt' },
 ];

@@ -20,9 +20,13 @@ export function overlayOptions(l: Layers): string {
   return [`lowerdir=${l.lowerdirs.map(esc).join(':')}`, ...(l.upperdir ? [`upperdir=${esc(l.upperdir)}`, `workdir=${esc(l.workdir!)}`] : [])].join(',');
 }
 
-/** Kernel overlayfs with the features fuse-overlayfs also lacks turned off. */
-export async function mountKernel(l: Layers, mnt: string): Promise<void> {
-  const features = l.upperdir ? ',redirect_dir=off,index=off,metacopy=off,xino=off' : '';
+/**
+ * Kernel overlayfs with the features fuse-overlayfs also lacks turned off.
+ * `metacopy` turns on metadata-only copy-up, which needs redirect_dir=on.
+ */
+export async function mountKernel(l: Layers, mnt: string, opts: { metacopy?: boolean } = {}): Promise<void> {
+  const metacopy = opts.metacopy ? 'redirect_dir=on,metacopy=on' : 'redirect_dir=off,metacopy=off';
+  const features = l.upperdir ? `,${metacopy},index=off,xino=off` : '';
   await run('mount', ['-t', 'overlay', 'overlay', '-o', overlayOptions(l) + features, mnt]);
   live.add(mnt);
 }
