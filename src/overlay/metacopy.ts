@@ -8,6 +8,7 @@
 import { getxattr, isReg, ST, type StatBuf } from '../sys.js';
 
 export const METACOPY_XATTR = 'trusted.overlay.metacopy';
+const REDIRECT_XATTR = 'trusted.overlay.redirect';
 
 /** Whether the regular file `real` (with stat `st`) is a metadata-only copy. */
 export function isMetacopy(real: string, st: StatBuf): boolean {
@@ -20,4 +21,15 @@ export function metacopyStat(meta: StatBuf, data: StatBuf): StatBuf {
   out[ST.size] = data[ST.size]!;
   out[ST.blocks] = data[ST.blocks]!;
   return out;
+}
+
+/**
+ * Where the kernel says a renamed metacopy file's data is: an absolute path
+ * from the layers' root (it writes only those for non-directories). layerfs
+ * never writes one: it copies the data up before a rename or a link.
+ */
+export function metacopyRedirect(real: string): string | null {
+  const value = getxattr(real, REDIRECT_XATTR)?.toString();
+  if (value === undefined || !value.startsWith('/') || value.split('/').some((p) => p === '..')) return null;
+  return value.replace(/\/+$/, '');
 }

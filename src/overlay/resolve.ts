@@ -18,7 +18,7 @@ import { FsError } from '../errors.js';
 import { isDir, isReg, isWhiteoutStat, lstat, ST, type StatBuf } from '../sys.js';
 import { components, isWithin, realJoin } from './paths.js';
 import { LowerIndex } from './lower-index.js';
-import { isMetacopy, metacopyStat } from './metacopy.js';
+import { isMetacopy, metacopyRedirect, metacopyStat } from './metacopy.js';
 import { hasWhiteoutFile, isOpaqueDir, isWhiteoutName } from './whiteout.js';
 
 export interface Layer {
@@ -112,23 +112,34 @@ export class Resolver {
 
   /**
    * The metacopy file `real` at `stack[at]` with its data: the first regular
-   * file below with the same name that is not metacopy itself. Like the
-   * kernel, the search stops at a whiteout or a non-regular entry; a metacopy
-   * file without data then shows (and reads) as itself.
+   * file below with the same name that is not metacopy itself, or, when the
+   * kernel renamed it (a `trusted.overlay.redirect` from the root), the first
+   * one at the redirect path in the layers below. Like the kernel, the search
+   * stops at a whiteout or a non-regular entry; a metacopy file without data
+   * then shows (and reads) as itself.
    */
   private withData(stack: readonly LayerDir[], at: number, name: string, real: string, st: StatBuf): Found {
     const meta: Found = { kind: 'found', layer: stack[at]!.layer, real, stat: st, dirs: [] };
-    for (let i = at + 1; i < stack.length; i++) {
-      const dir = stack[i]!;
-      const below = realJoin(dir.real, name);
-      const bst = lstat(below);
+    const redirect = metacopyRedirect(real);
+    const below: { layer: number; dir: string; name: string }[] = [];
+    if (redirect === null) {
+      for (const d of stack.slice(at + 1)) below.push({ layer: d.layer, dir: d.real, name });
+    } else {
+      const slash = redirect.lastIndexOf('/');
+      for (let l = meta.layer + 1; l < this.layers.length; l++) {
+        below.push({ layer: l, dir: realJoin(this.layers[l]!.root, redirect.slice(0, slash)), name: redirect.slice(slash + 1) });
+      }
+    }
+    for (const b of below) {
+      const candidate = realJoin(b.dir, b.name);
+      const bst = lstat(candidate);
       if (bst === null) {
-        if (hasWhiteoutFile(dir.real, name)) break;
+        if (hasWhiteoutFile(b.dir, b.name)) break;
         continue;
       }
       if (!isReg(bst)) break;
-      if (isMetacopy(below, bst)) continue;
-      return { ...meta, stat: metacopyStat(st, bst), data: { layer: dir.layer, real: below } };
+      if (isMetacopy(candidate, bst)) continue;
+      return { ...meta, stat: metacopyStat(st, bst), data: { layer: b.layer, real: candidate } };
     }
     return meta;
   }

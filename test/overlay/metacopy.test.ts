@@ -1,4 +1,4 @@
-import { closeSync, constants as fsc, readFileSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsc, readFileSync, truncateSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Overlay } from '../../src/overlay/overlay.js';
@@ -166,6 +166,25 @@ describe('metacopy=on: metadata-only copy-up', () => {
     expect(await read(ov, '/f')).toBe('bottom');
     await ov.truncate('/f', 3, root);
     expect(readFileSync(join(stack.upper, 'f'), 'utf8')).toBe('bot');
+  });
+
+  it('reads a metacopy file the kernel renamed (an absolute trusted.overlay.redirect)', async () => {
+    // As kernel overlayfs (metacopy=on, redirect_dir=on) leaves `chmod 600 d/f; mv d/f e/moved`.
+    const kernelUpper = buildLayers(join(base, 'kernel'), {
+      lower: [{ 'd/f': { file: 'data of f', mode: 0o644 }, 'e/': { dir: true } }],
+      upper: {
+        'd/f': { whiteout: 'char' },
+        'e/moved': { file: '', mode: 0o600, xattrs: { [METACOPY]: '', 'trusted.overlay.redirect': '/d/f' } },
+      },
+    });
+    truncateSync(join(kernelUpper.upper, 'e/moved'), 9); // sparse, with the data's size
+    const ov = overlay(kernelUpper);
+    expect(await read(ov, '/e/moved')).toBe('data of f');
+    expect(ov.getattr('/e/moved')[ST.mode]! & 0o7777).toBe(0o600);
+    expect(() => ov.getattr('/d/f')).toThrow(expect.objectContaining({ code: 'ENOENT' }));
+    await ov.truncate('/e/moved', 4, root);
+    expect(listxattr(join(kernelUpper.upper, 'e/moved'))).toEqual([]);
+    expect(await read(ov, '/e/moved')).toBe('data');
   });
 
   it('without metacopy=on a metacopy xattr is not followed', async () => {
