@@ -40,6 +40,13 @@ describe('parseMountOptions', () => {
       expect: { warnings: ["unknown mount option 'frobnicate=1' ignored"] },
     },
     {
+      name: 'metacopy=on turns on metadata-only copy-up; off by default and with metacopy=off',
+      args: ['lowerdir=/l,upperdir=/u,workdir=/w,metacopy=on,redirect_dir=on'],
+      expect: { metacopy: true, warnings: [] },
+    },
+    { name: 'metacopy=off', args: ['lowerdir=/l,metacopy=off'], expect: { metacopy: false, warnings: [] } },
+    { name: 'metacopy is off unless asked for', args: ['lowerdir=/l'], expect: { metacopy: false } },
+    {
       name: 'libfuse options pass through',
       args: ['lowerdir=/l,fsname=myimage,max_readahead=1048576'],
       expect: { fuse: ['fsname=myimage', 'max_readahead=1048576'] },
@@ -54,6 +61,7 @@ describe('parseMountOptions', () => {
     { args: ['lowerdir=/l,upperdir=/u'], error: /upperdir= and workdir= go together/ },
     { args: ['lowerdir=/l,uidmapping=0:1'], error: /bad id mapping/ },
     { args: ['lowerdir=/l,squash_to_uid=x'], error: /squash_to_uid=x: not a number/ },
+    { args: ['lowerdir=/l,metacopy=yes'], error: /metacopy=yes: use on or off/ },
   ];
   it.each(bad)('rejects $args', ({ args, error }) => {
     expect(() => parseMountOptions(args)).toThrow(error);

@@ -105,5 +105,5 @@ export const metacopyScenarios: Scenario[] = [
   { name: 'metacopy: touch -d opens for writing (full copy), touch -h -d does not', lower: two, metacopy: true, script: "touch -d '2020-01-02 03:04:05.5' etc/hosts && touch -h -d '2019-01-01 00:00:00.25' data/b.txt data/a.txt && stat -c '%n %y' etc/hosts data/a.txt && cat data/a.txt" },
   { name: 'metacopy: setfattr on lower files, then getfattr and read', lower: two, metacopy: true, script: 'setfattr -n user.k -v v etc/hosts bin/tool && getfattr -d etc/hosts bin/tool && cat etc/hosts' },
   { name: 'metacopy: chmod, then append completes the copy-up', lower: two, metacopy: true, script: 'chmod 600 data/a.txt data/sub/deep/c.txt && echo more >> data/sub/deep/c.txt && stat -c "%n %a %s" data/sub/deep/c.txt data/a.txt && cat data/sub/deep/c.txt data/a.txt' },
-  { name: 'metacopy: chmod, then truncate and rm', lower: two, metacopy: true, script: 'chmod 640 etc/hosts etc/shadow data/a.txt && truncate -s 4 etc/hosts && rm etc/shadow && cat etc/hosts && ls etc && stat -c "%n %a %s" data/a.txt' },
+  { name: 'metacopy: chmod, then truncate and rm', lower: two, metacopy: true, script: 'chmod 640 etc/hosts etc/shadow data/a.txt hard1 && truncate -s 4 etc/hosts && rm etc/shadow && cat etc/hosts hard1 && ls etc && stat -c "%n %a %s %h" data/a.txt hard1 hard2 && cat < data/a.txt' },
 ];
