@@ -1,8 +1,10 @@
 import { constants } from 'node:os';
-import { format } from 'node:util';
+import { format, getSystemErrorMap } from 'node:util';
 
 const errnos = constants.errno as Record<string, number>;
 const names = new Map<number, string>(Object.entries(errnos).map(([k, v]) => [v, k]));
+/** 'ENOENT' → 'no such file or directory', as Node's own errors say it. */
+const descriptions = new Map<string, string>([...getSystemErrorMap().values()]);
 
 export type ErrnoCode = keyof typeof constants.errno;
 
@@ -12,14 +14,20 @@ export type ErrnoCode = keyof typeof constants.errno;
  */
 export class FsError extends Error {
   readonly errno: number;
-  constructor(
-    readonly code: string,
-    readonly syscall: string,
-    readonly path?: string,
-    detail?: string,
-  ) {
-    super(`${code}: ${detail ?? code.toLowerCase()}, ${syscall}${path === undefined ? '' : ` '${path}'`}`);
+  readonly code: string;
+  readonly syscall: string;
+  readonly path?: string;
+  constructor(code: string, syscall: string, path?: string, detail?: string) {
+    // An FsError is an answer (ENOENT for a name that is not there), not a bug:
+    // it carries no stack trace, which would cost more than the lookup itself.
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    super(`${code}: ${detail ?? descriptions.get(code) ?? code.toLowerCase()}, ${syscall}${path === undefined ? '' : ` '${path}'`}`);
+    Error.stackTraceLimit = limit;
     this.name = 'FsError';
+    this.code = code;
+    this.syscall = syscall;
+    this.path = path;
     this.errno = errnos[code] ?? errnos.EIO!;
   }
 
