@@ -8,6 +8,7 @@ import { SYSTEM_NAMES, type BenchResult, type Cell, type SystemName, type Worklo
 
 const SHORT: Record<SystemName, string> = {
   native: 'native', kernel: 'kernel ovl', 'fuse-overlayfs': 'fuse-overlayfs', 'unionfs-fuse': 'unionfs-fuse', layerfs: 'layerfs',
+  'layerfs-metacopy': 'layerfs metacopy=on',
 };
 
 export function formatValue(v: number): string {

@@ -112,11 +112,11 @@ const unionfs = fuseMount(
   },
 );
 
-/** layerfs from `bin` (the checkout's by default, or a snapshot of one commit). */
-function layerfs(bin: string, commit?: string): System {
+/** layerfs from `bin` (the checkout's by default, or a snapshot of one commit); `extra` mount options. */
+function layerfs(bin: string, commit?: string, name: SystemName = 'layerfs', extra = ''): System {
   return fuseMount(
-    'layerfs',
-    (l) => [process.execPath, bin, 'mount', '-o', overlayOpts(l), l.mnt],
+    name,
+    (l) => [process.execPath, bin, 'mount', '-o', overlayOpts(l) + extra, l.mnt],
     async () => {
       const v = firstLine((await run([process.execPath, bin, '--version'], { timeoutMs: 20_000 })).stdout);
       return `layerfs ${v}${commit ? ` (commit ${commit})` : ` (${bin})`}`;
@@ -125,7 +125,7 @@ function layerfs(bin: string, commit?: string): System {
 }
 
 export function makeSystems(layerfsBin = LAYERFS_BIN, commit?: string): readonly System[] {
-  return [native, kernel, fuseOverlayfs, unionfs, layerfs(layerfsBin, commit)];
+  return [native, kernel, fuseOverlayfs, unionfs, layerfs(layerfsBin, commit), layerfs(layerfsBin, commit, 'layerfs-metacopy', ',metacopy=on')];
 }
 
 export function systemNamed(systems: readonly System[], name: string): System {
