@@ -1,20 +1,34 @@
 /**
- * Daemonizing: Node cannot fork, so the command re-runs itself detached in the
- * foreground mode and waits until the child reports on a pipe (fd 3) that the
- * mount is ready, or why it failed. The child's stdio is not the caller's: a
- * caller such as podman reads our stderr until EOF, so a daemon holding it open
- * would hang the caller.
+ * Daemonizing: Node cannot fork, so a mount command re-runs itself in the
+ * foreground mode as a detached child and waits until the child reports on a
+ * pipe (fd 3) that the mount is ready, or why it failed. The child's stdio is
+ * never the caller's: a caller such as podman reads our stderr until EOF, so a
+ * daemon holding it open would hang the caller.
  *
- * States of the parent: spawned → (child writes "ready\n" → exit 0)
- *                               | (child writes "error: ...\n" or dies → exit 1).
+ * States of the parent: spawned → (child writes "ready\n" → ready)
+ *                               | (child writes "error: ...\n" or exits → failed, child killed).
  */
 import { spawn } from 'node:child_process';
-import { openSync, writeSync, closeSync } from 'node:fs';
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { LayerfsError } from './errors.js';
 
 export const READY_FD = 3;
 
-/** In the parent: start `argv` detached and wait for its verdict. */
-export async function startDaemon(argv: string[], logFile?: string): Promise<void> {
+export interface Daemon {
+  readonly pid: number;
+  /** Resolves with the exit code when the daemon ends (null: killed by a signal). */
+  readonly exited: Promise<number | null>;
+  kill(signal?: NodeJS.Signals): void;
+  /** Lets this process exit without waiting for the daemon. */
+  detach(): void;
+}
+
+/**
+ * Starts `node argv...` in its own session with the ready pipe on fd 3 and
+ * output to `logFile` (or nowhere); resolves once it is ready. On failure the
+ * child is killed and the error (code MOUNT_FAILED) carries its reason.
+ */
+export async function spawnDaemon(argv: string[], logFile?: string): Promise<Daemon> {
   const out = logFile ? openSync(logFile, 'a') : 'ignore';
   const child = spawn(process.execPath, argv, {
     detached: true,
@@ -23,20 +37,27 @@ export async function startDaemon(argv: string[], logFile?: string): Promise<voi
     env: { ...process.env, LAYERFS_DAEMON: '1' },
   });
   if (typeof out === 'number') closeSync(out);
-  const pipe = child.stdio[READY_FD] as NodeJS.ReadableStream;
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const pipe = child.stdio[READY_FD] as NodeJS.ReadableStream & { destroy(): void };
   let said = '';
   pipe.setEncoding('utf8');
   pipe.on('data', (chunk: string) => (said += chunk));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const verdict = await Promise.race([
     new Promise<string>((resolve) => pipe.on('end', () => resolve(said))),
     exited.then((code) => `error: the mount daemon exited (code ${code}) before the mount was ready`),
   ]);
-  child.unref();
-  (pipe as unknown as { destroy(): void }).destroy();
-  if (verdict.startsWith('ready')) return;
-  const reason = verdict.startsWith('error: ') ? verdict.slice(7).trim() : `the mount daemon gave no answer`;
-  throw Object.assign(new Error(reason), { code: 'MOUNT_FAILED' });
+  pipe.destroy();
+  if (!verdict.startsWith('ready')) {
+    child.kill('SIGKILL');
+    const reason = verdict.startsWith('error: ') ? verdict.slice(7).trim() : 'the mount daemon gave no answer';
+    throw new LayerfsError('MOUNT_FAILED', reason);
+  }
+  return {
+    pid: child.pid ?? 0,
+    exited,
+    kill: (signal = 'SIGTERM') => void child.kill(signal),
+    detach: () => child.unref(),
+  };
 }
 
 /** In the daemon: tell the waiting parent how it went (no-op when run in the foreground by hand). */

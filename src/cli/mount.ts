@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { mountOverlay } from '../mount.js';
 import { openStore, withRoot } from './store-options.js';
 import { parseMountOptions } from '../mount-options.js';
-import { reportToParent, startDaemon } from '../daemon.js';
+import { reportToParent, spawnDaemon } from '../daemon.js';
 import { UsageError } from '../errors.js';
 
 const collect = (value: string, prev: string[]) => [...prev, value];
@@ -75,7 +75,7 @@ async function mountCommand(source: string | undefined, mountpoint: string, flag
     const argv = [bin, 'mount', '-f', ...flags.options.flatMap((o) => ['-o', o]), ...(source ? [source] : []), target];
     if (flags.removeOnExit) argv.push('--remove-on-exit', flags.removeOnExit);
     try {
-      await startDaemon(argv, flags.log);
+      (await spawnDaemon(argv, flags.log)).detach();
     } catch (err) {
       if (flags.removeOnExit) await rm(flags.removeOnExit, { recursive: true, force: true });
       throw err;

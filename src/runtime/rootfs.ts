@@ -7,13 +7,14 @@
  * A mount ends in one of two ways, reported by `closed`: 'unmounted' (we took
  * it down) or 'died' (the FUSE daemon exited under a running container).
  */
-import { spawn, execFile } from 'node:child_process';
-import { open, readFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { LayerfsError } from '../errors.js';
 import { unmountFuse } from '../sys.js';
+import { spawnDaemon, type Daemon } from '../daemon.js';
 
 const run = promisify(execFile);
 const LAYERFS_BIN = fileURLToPath(new URL('../../bin/layerfs.js', import.meta.url));
@@ -90,42 +91,26 @@ export const kernelMounter: RootfsMounter = {
 export const layerfsMounter: RootfsMounter = {
   name: 'layerfs',
   async mount(spec) {
-    const log = spec.log ? await open(spec.log, 'a') : null;
-    const out = log ? log.fd : 'ignore';
-    const child = spawn(process.execPath, [LAYERFS_BIN, 'mount', '-f', '-o', overlayOptions(spec), 'layerfs', spec.merged], {
-      detached: true,
-      cwd: '/',
-      stdio: ['ignore', out, out, 'pipe'],
-      env: { ...process.env, LAYERFS_DAEMON: '1' },
-    });
-    await log?.close();
-    let unmounting = false;
-    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-    const pipe = child.stdio[3] as NodeJS.ReadableStream;
-    let said = '';
-    pipe.setEncoding('utf8');
-    pipe.on('data', (chunk: string) => (said += chunk));
-    const verdict = await Promise.race([
-      new Promise<string>((r) => pipe.on('end', () => r(said))),
-      exited.then((code) => `error: the layerfs daemon exited (code ${code}) before the mount was ready`),
-    ]);
-    if (!verdict.startsWith('ready')) {
-      child.kill('SIGKILL');
+    let daemon: Daemon;
+    try {
+      daemon = await spawnDaemon([LAYERFS_BIN, 'mount', '-f', '-o', overlayOptions(spec), 'layerfs', spec.merged], spec.log);
+    } catch (err) {
       await forceUnmount(spec.merged).catch(() => {});
-      const reason = verdict.startsWith('error: ') ? verdict.slice(7).trim() : 'the layerfs daemon gave no answer';
       const tail = spec.log ? (await readFile(spec.log, 'utf8').catch(() => '')).trim().split('\n').slice(-5).join('\n') : '';
       const seeLog = tail ? `; the daemon said:\n${tail}` : '';
-      throw new LayerfsError('MOUNT_FAILED', `mounting the rootfs at ${spec.merged}: ${reason}${seeLog}`, { path: spec.merged });
+      throw new LayerfsError('MOUNT_FAILED', `mounting the rootfs at ${spec.merged}: ${(err as Error).message}${seeLog}`, { path: spec.merged });
     }
+    let unmounting = false;
+    const { exited } = daemon;
     const closed = exited.then((): RootfsEnd => (unmounting ? 'unmounted' : 'died'));
     return {
       merged: spec.merged,
-      pid: child.pid,
+      pid: daemon.pid,
       closed,
       async unmount() {
         unmounting = true;
         await forceUnmount(spec.merged);
-        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+        const timer = setTimeout(() => daemon.kill('SIGKILL'), 5000);
         await exited;
         clearTimeout(timer);
       },
