@@ -115,7 +115,7 @@ export class Overlay {
     if (!writes) return this.isUpper(e) ? openSync(e.real, clean) : openLower(e.real, clean);
     const copier = this.writable('open', path);
     if (e.dirs.length > 0) throw new FsError('EISDIR', 'open', path);
-    const up = await copier.copyUp(path);
+    const up = await copier.copyUp(path, e);
     return openSync(up.real, clean);
   }
 
@@ -129,7 +129,7 @@ export class Overlay {
     }
     const { target, owner } = this.prepareNew(path, 'create', mode, false, c);
     const openFlags = (flags & ~fsc.O_TRUNC) | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW;
-    return placeNew(this.work!, target, false, (p) => {
+    return this.place(path, target, false, (p) => {
       const fd = openSync(p, openFlags, 0o600);
       try {
         fchownSync(fd, owner.uid, owner.gid);
@@ -163,7 +163,7 @@ export class Overlay {
     const e = this.resolver.found(path, 'truncate');
     if (e.dirs.length > 0) throw new FsError('EISDIR', 'truncate', path);
     if (!isReg(e.stat)) throw new FsError('EINVAL', 'truncate', path);
-    const up = await copier.copyUp(path);
+    const up = await copier.copyUp(path, e);
     const fd = openSync(up.real, fsc.O_WRONLY | fsc.O_NOFOLLOW);
     try {
       ftruncateSync(fd, size);
@@ -194,7 +194,7 @@ export class Overlay {
     const e = this.resolver.found(path, 'setxattr');
     if (isReservedXattr(name)) throw new FsError('EPERM', 'setxattr', path, `${name} belongs to layerfs`);
     if (!userXattrAllowed(e.stat, name)) throw new FsError('EPERM', 'setxattr', path);
-    const up = await copier.copyUpMeta(path);
+    const up = await copier.copyUpMeta(path, e);
     sysSetxattr(up.real, toLayerName(name), value, flags);
   }
 
@@ -214,7 +214,7 @@ export class Overlay {
 
   async mknod(path: string, mode: number, dev: number, c: Caller): Promise<void> {
     const { target, owner } = this.prepareNew(path, 'mknod', mode, false, c);
-    placeNew(this.work!, target, false, (p) => {
+    this.place(path, target, false, (p) => {
       mknodRaw(p, (mode & S_IFMT) | owner.mode, dev);
       lchownSync(p, owner.uid, owner.gid);
       chmodSync(p, owner.mode); // mknod applied the process umask
@@ -223,20 +223,16 @@ export class Overlay {
 
   async mkdir(path: string, mode: number, c: Caller): Promise<void> {
     const { target, owner } = this.prepareNew(path, 'mkdir', mode, true, c);
-    try {
-      placeNew(this.work!, target, true, (p) => {
-        mkdirSync(p, { mode: 0o700 });
-        lchownSync(p, owner.uid, owner.gid);
-        chmodSync(p, owner.mode);
-      });
-    } finally {
-      this.resolver.invalidate(path, true);
-    }
+    this.place(path, target, true, (p) => {
+      mkdirSync(p, { mode: 0o700 });
+      lchownSync(p, owner.uid, owner.gid);
+      chmodSync(p, owner.mode);
+    });
   }
 
   async symlink(linkTarget: string, path: string, c: Caller): Promise<void> {
     const { target, owner } = this.prepareNew(path, 'symlink', 0o777, false, c);
-    placeNew(this.work!, target, false, (p) => {
+    this.place(path, target, false, (p) => {
       symlinkSync(linkTarget, p);
       lchownSync(p, owner.uid, owner.gid);
     });
@@ -249,7 +245,7 @@ export class Overlay {
     if (src.dirs.length > 0) throw new FsError('EPERM', 'link', existing);
     const up = await copier.copyUp(existing);
     const { target } = this.prepareNew(newPath, 'link', 0, false, c);
-    placeNew(this.work!, target, false, (p) => linkSync(up.real, p));
+    this.place(newPath, target, false, (p) => linkSync(up.real, p));
   }
 
   // ---- removing and moving ----
@@ -305,6 +301,18 @@ export class Overlay {
     return this.resolver.layers[e.layer]!.upper;
   }
 
+  /**
+   * Puts a new entry at `path` (see placeNew) and tells the resolver. A new
+   * directory over a whiteout is opaque, which changes its whole subtree.
+   */
+  private place<T>(path: string, target: NewEntryTarget, isDirectory: boolean, build: (p: string) => T): T {
+    try {
+      return placeNew(this.work!, target, isDirectory, build);
+    } finally {
+      this.resolver.invalidate(path, isDirectory);
+    }
+  }
+
   private writable(syscall: string, path: string): CopyUp {
     if (this.copier === undefined) throw new FsError('EROFS', syscall, path);
     return this.copier;
@@ -312,8 +320,7 @@ export class Overlay {
 
   private async copyUpFor(syscall: string, path: string): Promise<Found> {
     const copier = this.writable(syscall, path);
-    this.resolver.found(path, syscall);
-    return copier.copyUpMeta(path);
+    return copier.copyUpMeta(path, this.resolver.found(path, syscall));
   }
 
   /**

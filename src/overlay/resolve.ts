@@ -9,13 +9,14 @@
  *   opaque one, a whiteout or a non-directory;
  * - a child is only looked up in the layers its parent directory merged, so a
  *   whiteout or file in a higher layer cuts lower layers off for all descendants.
- * The layer copies each directory merges are cached by path; the overlay tells
- * the resolver about every change that can alter them (see `invalidate`).
- * Stats are never cached.
+ * The layer copies each directory merges, and where each path was found (its
+ * place: layer, real path, data file, or whiteout/absent), are cached by path;
+ * the overlay tells the resolver about every change that can alter them (see
+ * `invalidate`). Stats are never cached: a cached place costs one lstat.
  */
 import { LRUCache } from 'lru-cache';
 import { FsError } from '../errors.js';
-import { isDir, isReg, isWhiteoutStat, lstat, ST, type StatBuf } from '../sys.js';
+import { fileType, isDir, isReg, isWhiteoutStat, lstat, ST, type StatBuf } from '../sys.js';
 import { components, isWithin, realJoin } from './paths.js';
 import { LowerIndex } from './lower-index.js';
 import { isMetacopy, metacopyRedirect, metacopyStat } from './metacopy.js';
@@ -54,9 +55,14 @@ export type Entry =
 
 export type Found = Extract<Entry, { kind: 'found' }>;
 
+/** An entry without its stat: what stays true until the overlay changes the path. */
+type Place = Exclude<Entry, Found> | (Omit<Found, 'stat'> & { type: number });
+
 export class Resolver {
   readonly rootEntry: Found;
   private readonly dirs = new LRUCache<string, LayerDir[]>({ max: 20_000 });
+  /** Keyed by normalized path, so a hit also proves the path was well formed. */
+  private readonly places = new LRUCache<string, Place>({ max: 100_000 });
   private readonly index = new LowerIndex();
 
   /** With `metacopy`, files marked `trusted.overlay.metacopy` take their data from below. */
@@ -146,11 +152,32 @@ export class Resolver {
 
   /** Resolves an overlay path; a missing or non-directory ancestor throws ENOENT / ENOTDIR. */
   resolve(path: string, syscall = 'lookup'): Entry {
+    const hit = this.places.get(path);
+    if (hit !== undefined) {
+      const e = this.restat(hit);
+      if (e !== null) return e;
+    }
     const parts = components(path);
     const name = parts.pop();
     if (name === undefined) return this.freshRoot();
     const parent = this.dirStack(parts, path, syscall);
-    return this.lookup({ dirs: parent }, name);
+    const e = this.lookup({ dirs: parent }, name);
+    this.places.set('/' + parts.join('/') + (parts.length > 0 ? '/' : '') + name, toPlace(e));
+    return e;
+  }
+
+  /** A cached place with a fresh stat, or null when the real entry is no longer what was cached. */
+  private restat(p: Place): Entry | null {
+    if (p.kind !== 'found') return p;
+    const st = lstat(p.real);
+    if (st === null || fileType(st[ST.mode]!) !== p.type) return null;
+    if (p.data !== undefined) {
+      const dst = lstat(p.data.real);
+      if (dst === null || !isReg(dst)) return null;
+      return { kind: 'found', layer: p.layer, real: p.real, stat: metacopyStat(st, dst), dirs: [], data: p.data };
+    }
+    if (p.dirs.length > 1) st[ST.nlink] = 1;
+    return { kind: 'found', layer: p.layer, real: p.real, stat: st, dirs: p.dirs.slice() };
   }
 
   /**
@@ -161,7 +188,9 @@ export class Resolver {
   invalidate(path: string, subtree: boolean): void {
     const key = '/' + components(path).join('/');
     this.dirs.delete(key);
+    this.places.delete(key);
     if (!subtree) return;
+    this.places.clear();
     for (const k of [...this.dirs.keys()]) if (isWithin(k, key)) this.dirs.delete(k);
   }
 
@@ -217,4 +246,12 @@ export class Resolver {
     if (this.rootEntry.dirs.length > 1) stat[ST.nlink] = 1;
     return { ...this.rootEntry, stat };
   }
+}
+
+function toPlace(e: Entry): Place {
+  if (e.kind !== 'found') return e;
+  const type = fileType(e.stat[ST.mode]!);
+  return e.data === undefined
+    ? { kind: 'found', layer: e.layer, real: e.real, dirs: e.dirs.slice(), type }
+    : { kind: 'found', layer: e.layer, real: e.real, dirs: [], data: e.data, type };
 }
