@@ -11,7 +11,7 @@
  * file's metadata, renamed over it.
  */
 import {
-  chmodSync, closeSync, constants as fsc, ftruncateSync, lchownSync, mkdirSync, openSync, readlinkSync, symlinkSync,
+  chmodSync, closeSync, constants as fsc, copyFileSync, ftruncateSync, lchownSync, mkdirSync, openSync, readlinkSync, symlinkSync,
 } from 'node:fs';
 import { copyFile } from 'node:fs/promises';
 import { FsError } from '../errors.js';
@@ -26,6 +26,8 @@ import { METACOPY_XATTR } from './metacopy.js';
 import { isPrivateXattr } from './xattr-names.js';
 
 const CAPABILITY = 'security.capability';
+/** Files up to this size are copied on the JS thread: a thread-pool round trip costs more. */
+const SYNC_COPY_MAX = 256 * 1024;
 
 /** Runs `change` on entries of the upper directory `dir` and then puts its atime/mtime back. */
 export function keepingTimes<T>(dir: string, change: () => T): T {
@@ -96,41 +98,46 @@ export class CopyUp {
     }
   }
 
-  /** Makes sure `path` has an upper copy (a file's data included); returns the upper entry. */
-  async copyUp(path: string): Promise<Found> {
-    return this.copy(path, 'full');
+  /**
+   * Makes sure `path` has an upper copy (a file's data included); returns the
+   * upper entry. `e` is the entry as the caller just resolved it, if at hand.
+   */
+  async copyUp(path: string, e?: Found): Promise<Found> {
+    return this.copy(path, 'full', e);
   }
 
   /**
    * Makes sure `path` has an upper copy for a metadata change: with metacopy
    * on, a regular file's data stays below. Without it, the same as copyUp.
    */
-  async copyUpMeta(path: string): Promise<Found> {
-    return this.copy(path, this.resolver.metacopy ? 'meta' : 'full');
+  async copyUpMeta(path: string, e?: Found): Promise<Found> {
+    return this.copy(path, this.resolver.metacopy ? 'meta' : 'full', e);
   }
 
-  private async copy(path: string, depth: Depth): Promise<Found> {
-    const e = this.resolver.found(path, 'copyup');
+  private async copy(path: string, depth: Depth, given?: Found): Promise<Found> {
+    const e = given ?? this.resolver.found(path, 'copyup');
     if (this.isUpper(e) && (e.data === undefined || depth === 'meta')) return e;
     if (e.dirs.length > 0) {
       this.ensureUpperDir(path);
       return this.resolver.found(path, 'copyup');
     }
     // One copy per path at a time; a full copy asked for during a metadata one follows it.
+    let current: Found | undefined = e;
     for (;;) {
       const pending = this.inflight.get(path);
       if (pending === undefined) break;
       await pending.catch(() => {});
+      current = undefined;
     }
-    const done = this.copyNonDir(path, depth).finally(() => this.inflight.delete(path));
+    const done = this.copyNonDir(path, depth, current).finally(() => this.inflight.delete(path));
     this.inflight.set(path, done);
     return done;
   }
 
-  private async copyNonDir(path: string, depth: Depth): Promise<Found> {
+  private async copyNonDir(path: string, depth: Depth, first?: Found): Promise<Found> {
     const { parent, name } = splitParent(path, 'copyup');
-    for (;;) {
-      const e = this.resolver.found(path, 'copyup');
+    for (let current = first; ; current = undefined) {
+      const e = current ?? this.resolver.found(path, 'copyup');
       if (e.dirs.length > 0) {
         this.ensureUpperDir(path);
         return this.resolver.found(path, 'copyup');
@@ -139,19 +146,19 @@ export class CopyUp {
       const tmp = this.work.tempPath();
       try {
         const completing = this.isUpper(e);
-        if (depth === 'meta' && isReg(e.stat)) {
-          buildMetacopy(tmp, e.stat[ST.size]!);
-        } else {
-          await this.build(e, tmp);
-        }
+        const meta = depth === 'meta' && isReg(e.stat);
+        const copying = meta ? buildMetacopy(tmp, e.stat[ST.size]!) : this.build(e, tmp);
+        if (copying !== undefined) await copying;
         copyMetadata(e.real, e.stat, tmp);
-        if (depth === 'meta' && isReg(e.stat)) setxattr(tmp, METACOPY_XATTR, Buffer.alloc(0));
+        if (meta) setxattr(tmp, METACOPY_XATTR, Buffer.alloc(0));
         // The layers may have changed while the data was copied: install only
         // if the path still shows the entry that was copied.
-        const now = this.resolver.resolve(path, 'copyup');
-        if (now.kind !== 'found' || now.real !== e.real || now.data?.real !== e.data?.real) {
-          this.work.discard(tmp);
-          continue;
+        if (copying !== undefined) {
+          const now = this.resolver.resolve(path, 'copyup');
+          if (now.kind !== 'found' || now.real !== e.real || now.data?.real !== e.data?.real) {
+            this.work.discard(tmp);
+            continue;
+          }
         }
         const upperParent = this.ensureUpperDir(parent);
         // Completing a metacopy file replaces it; anything else must not be there yet.
@@ -165,10 +172,17 @@ export class CopyUp {
     }
   }
 
-  private async build(e: Found, tmp: string): Promise<void> {
+  /**
+   * Builds the copy's content at `tmp`. Only copying a large file's data is
+   * async (in the thread pool), so other requests go on meanwhile; anything
+   * else is cheaper done here than handed to another thread and back.
+   */
+  private build(e: Found, tmp: string): Promise<void> | void {
     const st = e.stat;
     if (isReg(st)) {
-      await copyFile(e.data?.real ?? e.real, tmp, fsc.COPYFILE_FICLONE);
+      const from = e.data?.real ?? e.real;
+      if (st[ST.size]! > SYNC_COPY_MAX) return copyFile(from, tmp, fsc.COPYFILE_FICLONE);
+      copyFileSync(from, tmp, fsc.COPYFILE_FICLONE);
     } else if (isSymlink(st)) {
       symlinkSync(readlinkSync(e.real, 'buffer'), tmp);
     } else if (fileType(st[ST.mode]!) !== S_IFDIR) {
