@@ -165,6 +165,17 @@ function answerHandle(s: Slot, fh: number): void {
   if (!Number.isInteger(fh) || fh < 0 || fh > 0x7fffffff) throw new TypeError(`fh must be a non-negative int32, got ${fh}`);
   s.signal(s, fh);
 }
+/** A change done, with the path's new stat (or null) for the getattr libfuse asks next (see keep_stat in C). */
+function answerChanged(s: Slot, st: StatBuf | null): void { s.signal(s, 0, st); }
+function answerCreated(s: Slot, v: { fh: number; st: StatBuf | null }): void {
+  if (!Number.isInteger(v.fh) || v.fh < 0 || v.fh > 0x7fffffff) throw new TypeError(`fh must be a non-negative int32, got ${v.fh}`);
+  s.signal(s, v.fh, v.st);
+}
+
+/** f after v, now or when v's promise settles. */
+function after<T, U>(v: MaybePromise<T>, f: (x: T) => U): MaybePromise<U> {
+  return v instanceof Promise ? v.then(f) : f(v);
+}
 function answerCount(s: Slot, n: number): void {
   if (!Number.isInteger(n) || n < 0 || n > s.size) throw new TypeError(`byte count must be 0..${s.size}, got ${n}`);
   s.signal(s, n, s.buf);
@@ -226,6 +237,17 @@ function makeHandlers(o: FuseOps, passthrough: boolean): { handlers: Function[];
   const inC = (name: string, present: unknown) => {
     if (present !== undefined) implemented[op(name)] = 1;
   };
+  // The stat of a path just changed, sent along with the answer (or null: libfuse then asks as usual).
+  const statOf = (p: string, l: Slot, fh?: number): StatBuf | null => {
+    try {
+      const st = fh !== undefined && o.fgetattr ? o.fgetattr(p, fh, l) : o.getattr(p, l);
+      if (st instanceof Promise) st.catch(() => {});
+      return st instanceof Float64Array && st.length >= 16 ? st : null;
+    } catch {
+      return null;
+    }
+  };
+  const changed = (done: MaybePromise<void>, p: string, l: Slot, fh?: number) => after(done, () => statOf(p, l, fh));
 
   reg('init', o.init, answerVoid, () => o.init!());
   reg('statfs', o.statfs, answerStatfs, (l, p) => o.statfs!(p, l));
@@ -236,7 +258,7 @@ function makeHandlers(o: FuseOps, passthrough: boolean): { handlers: Function[];
   reg('opendir', o.opendir, answerHandle, (l, p, _fh, flags) => o.opendir!(p, flags, l));
   reg('releasedir', o.releasedir, answerVoid, (_l, p, fh) => o.releasedir!(p, fh));
   reg('open', o.open, answerHandle, (l, p, flags) => o.open(p, flags, l));
-  reg('create', o.create, answerHandle, (l, p, mode, flags) => o.create(p, mode, flags, l));
+  reg('create', o.create, answerCreated, (l, p, mode, flags) => after(o.create(p, mode, flags, l), (fh) => ({ fh, st: statOf(p, l, fh) })));
   reg('release', o.release, answerVoid, (_l, p, fh) => o.release!(p, fh));
   if (passthrough) {
     inC('read', true);
@@ -250,19 +272,19 @@ function makeHandlers(o: FuseOps, passthrough: boolean): { handlers: Function[];
     reg('flush', o.flush, answerVoid, (_l, p, fh) => o.flush!(p, fh));
   }
   reg('fsyncdir', o.fsyncdir, answerVoid, (_l, p, ds, fh) => o.fsyncdir!(p, ds !== 0, fh));
-  reg('truncate', o.truncate, answerVoid, (l, p, size) => o.truncate!(p, size, l));
-  reg('ftruncate', o.ftruncate, answerVoid, (l, p, fh, size) => o.ftruncate!(p, fh, size, l));
-  reg('utimens', o.utimens, answerVoid, (l, p, as, ans, ms, mns) => o.utimens!(p, [as, ans], [ms, mns], l));
+  reg('truncate', o.truncate, answerChanged, (l, p, size) => changed(o.truncate!(p, size, l), p, l));
+  reg('ftruncate', o.ftruncate, answerChanged, (l, p, fh, size) => changed(o.ftruncate!(p, fh, size, l), p, l, fh));
+  reg('utimens', o.utimens, answerChanged, (l, p, as, ans, ms, mns) => changed(o.utimens!(p, [as, ans], [ms, mns], l), p, l));
   reg('readlink', o.readlink, answerLink, (l, p) => o.readlink!(p, l));
-  reg('chown', o.chown, answerVoid, (l, p, uid, gid) => o.chown!(p, uid, gid, l));
-  reg('chmod', o.chmod, answerVoid, (l, p, mode) => o.chmod!(p, mode, l));
-  reg('mknod', o.mknod, answerVoid, (l, p, mode, dev) => o.mknod!(p, mode, dev, l));
-  reg('mkdir', o.mkdir, answerVoid, (l, p, mode) => o.mkdir!(p, mode, l));
+  reg('chown', o.chown, answerChanged, (l, p, uid, gid) => changed(o.chown!(p, uid, gid, l), p, l));
+  reg('chmod', o.chmod, answerChanged, (l, p, mode) => changed(o.chmod!(p, mode, l), p, l));
+  reg('mknod', o.mknod, answerChanged, (l, p, mode, dev) => changed(o.mknod!(p, mode, dev, l), p, l));
+  reg('mkdir', o.mkdir, answerChanged, (l, p, mode) => changed(o.mkdir!(p, mode, l), p, l));
   reg('rmdir', o.rmdir, answerVoid, (l, p) => o.rmdir!(p, l));
   reg('unlink', o.unlink, answerVoid, (l, p) => o.unlink!(p, l));
   reg('rename', o.rename, answerVoid, (l, from, to) => o.rename!(from, to, l));
-  reg('link', o.link, answerVoid, (l, existing, to) => o.link!(existing, to, l));
-  reg('symlink', o.symlink, answerVoid, (l, target, p) => o.symlink!(target, p, l));
+  reg('link', o.link, answerChanged, (l, existing, to) => changed(o.link!(existing, to, l), to, l));
+  reg('symlink', o.symlink, answerChanged, (l, target, p) => changed(o.symlink!(target, p, l), p, l));
   reg('setxattr', o.setxattr, answerVoid, (l, p, name, value, _pos, flags) => o.setxattr!(p, name, value, flags, l), 'c');
   reg('getxattr', o.getxattr, answerXattr, (l, p, name) => o.getxattr!(p, name, l), 'c');
   reg('listxattr', o.listxattr, answerXattrList, (l, p) => o.listxattr!(p, l), 'b');
