@@ -22,8 +22,10 @@ import { unpackSource } from './unpack-source.js';
 import { workloads, type Env, type Scale, type UnpackSource, type Workload } from './workloads.js';
 
 export interface BenchOptions {
-  /** Lower trees, the tar cache and the per-run upper/work/mount dirs live here. */
+  /** Lower trees and the per-run upper/work/mount dirs live here. */
   workRoot: string;
+  /** The tars the unpack workload extracts (default: workRoot/cache). */
+  cacheDir?: string;
   systems: SystemName[];
   scale: Scale;
   repetitions: number;
@@ -126,7 +128,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   let unpack: UnpackSource | undefined;
   const wantUnpack = o.unpack !== 'none' && (!o.only || o.only.includes('unpack'));
   if (o.unpack !== 'none' && wantUnpack) {
-    const u = await unpackSource(join(o.workRoot, 'cache'), o.unpack, o.log);
+    const u = await unpackSource(o.cacheDir ?? join(o.workRoot, 'cache'), o.unpack, o.log);
     unpack = u.source;
     notes.push(u.note);
   }

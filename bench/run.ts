@@ -1,14 +1,16 @@
 /**
  * `npm run bench [-- --quick] [--reps N] [--only ids] [--systems names]
- * [--unpack debian|node_modules|quick|none] [--no-setup] [--work DIR] [--timeout S]`:
- * installs the peers through scripts/setup.sh if any is missing, builds
- * layerfs's HEAD into a private snapshot, runs the workloads, prints the tables and writes
+ * [--unpack debian|node_modules|quick|none] [--no-setup] [--work DIR] [--timeout S]
+ * [--disk image|host]`: installs the peers through scripts/setup.sh if any is
+ * missing, builds layerfs's HEAD into a private snapshot, mounts the bench
+ * disk (bench-disk.ts), runs the workloads, prints the tables and writes
  * bench/results/<timestamp>.json, latest.json and copyup.svg (quick runs
  * write *-quick files instead, so they never replace a full result).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { mountBenchDisk, type BenchDisk } from './bench-disk.js';
 import { cleanupCurrentMount, runBench } from './harness.js';
 import { snapshotLayerfs, type LayerfsBuild } from './layerfs-snapshot.js';
 import { DEFAULT_WORK, REPO, RESULTS } from './paths.js';
@@ -41,6 +43,8 @@ async function ensurePeers(setup: boolean, notes: string[]): Promise<void> {
   }
 }
 
+let disk: BenchDisk | undefined;
+
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
@@ -52,6 +56,7 @@ async function main(): Promise<number> {
       'no-setup': { type: 'boolean', default: false },
       work: { type: 'string', default: DEFAULT_WORK },
       timeout: { type: 'string' },
+      disk: { type: 'string', default: 'image' },
     },
     strict: true,
   });
@@ -67,6 +72,8 @@ async function main(): Promise<number> {
   const unpack = (values.unpack ?? (quick ? 'quick' : 'debian')) as 'debian' | 'node_modules' | 'quick' | 'none';
   if (!['debian', 'node_modules', 'quick', 'none'].includes(unpack)) throw new Error(`--unpack: debian, node_modules, quick or none, not ${unpack}`);
 
+  if (values.disk !== 'image' && values.disk !== 'host') throw new Error(`--disk: image or host, not ${values.disk}`);
+
   const notes: string[] = [];
   await ensurePeers(!values['no-setup'], notes);
   let layerfs: LayerfsBuild | undefined;
@@ -75,8 +82,13 @@ async function main(): Promise<number> {
     notes.push(...layerfs.notes);
   }
 
+  if (values.disk === 'image') {
+    disk = await mountBenchDisk(values.work, log);
+    notes.push(disk.note);
+  }
   const result = await runBench({
-    workRoot: values.work,
+    workRoot: disk?.root ?? values.work,
+    cacheDir: join(values.work, 'cache'),
     systems,
     scale: quick ? QUICK : FULL,
     repetitions: reps,
@@ -105,7 +117,7 @@ async function main(): Promise<number> {
 
 const interrupted = () => {
   log('interrupted: unmounting');
-  cleanupCurrentMount().finally(() => process.exit(130));
+  cleanupCurrentMount().then(() => disk?.release()).finally(() => process.exit(130));
 };
 process.once('SIGINT', interrupted);
 process.once('SIGTERM', interrupted);
@@ -116,4 +128,6 @@ try {
   log((err as Error).message);
   await cleanupCurrentMount();
   process.exitCode = 1;
+} finally {
+  await disk?.release();
 }
