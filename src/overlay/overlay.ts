@@ -281,14 +281,17 @@ export class Overlay {
 
   async rename(from: string, to: string, _c: Caller): Promise<void> {
     this.writable('rename', from);
+    // Only a directory has a subtree to forget (a file cannot replace a directory).
+    const src = this.resolver.resolve(from, 'rename');
+    const subtree = src.kind !== 'found' || src.dirs.length > 0;
     // A file from a lower layer is copied up first; the state is then checked afresh.
     for (;;) {
       let done: boolean;
       try {
         done = renameNow({ resolver: this.resolver, copier: this.copier!, work: this.work! }, from, to);
       } finally {
-        this.resolver.invalidate(from, true);
-        this.resolver.invalidate(to, true);
+        this.resolver.invalidate(from, subtree);
+        this.resolver.invalidate(to, subtree);
       }
       if (done) return;
       await this.copier!.copyUp(from);
@@ -302,14 +305,15 @@ export class Overlay {
   }
 
   /**
-   * Puts a new entry at `path` (see placeNew) and tells the resolver. A new
-   * directory over a whiteout is opaque, which changes its whole subtree.
+   * Puts a new entry at `path` (see placeNew) and tells the resolver. Nothing
+   * below a new name can be cached: the name did not resolve to a directory
+   * before (rmdir and rename forget whole subtrees).
    */
   private place<T>(path: string, target: NewEntryTarget, isDirectory: boolean, build: (p: string) => T): T {
     try {
       return placeNew(this.work!, target, isDirectory, build);
     } finally {
-      this.resolver.invalidate(path, isDirectory);
+      this.resolver.invalidate(path, false);
     }
   }
 
