@@ -122,16 +122,21 @@ class Slot extends Uint8Array implements Caller {
   get umask() { return this.ids[3]!; }
 
   begin(signal: Signal, result: Result, buf?: Buffer, size = 0): void {
+    this.sync = true;
     this.signal = signal;
     this.result = result;
     this.buf = buf;
     this.size = size;
   }
 
+  /** Whether the handler answered before returning (its answer is the state right now). */
+  sync = true;
+
   /** Answers with whatever the handler returned, now or when its promise settles. */
   settle(value: unknown): void {
-    if (value instanceof Promise) value.then(this.ok, this.fail);
-    else this.ok(value);
+    this.sync = !(value instanceof Promise);
+    if (this.sync) this.ok(value);
+    else (value as Promise<unknown>).then(this.ok, this.fail);
   }
 
   // A signal throws only before it answered (bad result types), so fail() never answers twice.
@@ -144,7 +149,7 @@ class Slot extends Uint8Array implements Caller {
   };
 
   readonly fail = (err: unknown): void => {
-    this.signal(this, toErrno(err, this.log), this.buf);
+    this.signal(this, toErrno(err, this.log), this.buf, this.sync);
   };
 }
 
@@ -197,8 +202,9 @@ function answerBytes(s: Slot, value: Buffer): void {
   if (s.size > 0) value.copy(s.buf!);
   s.signal(s, value.length, s.buf);
 }
+/** A synchronous "not set" may be remembered by C for security.capability (see nocaps in C). */
 function answerXattr(s: Slot, value: Buffer | null): void {
-  if (value === null) return s.signal(s, ENODATA, s.buf);
+  if (value === null) return s.signal(s, ENODATA, s.buf, s.sync);
   answerBytes(s, value);
 }
 function answerXattrList(s: Slot, names: string[]): void {
