@@ -10,7 +10,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/ioctl.h>
 #include <sys/xattr.h>
+#include <linux/fs.h>
 #include <unistd.h>
 
 #define PATH_BUF 4096
@@ -157,6 +159,92 @@ static napi_value js_futimens(napi_env env, napi_callback_info info) {
   return num(env, futimens((int) arg_num(env, argv[0]), ts) < 0 ? -errno : 0);
 }
 
+// The data of one file into another, both from offset 0, file positions
+// untouched: a reflink where the filesystem shares blocks, else
+// copy_file_range (the kernel copies), else read/write. Unlike uv_fs_copyfile
+// (fs.copyFile) it never truncates the target: on ext4 a truncate to 0 makes
+// the close start writeback of everything written (auto_da_alloc), which cost
+// a copy-up of 512 MiB 250 ms on close alone.
+static int copy_data(int in, int out, int64_t len) {
+  if (ioctl(out, FICLONE, in) == 0) return 0;
+  loff_t off = 0;
+  while (off < len) {
+    loff_t o = off;
+    ssize_t n = copy_file_range(in, &off, out, &o, (size_t) (len - off), 0);
+    if (n > 0) continue;
+    if (n == 0) return 0; // the source ended early
+    if (errno == EINTR) continue;
+    if (errno != EXDEV && errno != ENOSYS && errno != EOPNOTSUPP && errno != EINVAL) return -errno;
+    break; // no in-kernel copy here: read and write
+  }
+  size_t size = 1 << 20;
+  char *buf = malloc(size);
+  if (buf == NULL) return -ENOMEM;
+  int res = 0;
+  while (off < len && res == 0) {
+    ssize_t n = pread(in, buf, size, off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      res = n < 0 ? -errno : 0;
+      break;
+    }
+    for (ssize_t w = 0; w < n && res == 0;) {
+      ssize_t m = pwrite(out, buf + w, (size_t) (n - w), off + w);
+      if (m < 0 && errno != EINTR) res = -errno;
+      if (m > 0) w += m;
+    }
+    off += n;
+  }
+  free(buf);
+  return res;
+}
+
+// copyData(inFd, outFd, len) -> 0 | -errno
+static napi_value js_copy_data(napi_env env, napi_callback_info info) {
+  ARGS(3)
+  return num(env, copy_data((int) arg_num(env, argv[0]), (int) arg_num(env, argv[1]), (int64_t) arg_num(env, argv[2])));
+}
+
+// copyDataAsync(inFd, outFd, len, done(result)): the same on the libuv thread pool.
+typedef struct {
+  napi_async_work work;
+  napi_ref done;
+  int in, out, res;
+  int64_t len;
+} copy_job;
+
+static void copy_execute(napi_env env, void *data) {
+  copy_job *j = data;
+  j->res = copy_data(j->in, j->out, j->len);
+}
+
+static void copy_complete(napi_env env, napi_status status, void *data) {
+  copy_job *j = data;
+  napi_value done, global, res;
+  napi_get_reference_value(env, j->done, &done);
+  napi_get_global(env, &global);
+  res = num(env, status == napi_ok ? j->res : -ECANCELED);
+  napi_call_function(env, global, done, 1, &res, NULL);
+  napi_delete_reference(env, j->done);
+  napi_delete_async_work(env, j->work);
+  free(j);
+}
+
+static napi_value js_copy_data_async(napi_env env, napi_callback_info info) {
+  ARGS(4)
+  copy_job *j = calloc(1, sizeof(*j));
+  if (j == NULL) return num(env, -ENOMEM);
+  j->in = (int) arg_num(env, argv[0]);
+  j->out = (int) arg_num(env, argv[1]);
+  j->len = (int64_t) arg_num(env, argv[2]);
+  napi_value name;
+  napi_create_string_utf8(env, "layerfs:copyData", NAPI_AUTO_LENGTH, &name);
+  napi_create_reference(env, argv[3], 1, &j->done);
+  napi_create_async_work(env, NULL, name, copy_execute, copy_complete, j, &j->work);
+  napi_queue_async_work(env, j->work);
+  return num(env, 0);
+}
+
 #define EXPORT(name, fn) { name, 0, fn, 0, 0, 0, napi_default, 0 }
 
 NAPI_MODULE_INIT() {
@@ -167,6 +255,7 @@ NAPI_MODULE_INIT() {
     EXPORT("llistxattr", js_llistxattr), EXPORT("lremovexattr", js_lremovexattr),
     EXPORT("renameat2", js_renameat2),
     EXPORT("utimens", js_utimens), EXPORT("futimens", js_futimens),
+    EXPORT("copyData", js_copy_data), EXPORT("copyDataAsync", js_copy_data_async),
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

@@ -23,6 +23,8 @@ interface NativeSys {
   renameat2(from: string, to: string, flags: number): number;
   utimens(path: string, asec: number, ansec: number, msec: number, mnsec: number): number;
   futimens(fd: number, asec: number, ansec: number, msec: number, mnsec: number): number;
+  copyData(inFd: number, outFd: number, len: number): number;
+  copyDataAsync(inFd: number, outFd: number, len: number, done: (res: number) => void): number;
 }
 
 export const native: NativeSys = require(join(root, 'native/build/Release/layerfs_sys.node'));
@@ -159,4 +161,20 @@ export async function unmountFuse(mountpoint: string): Promise<void> {
       throw new FsError(code, 'umount', mountpoint, `${(first as Error).message}; ${msg}`);
     }
   }
+}
+
+/**
+ * Copies `len` bytes of data from `inFd` to `outFd` (a new, empty file), both
+ * from offset 0: reflink, else copy_file_range, else read/write (native/sys.c).
+ * The async form runs on the libuv thread pool.
+ */
+export function copyData(inFd: number, outFd: number, len: number, path?: string): void {
+  check(native.copyData(inFd, outFd, len), 'copy_file_range', path);
+}
+
+export function copyDataAsync(inFd: number, outFd: number, len: number, path?: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const r = native.copyDataAsync(inFd, outFd, len, (res) => (res < 0 ? reject(FsError.fromErrno(res, 'copy_file_range', path)) : resolve()));
+    if (r < 0) reject(FsError.fromErrno(r, 'copy_file_range', path));
+  });
 }

@@ -11,12 +11,11 @@
  * file's metadata, renamed over it.
  */
 import {
-  chmodSync, closeSync, constants as fsc, copyFileSync, ftruncateSync, lchownSync, mkdirSync, openSync, readlinkSync, symlinkSync,
+  chmodSync, closeSync, constants as fsc, ftruncateSync, lchownSync, mkdirSync, openSync, readlinkSync, symlinkSync,
 } from 'node:fs';
-import { copyFile } from 'node:fs/promises';
 import { FsError } from '../errors.js';
 import {
-  fileType, getxattr, isReg, isSymlink, listxattr, lstat, mknodRaw, renameat2, RENAME_NOREPLACE, S_IFDIR,
+  copyData, copyDataAsync, fileType, getxattr, isReg, isSymlink, listxattr, lstat, mknodRaw, renameat2, RENAME_NOREPLACE, S_IFDIR,
   setxattr, ST, utimens, type StatBuf,
 } from '../sys.js';
 import { realJoin, splitParent } from './paths.js';
@@ -174,15 +173,12 @@ export class CopyUp {
 
   /**
    * Builds the copy's content at `tmp`. Only copying a large file's data is
-   * async (in the thread pool), so other requests go on meanwhile; anything
-   * else is cheaper done here than handed to another thread and back.
+   * async (in the thread pool), so other requests go on meanwhile.
    */
   private build(e: Found, tmp: string): Promise<void> | void {
     const st = e.stat;
     if (isReg(st)) {
-      const from = e.data?.real ?? e.real;
-      if (st[ST.size]! > SYNC_COPY_MAX) return copyFile(from, tmp, fsc.COPYFILE_FICLONE);
-      copyFileSync(from, tmp, fsc.COPYFILE_FICLONE);
+      return copyRegular(e.data?.real ?? e.real, tmp, st[ST.size]!);
     } else if (isSymlink(st)) {
       symlinkSync(readlinkSync(e.real, 'buffer'), tmp);
     } else if (fileType(st[ST.mode]!) !== S_IFDIR) {
@@ -191,6 +187,42 @@ export class CopyUp {
     } else {
       throw new FsError('EISDIR', 'copyup', e.real);
     }
+  }
+}
+
+/**
+ * A new file at `tmp` with the data of `from` (`size` bytes). Files up to
+ * SYNC_COPY_MAX are copied on the JS thread: a thread-pool round trip costs
+ * more than the copy. The target is created, never truncated (see copyData).
+ */
+function copyRegular(from: string, tmp: string, size: number): Promise<void> | void {
+  const src = openLower(from, fsc.O_RDONLY | fsc.O_NOFOLLOW);
+  let dst: number;
+  try {
+    dst = openSync(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
+  } catch (err) {
+    closeSync(src);
+    throw err;
+  }
+  const close = () => {
+    closeSync(src);
+    closeSync(dst);
+  };
+  if (size > SYNC_COPY_MAX) return copyDataAsync(src, dst, size, from).finally(close);
+  try {
+    copyData(src, dst, size, from);
+  } finally {
+    close();
+  }
+}
+
+/** Lower files are opened without updating their atime, as the kernel does (O_NOATIME needs ownership or CAP_FOWNER). */
+export function openLower(real: string, flags: number): number {
+  try {
+    return openSync(real, flags | fsc.O_NOATIME);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw err;
+    return openSync(real, flags);
   }
 }
 

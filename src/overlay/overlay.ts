@@ -17,7 +17,7 @@ import {
   S_IFMT, setxattr as sysSetxattr, utimens as sysUtimens, type StatBuf,
 } from '../sys.js';
 import { newOwner, type Caller } from './caller.js';
-import { CopyUp } from './copy-up.js';
+import { CopyUp, openLower } from './copy-up.js';
 import { layersFromOptions, type OverlayOptions } from './layers.js';
 import { mergeDir } from './merge-dir.js';
 import { realJoin, splitParent } from './paths.js';
@@ -366,14 +366,4 @@ export class Overlay {
  */
 function userXattrAllowed(st: StatBuf, name: string): boolean {
   return !name.startsWith('user.') || isReg(st) || isDir(st);
-}
-
-/** Lower files are opened without updating their atime, as the kernel does. */
-function openLower(real: string, flags: number): number {
-  try {
-    return openSync(real, flags | fsc.O_NOATIME);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw err;
-    return openSync(real, flags);
-  }
 }

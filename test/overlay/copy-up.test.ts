@@ -1,4 +1,6 @@
-import { constants as fsc, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { constants as fsc, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Overlay } from '../../src/overlay/overlay.js';
@@ -95,5 +97,38 @@ describe('copy-up', () => {
     expect(ov.listxattr('/f')).toEqual(['trusted.overlay.mine']);
     expect(ov.getxattr('/f', 'trusted.overlay.mine').toString()).toBe('v');
     await expect(ov.setxattr('/f', 'user.layerfs.x', Buffer.from('v'), 0, root)).rejects.toMatchObject({ code: 'EPERM' });
+  });
+});
+
+/**
+ * The data path of copy-up (copyData in native/sys.c): synchronous up to 256 KiB,
+ * on the thread pool above; copy_file_range within one filesystem, read/write
+ * when the lower layer is on another one (tmpfs here: copy_file_range says EXDEV).
+ */
+describe('copy-up data', () => {
+  const sizes = [0, 1, 4096, 256 * 1024, 256 * 1024 + 1, 3 * 1024 * 1024 + 17];
+  const rows = [false, true].flatMap((tmpfs) => sizes.map((size) => ({ size, tmpfs, where: tmpfs ? 'tmpfs' : 'the same filesystem' })));
+  let base: string;
+  let lowerMount: string | undefined;
+  beforeEach(() => { base = tempRoot(); });
+  afterEach(() => {
+    if (lowerMount) execFileSync('umount', [lowerMount]);
+    lowerMount = undefined;
+    removeRoot(base);
+  });
+
+  it.each(rows)('$size bytes from a lower layer on $where', async ({ size, tmpfs }) => {
+    const data = randomBytes(size);
+    const fx = buildLayers(base, { lower: [{}], upper: {} });
+    if (tmpfs) {
+      lowerMount = fx.lowers[0]!;
+      execFileSync('mount', ['-t', 'tmpfs', 'lower', lowerMount]);
+    }
+    writeFileSync(join(fx.lowers[0]!, 'f'), data);
+    const ov = new Overlay({ lowerdirs: fx.lowers, upperdir: fx.upper, workdir: fx.work });
+    const fd = await ov.open('/f', fsc.O_WRONLY, root);
+    ov.release(fd);
+    expect(readFileSync(join(fx.upper, 'f')).equals(data)).toBe(true);
+    expect(readdirSync(join(fx.work, 'work'))).toEqual([]); // nothing left half-built
   });
 });
