@@ -41,7 +41,7 @@ export interface OverlayMount {
 export const DEFAULT_FUSE_OPTIONS = [
   'default_permissions', 'allow_other', 'suid', 'dev', 'use_ino', 'hard_remove', 'subtype=layerfs',
   'auto_cache', 'ac_attr_timeout=0', 'entry_timeout=1', 'attr_timeout=1', 'negative_timeout=1',
-  'big_writes', 'max_write=131072', 'max_readahead=1048576',
+  'big_writes', 'max_write=131072', 'max_readahead=1048576', 'splice_write',
 ];
 
 export async function mountOverlay(spec: OverlaySpec): Promise<OverlayMount> {

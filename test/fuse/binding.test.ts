@@ -21,7 +21,8 @@ import { mountFuse, type Caller, type FuseMount, type FuseOps } from '../../src/
 import { FsError } from '../../src/errors.js';
 import * as sys from '../../src/sys.js';
 
-const OPTIONS = ['default_permissions', 'allow_other', 'use_ino', 'hard_remove', 'attr_timeout=0', 'entry_timeout=0', 'fsname=layerfs-test'];
+// splice_write: in passthrough mode reads go through read_buf and are spliced, as layerfs mounts them.
+const OPTIONS = ['default_permissions', 'allow_other', 'use_ino', 'hard_remove', 'attr_timeout=0', 'entry_timeout=0', 'splice_write', 'fsname=layerfs-test'];
 const BIG_INO = 2 ** 32 + 7;
 const { O_EXCL, O_WRONLY } = constants;
 const O_ACCMODE = 3;
