@@ -14,6 +14,15 @@ import { LayerfsError } from './errors.js';
 
 export const READY_FD = 3;
 
+/**
+ * V8 flags for the daemon: a filesystem daemon runs a few functions per
+ * request, so they are worth optimizing early. With these, the copy-ups right
+ * after a mount take ~0.55 ms instead of 1.2-2 ms until V8 warms up by itself,
+ * cold lstat runs ~25% faster over the first thousands of files, and the mount
+ * is ready ~80 ms later (0.34 s).
+ */
+const DAEMON_V8_FLAGS = ['--no-lazy-feedback-allocation', '--interrupt-budget=8000'];
+
 export interface Daemon {
   readonly pid: number;
   /** Resolves with the exit code when the daemon ends (null: killed by a signal). */
@@ -30,7 +39,7 @@ export interface Daemon {
  */
 export async function spawnDaemon(argv: string[], logFile?: string): Promise<Daemon> {
   const out = logFile ? openSync(logFile, 'a') : 'ignore';
-  const child = spawn(process.execPath, argv, {
+  const child = spawn(process.execPath, [...DAEMON_V8_FLAGS, ...argv], {
     detached: true,
     cwd: '/',
     stdio: ['ignore', out, out, 'pipe'],
