@@ -60,6 +60,8 @@ export async function mountBenchDisk(work: string, log: (msg: string) => void): 
     root,
     note: `trees and mounts on the bench disk: ext4 with journal in ${image} on ${dev} (direct I/O); see bench/bench-disk.ts`,
     async release() {
+      // Free blocks go back to the host (the image is kept for the next run's trees).
+      await run(['fstrim', root], { timeoutMs: 600_000 }).catch((err: Error) => log(`bench disk: fstrim ${root}: ${err.message}`));
       await run(['umount', root]).catch((err: Error) => log(`bench disk: umount ${root}: ${err.message}`));
       // A loop device attached by `losetup --find` is detached by umount only with autoclear; be explicit.
       await run(['losetup', '-d', dev]).catch(() => {});
