@@ -1,3 +1,5 @@
+import { chmodSync, mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Overlay } from '../../src/overlay/overlay.js';
 import { ST } from '../../src/sys.js';
@@ -128,5 +130,33 @@ describe('directory metadata', () => {
     expect(() => ov.readlink('/f')).toThrow(expect.objectContaining({ code: 'EINVAL' }));
     expect(() => ov.getattr('/../etc')).toThrow(expect.objectContaining({ code: 'EINVAL' }));
     expect(ov.statfs('/').bsize).toBeGreaterThan(0);
+  });
+});
+
+/**
+ * The resolver caches where a path was found, never its stat: every answer
+ * lstats the real entry again, so metadata changed in place is seen at once,
+ * and an entry that is no longer what was cached (gone, or another type)
+ * makes the path resolve afresh. (Layers changed behind a mount are not
+ * supported, as with kernel overlayfs; this is the safety net.)
+ */
+describe('cached places', () => {
+  let base: string;
+  beforeEach(() => { base = tempRoot(); });
+  afterEach(() => removeRoot(base));
+
+  const show = (st: Float64Array) => ({ dir: (st[ST.mode]! & 0o170000) === 0o040000, mode: st[ST.mode]! & 0o7777, size: st[ST.size] });
+  const changes = [
+    { change: 'has its mode changed in place', act: (f: string) => chmodSync(f, 0o600), seen: { dir: false, mode: 0o600, size: 1 } },
+    { change: 'is replaced by a directory', act: (f: string) => { rmSync(f); mkdirSync(f, 0o700); }, seen: { dir: true, mode: 0o700, size: expect.any(Number) } },
+    // A fresh lookup then finds the file in the layer below.
+    { change: 'is removed', act: (f: string) => rmSync(f), seen: { dir: false, mode: 0o644, size: 5 } },
+  ];
+  it.each(changes)('a lower file that $change is seen so at the next lookup', ({ act, seen }) => {
+    const fx = buildLayers(base, { lower: [{ f: 'x' }, { f: 'below' }] });
+    const ov = new Overlay({ lowerdirs: fx.lowers });
+    expect(show(ov.getattr('/f'))).toEqual({ dir: false, mode: 0o644, size: 1 }); // now cached
+    act(join(fx.lowers[0]!, 'f'));
+    expect(show(ov.getattr('/f'))).toEqual(seen);
   });
 });
