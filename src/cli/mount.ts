@@ -30,6 +30,8 @@ export function register(program: Command): void {
     .option('--log <file>', 'the daemon writes its log here')
     .option('--writable', 'with an IMAGE: add a fresh upper layer, removed on unmount')
     .option('--remove-on-exit <dir>', 'remove this directory once unmounted (used for --writable)'))
+    .addHelpText('after', '\nEnvironment:\n  LAYERFS_FUSE_SPIN_US    how long (µs) each side of a request hand-off polls before\n'
+      + '                          it sleeps (default 50; 0: never). See native-notes/fuse-native.md.')
     .action(async (first: string | undefined, second: string | undefined, flags: MountFlags) => {
       if (first === undefined) throw new UsageError('mount: a mount point is required');
       // One positional is the mount point; two are mount(8)'s SOURCE MOUNTPOINT.
