@@ -121,13 +121,16 @@ export class Overlay {
 
   async create(path: string, mode: number, flags: number, c: Caller): Promise<number> {
     this.writable('create', path);
-    const { parent, name } = splitParent(path, 'create', 'EISDIR');
-    const existing = this.resolver.lookup(this.resolver.dir(parent, 'create'), name);
-    if (existing.kind === 'found') {
-      if (flags & fsc.O_EXCL) throw new FsError('EEXIST', 'create', path);
+    splitParent(path, 'create', 'EISDIR');
+    let prepared: ReturnType<Overlay['prepareNew']>;
+    try {
+      prepared = this.prepareNew(path, 'create', mode, false, c);
+    } catch (err) {
+      // Rare: the kernel looks a name up before it asks to create it.
+      if ((err as FsError).code !== 'EEXIST' || flags & fsc.O_EXCL) throw err;
       return this.open(path, flags, c);
     }
-    const { target, owner } = this.prepareNew(path, 'create', mode, false, c);
+    const { target, owner } = prepared;
     const openFlags = (flags & ~fsc.O_TRUNC) | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW;
     return this.place(path, target, false, (p) => {
       const fd = openSync(p, openFlags, 0o600);
