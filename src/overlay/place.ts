@@ -9,7 +9,7 @@ import { readdirSync, renameSync, unlinkSync } from 'node:fs';
 import { mkWhiteout, renameat2, RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT } from '../sys.js';
 import { realJoin } from './paths.js';
 import type { WhiteoutFormat } from './resolve.js';
-import { setOpaque, WHITEOUT_PREFIX } from './whiteout.js';
+import { removeWhiteoutFile, setOpaque } from './whiteout.js';
 import type { WorkDir } from './work-dir.js';
 
 export interface NewEntryTarget {
@@ -45,7 +45,7 @@ function replaceWhiteout(from: string, t: NewEntryTarget, isDirectory: boolean):
   const target = realJoin(t.upperParent, t.name);
   if (t.whiteout === 'file') {
     renameat2(from, target, RENAME_NOREPLACE);
-    unlinkSync(realJoin(t.upperParent, WHITEOUT_PREFIX + t.name));
+    removeWhiteoutFile(t.upperParent, t.name);
   } else if (isDirectory) {
     renameat2(from, target, RENAME_EXCHANGE); // a directory cannot replace a non-directory
   } else {

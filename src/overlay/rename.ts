@@ -14,7 +14,7 @@ import { mergeDir } from './merge-dir.js';
 import { isWithin, normalize, realJoin, splitParent } from './paths.js';
 import { clearUpperDir, renameUpper } from './place.js';
 import type { Found, Resolver } from './resolve.js';
-import { isOpaqueDir, isWhiteoutName, setOpaque, WHITEOUT_PREFIX } from './whiteout.js';
+import { isOpaqueDir, isWhiteoutName, removeWhiteoutFile, setOpaque, WHITEOUT_PREFIX } from './whiteout.js';
 import type { WorkDir } from './work-dir.js';
 
 export interface RenameContext {
@@ -70,7 +70,7 @@ export function renameNow(ctx: RenameContext, from: string, to: string): boolean
   if (dst.kind === 'whiteout' && resolver.layers[dst.layer]!.upper) {
     if (dst.format === 'file') {
       renameUpper(src.real, target, whiteoutSource);
-      unlinkSync(realJoin(upperToParent, WHITEOUT_PREFIX + t.name));
+      removeWhiteoutFile(upperToParent, t.name);
       return true;
     }
     if (srcIsDir) {

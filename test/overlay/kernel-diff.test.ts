@@ -6,16 +6,13 @@
  * on the merged view and on what the upper layer holds.
  */
 import { execFileSync } from 'node:child_process';
-import {
-  appendFileSync, chmodSync, lchownSync, linkSync, lstatSync, mkdirSync, renameSync, rmdirSync, symlinkSync, truncateSync,
-  unlinkSync, writeFileSync, writeSync, constants as fsc,
-} from 'node:fs';
+import { lstatSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Overlay } from '../../src/overlay/overlay.js';
-import { mknod, S_IFIFO, setxattr, ST } from '../../src/sys.js';
-import { buildTree, removeRoot, root, snapshotDir, snapshotOverlay, tempRoot, type TreeSpec } from './tree.js';
+import { metadataOf, onKernel, onOverlay, outcome, type Op } from './ops.js';
+import { buildTree, removeRoot, snapshotDir, snapshotOverlay, tempRoot, type TreeSpec } from './tree.js';
 
 const LOWERS: TreeSpec[] = [
   { 'a/x': '1', 'b': { whiteout: 'char' }, 'c/d/e': 'e', 'g': { dir: true, opaque: 'xattr' }, 'g/h': 'h' },
@@ -50,14 +47,6 @@ const layerArb: fc.Arbitrary<TreeSpec> = fc
     }
     return spec;
   });
-
-type Op =
-  | { op: 'write' | 'append'; path: string; data: string }
-  | { op: 'mkdir' | 'unlink' | 'rmdir' | 'chmod' | 'mkfifo' | 'chown'; path: string }
-  | { op: 'truncate'; path: string; size: number }
-  | { op: 'rename' | 'link'; path: string; to: string }
-  | { op: 'symlink'; path: string; target: string }
-  | { op: 'setxattr'; path: string };
 
 const segment = fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f', 'g', 'x', 'y');
 const path = fc.array(segment, { minLength: 1, maxLength: 3 }).map((s) => '/' + s.join('/'));
@@ -109,69 +98,8 @@ function mergedWhiteoutsOnly([lower0, lower1, upper]: [TreeSpec, TreeSpec, TreeS
   return [cleaned[1]!, cleaned[2]!, cleaned[0]!];
 }
 
-const codeOf = (err: unknown): string => (err as { code?: string }).code ?? String(err);
-async function outcome(run: () => unknown): Promise<string> {
-  try {
-    await run();
-    return 'ok';
-  } catch (err) {
-    return codeOf(err);
-  }
-}
-
 /** The kernel follows symlinks for these; the comparison skips them on a symlink. */
 const followsSymlinks = new Set(['write', 'append', 'chmod', 'truncate']);
-
-function onKernel(mnt: string, o: Op): void {
-  const p = mnt + o.path;
-  switch (o.op) {
-    case 'write': return writeFileSync(p, o.data);
-    case 'append': return appendFileSync(p, o.data);
-    case 'mkdir': return mkdirSync(p, 0o755);
-    case 'unlink': return unlinkSync(p);
-    case 'rmdir': return rmdirSync(p);
-    case 'chmod': return chmodSync(p, 0o700);
-    case 'mkfifo': return mknod(p, S_IFIFO | 0o644);
-    case 'chown': return lchownSync(p, 7, 8);
-    case 'truncate': return truncateSync(p, o.size);
-    case 'rename': return renameSync(p, mnt + o.to);
-    case 'link': return linkSync(p, mnt + o.to);
-    case 'symlink': return symlinkSync(o.target, p);
-    case 'setxattr': return setxattr(p, 'user.k', Buffer.from('v'));
-  }
-}
-
-/** The same operation the way the kernel's VFS would drive a FUSE filesystem. */
-async function onOverlay(ov: Overlay, o: Op): Promise<void> {
-  const c = { ...root, umask: 0o022 };
-  const exists = () => { try { return ov.getattr(o.path); } catch (err) { if (codeOf(err) === 'ENOENT') return null; throw err; } };
-  switch (o.op) {
-    case 'write':
-    case 'append': {
-      const st = exists();
-      const flags = fsc.O_WRONLY | (o.op === 'write' ? fsc.O_TRUNC : fsc.O_APPEND);
-      if (st !== null && (st[ST.mode]! & 0o170000) === 0o040000) throw Object.assign(new Error(), { code: 'EISDIR' });
-      const fd = st !== null ? await ov.open(o.path, flags, c) : await ov.create(o.path, 0o666, flags | fsc.O_CREAT, c);
-      try { writeSync(fd, o.data); } finally { ov.release(fd); }
-      return;
-    }
-    case 'mkdir': return ov.mkdir(o.path, 0o755, c);
-    case 'unlink': return ov.unlink(o.path, c);
-    case 'rmdir': return ov.rmdir(o.path, c);
-    case 'chmod': return ov.chmod(o.path, 0o700, c);
-    case 'mkfifo': return ov.mknod(o.path, S_IFIFO | 0o644, 0, c);
-    case 'chown': return ov.chown(o.path, 7, 8, c);
-    case 'truncate': {
-      const st = exists();
-      if (st !== null && (st[ST.mode]! & 0o170000) === 0o040000) throw Object.assign(new Error(), { code: 'EISDIR' });
-      return ov.truncate(o.path, o.size, c);
-    }
-    case 'rename': return ov.rename(o.path, o.to, c);
-    case 'link': return ov.link(o.path, o.to, c);
-    case 'symlink': return ov.symlink(o.target, o.path, c);
-    case 'setxattr': return ov.setxattr(o.path, 'user.k', Buffer.from('v'), 0, c);
-  }
-}
 
 function isSymlinkOnKernel(mnt: string, p: string): boolean {
   try { return lstatSync(mnt + p).isSymbolicLink(); } catch { return false; }
@@ -194,21 +122,6 @@ function vfsHandles(mnt: string, o: Op): boolean {
 
 function isFifoOnKernel(mnt: string, p: string): boolean {
   try { return lstatSync(mnt + p).isFIFO(); } catch { return false; }
-}
-
-/** Type, permission bits, owner and size of each path (times differ by when each side ran). */
-function metadataOf(side: Overlay | string, paths: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const p of paths) {
-    if (typeof side === 'string') {
-      const st = lstatSync(join(side, p));
-      out[p] = `${st.mode.toString(8)} ${st.uid}:${st.gid} ${st.isDirectory() ? '' : st.size}`;
-    } else {
-      const st = side.getattr('/' + p);
-      out[p] = `${st[ST.mode]!.toString(8)} ${st[ST.uid]}:${st[ST.gid]} ${(st[ST.mode]! & 0o170000) === 0o040000 ? '' : st[ST.size]}`;
-    }
-  }
-  return out;
 }
 
 describe('against kernel overlayfs', () => {
