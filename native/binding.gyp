@@ -4,6 +4,11 @@
     "sources": ["sys.c"],
     "cflags": ["-O2", "-Wall"]
   }, {
+    "target_name": "layerfs_engine",
+    "sources": ["engine.c"],
+    "cflags": ["-O2", "-Wall"],
+    "libraries": ["-lpthread"]
+  }, {
     "target_name": "layerfs-init",
     "type": "executable",
     "sources": ["init.c"],

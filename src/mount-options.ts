@@ -32,7 +32,9 @@ const ACCEPTED = new Set([
   'index', 'redirect_dir', 'xino', 'userxattr', 'nfs_export', 'threaded', 'writeback',
 ]);
 /** Options that carry through to libfuse unchanged. */
-const FUSE_PASS = new Set(['fsname', 'subtype', 'max_readahead', 'max_write', 'entry_timeout', 'attr_timeout', 'negative_timeout']);
+const FUSE_PASS = new Set([
+  'fsname', 'subtype', 'max_readahead', 'max_write', 'entry_timeout', 'attr_timeout', 'negative_timeout', 'engine', 'threads',
+]);
 
 /**
  * Splits on `sep` unless escaped with a backslash. With `keep`, escapes stay

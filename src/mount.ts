@@ -4,7 +4,9 @@
  * this in a daemon; a runtime may call it directly.
  */
 import { Overlay } from './overlay/overlay.js';
-import { mountFuse, type FuseMount } from './fuse/binding.js';
+import type { FuseMount } from './fuse/binding.js';
+import { mountEngine } from './fuse/engine.js';
+import { UsageError } from './errors.js';
 import { overlayOps, type IdView } from './fuse/ops.js';
 
 export interface OverlaySpec extends IdView {
@@ -14,7 +16,10 @@ export interface OverlaySpec extends IdView {
   /** Metadata-only copy-up in the kernel's format (mount option metacopy=on). */
   metacopy?: boolean;
   mountpoint: string;
-  /** Extra libfuse options, e.g. `fsname=...`. */
+  /**
+   * Extra FUSE options, e.g. `fsname=...`, `entry_timeout=S`, `threads=N`, and
+   * `engine=layerfs|fuse-native` (the first is the default).
+   */
   fuse?: string[];
   log?: (msg: string) => void;
 }
@@ -28,15 +33,14 @@ export interface OverlayMount {
 }
 
 /**
- * Kernel-facing options. default_permissions lets the kernel check modes for
+ * fuse-native's options. default_permissions lets the kernel check modes for
  * every caller; allow_other lets other users (and containers) in. Entry and
  * attribute caches are safe because every change goes through this mount
  * (lower layers are read-only by contract), as kernel overlayfs assumes.
  * Page cache: auto_cache with ac_attr_timeout=0 keeps a file's cached pages
  * across opens only while its mtime and size are unchanged. kernel_cache
  * would be faster, but libfuse 2 gives each hard link its own kernel inode,
- * and a write through one name then left the other's pages stale for good
- * (test/fuse/hard-link-attrs.test.ts).
+ * and a write through one name then left the other's pages stale for good.
  */
 export const DEFAULT_FUSE_OPTIONS = [
   'default_permissions', 'allow_other', 'suid', 'dev', 'use_ino', 'hard_remove', 'subtype=layerfs',
@@ -44,17 +48,50 @@ export const DEFAULT_FUSE_OPTIONS = [
   'big_writes', 'max_write=131072', 'max_readahead=1048576', 'splice_write',
 ];
 
+/**
+ * How long the kernel may keep names, attributes and absent names with our
+ * engine (seconds; fuse-overlayfs's default). Safe because the layers do not
+ * change under a mount and every change goes through it, to one node per file.
+ */
+export const ENGINE_TIMEOUT = 1_000_000;
+export const ENGINE_THREADS = 4;
+
 export async function mountOverlay(spec: OverlaySpec): Promise<OverlayMount> {
   const overlay = new Overlay({ lowerdirs: spec.lowerdirs, upperdir: spec.upperdir, workdir: spec.workdir, metacopy: spec.metacopy });
   const extra = spec.fuse ?? [];
-  const hasFsname = extra.some((o) => o.startsWith('fsname='));
-  const options = [...DEFAULT_FUSE_OPTIONS, ...(hasFsname ? [] : ['fsname=layerfs']), ...extra];
-  if (overlay.readonly) options.push('ro');
-  const fuse: FuseMount = await mountFuse(spec.mountpoint, overlayOps(overlay, spec), {
-    options,
-    passthrough: true,
-    log: spec.log,
-  });
+  const value = (name: string) => extra.findLast((o) => o.startsWith(`${name}=`))?.slice(name.length + 1);
+  const engine = value('engine') ?? 'layerfs';
+  let fuse: FuseMount;
+  if (engine === 'fuse-native') {
+    const { mountFuse } = await import('./fuse/binding.js');
+    const passed = extra.filter((o) => !/^(engine|threads)=/.test(o));
+    const options = [...DEFAULT_FUSE_OPTIONS, ...(value('fsname') ? [] : ['fsname=layerfs']), ...passed];
+    if (overlay.readonly) options.push('ro');
+    fuse = await mountFuse(spec.mountpoint, overlayOps(overlay, spec), { options, passthrough: true, log: spec.log });
+  } else if (engine === 'layerfs') {
+    const seconds = (name: string, fallback: number) => {
+      const v = value(name);
+      if (v === undefined) return fallback;
+      const n = Number(v);
+      if (!Number.isFinite(n) || n < 0) throw new UsageError(`mount option ${name}=${v}: not a number of seconds >= 0`);
+      return n;
+    };
+    const threads = seconds('threads', ENGINE_THREADS);
+    fuse = await mountEngine(spec.mountpoint, overlayOps(overlay, spec), {
+      fsname: value('fsname') ?? 'layerfs',
+      readonly: overlay.readonly,
+      entryTimeout: seconds('entry_timeout', ENGINE_TIMEOUT),
+      attrTimeout: seconds('attr_timeout', ENGINE_TIMEOUT),
+      negativeTimeout: seconds('negative_timeout', ENGINE_TIMEOUT),
+      threads: Math.max(1, Math.min(16, Math.floor(threads))),
+      allowOther: true,
+      suid: true,
+      dev: true,
+      log: spec.log ?? ((m) => process.stderr.write(`${m}\n`)),
+    });
+  } else {
+    throw new UsageError(`mount option engine=${engine}: use layerfs or fuse-native`);
+  }
   return {
     mountpoint: spec.mountpoint,
     overlay,

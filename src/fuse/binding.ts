@@ -38,6 +38,11 @@ export interface FuseOps {
   init?(): MaybePromise<void>;
   statfs?(path: string, c: Caller): MaybePromise<Statfs>;
   getattr(path: string, c: Caller): MaybePromise<StatBuf>;
+  /**
+   * getattr with the file's identity (layerfs's engine): `shared` names a file
+   * that other paths may reach too (a hard link), so they share one node.
+   */
+  lookup?(path: string, c: Caller): MaybePromise<{ stat: StatBuf; shared?: string }>;
   fgetattr?(path: string, fh: number, c: Caller): MaybePromise<StatBuf>;
   access?(path: string, mode: number, c: Caller): MaybePromise<void>;
   /** Names (add '.' and '..' yourself if you want them listed); stats, if given, one per name. */

@@ -38,6 +38,10 @@ export function overlayOps(ov: Overlay, ids: IdView = {}): FuseOps {
 
   return {
     getattr: (path) => show(ov.getattr(path)),
+    lookup: (path) => {
+      const r = ov.lookup(path);
+      return { stat: show(r.stat), shared: r.shared };
+    },
     fgetattr: (path, fh) => show(ov.fgetattr(path, fh)),
     readdir: (path) => {
       // libfuse's high-level API lists '.' and '..' only if the filesystem does.

@@ -14,7 +14,7 @@ import {
 import { FsError } from '../errors.js';
 import {
   fstat, getxattr as sysGetxattr, isDir, isReg, isSymlink, listxattr as sysListxattr, mknodRaw, removexattr as sysRemovexattr,
-  S_IFMT, setxattr as sysSetxattr, utimens as sysUtimens, type StatBuf,
+  S_IFMT, setxattr as sysSetxattr, ST, utimens as sysUtimens, type StatBuf,
 } from '../sys.js';
 import { newOwner, type Caller } from './caller.js';
 import { CopyUp, openLower } from './copy-up.js';
@@ -68,6 +68,18 @@ export class Overlay {
 
   getattr(path: string): StatBuf {
     return this.resolver.found(path, 'getattr').stat;
+  }
+
+  /**
+   * getattr with the file's identity: an upper file with other names (hard
+   * links) is `shared` by its device and inode. Lower hard links are not: as in
+   * the kernel (index=off), a copy-up breaks them apart.
+   */
+  lookup(path: string): { stat: StatBuf; shared?: string } {
+    const e = this.resolver.found(path, 'lookup');
+    const st = e.stat;
+    if (!this.isUpper(e) || e.dirs.length > 0 || st[ST.nlink]! < 2) return { stat: st };
+    return { stat: st, shared: `${st[ST.dev]}:${st[ST.ino]}` };
   }
 
   readdir(path: string): { names: string[]; stats: StatBuf[] } {
