@@ -33,8 +33,10 @@ const ACCEPTED = new Set([
 ]);
 /** Options that carry through to libfuse unchanged. */
 const FUSE_PASS = new Set([
-  'fsname', 'subtype', 'max_readahead', 'max_write', 'entry_timeout', 'attr_timeout', 'negative_timeout', 'engine', 'threads',
+  'fsname', 'subtype', 'max_readahead', 'max_write', 'entry_timeout', 'attr_timeout', 'negative_timeout', 'engine', 'threads', 'passthrough',
 ]);
+/** libfuse's cache timeouts: seconds, a number >= 0 (libfuse itself would take anything strtod reads). */
+const TIMEOUTS = new Set(['entry_timeout', 'attr_timeout', 'negative_timeout']);
 
 /**
  * Splits on `sep` unless escaped with a backslash. With `keep`, escapes stay
@@ -62,6 +64,20 @@ export function splitEscaped(s: string, sep: string, keep = false): string[] {
 
 const unescape = (s: string) => splitEscaped(s, '\0').join('');
 
+/** The directories of `lowerdir=` (top first); an empty one (`/l1:`, `/l1::/l2`) is refused, as the kernel refuses it. */
+function parseLowerdirs(value: string): string[] {
+  const dirs = splitEscaped(value, ':');
+  if (dirs.some((d) => d === '')) {
+    throw new UsageError(`mount option lowerdir=${value}: empty directory in the list (a leading, trailing or doubled ':')`);
+  }
+  return dirs;
+}
+
+function parsePath(name: string, value: string): string {
+  if (value === '') throw new UsageError(`mount option ${name}=: empty path`);
+  return unescape(value);
+}
+
 function parseId(name: string, value: string): number {
   if (!/^\d+$/.test(value)) throw new UsageError(`mount option ${name}=${value}: not a number`);
   return Number(value);
@@ -76,13 +92,13 @@ export function parseMountOptions(optionStrings: string[]): MountOptions {
     const value = eq < 0 ? '' : raw.slice(eq + 1);
     switch (name) {
       case 'lowerdir':
-        o.lowerdirs = splitEscaped(value, ':').filter((d) => d !== '');
+        o.lowerdirs = parseLowerdirs(value);
         break;
       case 'upperdir':
-        o.upperdir = unescape(value);
+        o.upperdir = parsePath(name, value);
         break;
       case 'workdir':
-        o.workdir = unescape(value);
+        o.workdir = parsePath(name, value);
         break;
       case 'ro':
         o.readonly = true;
@@ -111,6 +127,9 @@ export function parseMountOptions(optionStrings: string[]): MountOptions {
         o.squashGid = 0;
         break;
       default:
+        if (TIMEOUTS.has(name) && !/^(\d+\.?\d*|\.\d+)$/.test(value)) {
+          throw new UsageError(`mount option ${raw}: not a number of seconds >= 0`);
+        }
         if (FUSE_PASS.has(name)) o.fuse.push(raw);
         else if (!ACCEPTED.has(name)) o.warnings.push(`unknown mount option '${raw}' ignored`);
     }
@@ -121,4 +140,33 @@ export function parseMountOptions(optionStrings: string[]): MountOptions {
   }
   if (o.upperdir === undefined) o.readonly = true;
   return o;
+}
+
+/**
+ * The options' directories made absolute against `cwd`, the caller's working
+ * directory, as kernel overlayfs and fuse-overlayfs take relative ones (the
+ * mount daemon runs in '/'). Not normalized: `..` stays for the kernel to walk.
+ */
+export function withAbsolutePaths(o: MountOptions, cwd = process.cwd()): MountOptions {
+  const abs = (p: string) => (p.startsWith('/') ? p : cwd.endsWith('/') ? cwd + p : `${cwd}/${p}`);
+  return {
+    ...o,
+    lowerdirs: o.lowerdirs.map(abs),
+    upperdir: o.upperdir === undefined ? undefined : abs(o.upperdir),
+    workdir: o.workdir === undefined ? undefined : abs(o.workdir),
+  };
+}
+
+/** A path escaped for a `-o` option (`\\`, `\:`, `\,`), so it parses back unchanged. */
+export const escapePath = (p: string): string => p.replace(/\\/g, '\\\\').replace(/:/g, '\\:').replace(/,/g, '\\,');
+
+/**
+ * `lowerdir=…[,upperdir=…,workdir=…]` for the options' directories. Appended
+ * after the options it came from, it wins: the last `lowerdir=` is the one used.
+ */
+export function pathOptions(o: Pick<MountOptions, 'lowerdirs' | 'upperdir' | 'workdir'>): string {
+  const parts = [`lowerdir=${o.lowerdirs.map(escapePath).join(':')}`];
+  if (o.upperdir !== undefined) parts.push(`upperdir=${escapePath(o.upperdir)}`);
+  if (o.workdir !== undefined) parts.push(`workdir=${escapePath(o.workdir)}`);
+  return parts.join(',');
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseMountOptions, splitEscaped } from '../src/mount-options.js';
+import { parseMountOptions, pathOptions, splitEscaped, withAbsolutePaths, type MountOptions } from '../src/mount-options.js';
 import { parseIdMapping, toDisk, toShown } from '../src/id-mapping.js';
 
 describe('parseMountOptions', () => {
@@ -51,6 +51,13 @@ describe('parseMountOptions', () => {
       args: ['lowerdir=/l,fsname=myimage,max_readahead=1048576'],
       expect: { fuse: ['fsname=myimage', 'max_readahead=1048576'] },
     },
+    {
+      name: 'cache timeouts: seconds >= 0, fractions too',
+      args: ['lowerdir=/l,entry_timeout=0,attr_timeout=1.5,negative_timeout=.25'],
+      expect: { fuse: ['entry_timeout=0', 'attr_timeout=1.5', 'negative_timeout=.25'] },
+    },
+    { name: 'relative directories stay as given (see withAbsolutePaths)', args: ['lowerdir=l:../m,upperdir=u,workdir=w'], expect: { lowerdirs: ['l', '../m'], upperdir: 'u' } },
+    { name: 'a later lowerdir= wins', args: ['lowerdir=a:b,upperdir=u,workdir=w', 'lowerdir=/abs/a,workdir=/abs/w'], expect: { lowerdirs: ['/abs/a'], upperdir: 'u', workdir: '/abs/w' } },
   ];
   it.each(rows)('$name', ({ args, expect: want }) => {
     expect(parseMountOptions(args)).toMatchObject(want);
@@ -62,9 +69,40 @@ describe('parseMountOptions', () => {
     { args: ['lowerdir=/l,uidmapping=0:1'], error: /bad id mapping/ },
     { args: ['lowerdir=/l,squash_to_uid=x'], error: /squash_to_uid=x: not a number/ },
     { args: ['lowerdir=/l,metacopy=yes'], error: /metacopy=yes: use on or off/ },
+    // The kernel refuses an empty lower directory ("overlayfs: empty lowerdir").
+    { args: ['lowerdir=/l1:'], error: /lowerdir=\/l1:: empty directory in the list/ },
+    { args: ['lowerdir=:/l1'], error: /lowerdir=:\/l1: empty directory in the list/ },
+    { args: ['lowerdir=/l1::/l2'], error: /lowerdir=\/l1::\/l2: empty directory in the list/ },
+    { args: ['lowerdir='], error: /lowerdir=: empty directory in the list/ },
+    { args: ['lowerdir=/l,upperdir=,workdir=/w'], error: /upperdir=: empty path/ },
+    { args: ['lowerdir=/l,upperdir=/u,workdir='], error: /workdir=: empty path/ },
+    { args: ['lowerdir=/l,entry_timeout=-1'], error: /entry_timeout=-1: not a number of seconds >= 0/ },
+    { args: ['lowerdir=/l,attr_timeout=-0.5'], error: /attr_timeout=-0.5: not a number of seconds >= 0/ },
+    { args: ['lowerdir=/l,negative_timeout=soon'], error: /negative_timeout=soon: not a number of seconds >= 0/ },
+    { args: ['lowerdir=/l,entry_timeout='], error: /entry_timeout=: not a number of seconds >= 0/ },
+    { args: ['lowerdir=/l,attr_timeout=1e3'], error: /attr_timeout=1e3: not a number/ },
   ];
   it.each(bad)('rejects $args', ({ args, error }) => {
     expect(() => parseMountOptions(args)).toThrow(error);
+  });
+});
+
+describe('withAbsolutePaths: relative directories are relative to the working directory', () => {
+  const rows: Array<{ args: string; cwd: string; want: Pick<MountOptions, 'lowerdirs' | 'upperdir' | 'workdir'> }> = [
+    { args: 'lowerdir=l1:/abs/l2,upperdir=u,workdir=w', cwd: '/home/me', want: { lowerdirs: ['/home/me/l1', '/abs/l2'], upperdir: '/home/me/u', workdir: '/home/me/w' } },
+    { args: 'lowerdir=../l:./x/y', cwd: '/a/b', want: { lowerdirs: ['/a/b/../l', '/a/b/./x/y'], upperdir: undefined, workdir: undefined } },
+    { args: 'lowerdir=l', cwd: '/', want: { lowerdirs: ['/l'], upperdir: undefined, workdir: undefined } },
+    { args: 'lowerdir=/l,upperdir=a\\:b,workdir=c\\,d', cwd: '/x', want: { lowerdirs: ['/l'], upperdir: '/x/a:b', workdir: '/x/c,d' } },
+  ];
+  it.each(rows)('$args in $cwd', ({ args, cwd, want }) => {
+    expect(withAbsolutePaths(parseMountOptions([args]), cwd)).toMatchObject(want);
+  });
+
+  it('pathOptions appended to the options gives the daemon the same absolute directories', () => {
+    const dirs = { lowerdirs: ['/a:b/l1', '/c,d/l2', '/e\\f'], upperdir: '/u:1,2', workdir: '/w\\:' };
+    const given = ['lowerdir=x:y,upperdir=u,workdir=w,metacopy=on'];
+    const again = parseMountOptions([...given, pathOptions(dirs)]);
+    expect(again).toMatchObject({ ...dirs, metacopy: true });
   });
 });
 

@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { mountOverlay } from '../mount.js';
 import { openStore, withRoot } from './store-options.js';
-import { parseMountOptions } from '../mount-options.js';
+import { escapePath as esc, parseMountOptions, pathOptions, withAbsolutePaths } from '../mount-options.js';
 import { reportToParent, spawnDaemon } from '../daemon.js';
 import { UsageError } from '../errors.js';
 
@@ -49,8 +49,6 @@ interface MountFlags {
   removeOnExit?: string;
 }
 
-const esc = (p: string) => p.replace(/\\/g, '\\\\').replace(/:/g, '\\:').replace(/,/g, '\\,');
-
 /** An image from the store: its layer dirs become the lowerdirs; --writable adds a scratch upper. */
 async function imageMountFlags(ref: string, flags: MountFlags): Promise<MountFlags> {
   const store = await openStore(flags);
@@ -70,11 +68,13 @@ async function mountCommand(source: string | undefined, mountpoint: string, flag
   if (source !== undefined && !flags.options.some((o) => /(^|,)lowerdir=/.test(o))) {
     flags = await imageMountFlags(source, flags);
   }
-  const opts = parseMountOptions(flags.options);
+  // Relative directories are the caller's working directory's, as for the kernel; the daemon runs in '/'.
+  const opts = withAbsolutePaths(parseMountOptions(flags.options));
   for (const w of opts.warnings) process.stderr.write(`layerfs: warning: ${w}\n`);
   const target = resolve(mountpoint);
   if (!flags.foreground && !flags.debug) {
-    const argv = [bin, 'mount', '-f', ...flags.options.flatMap((o) => ['-o', o]), ...(source ? [source] : []), target];
+    const options = [...flags.options, pathOptions(opts)];
+    const argv = [bin, 'mount', '-f', ...options.flatMap((o) => ['-o', o]), ...(source ? [source] : []), target];
     if (flags.removeOnExit) argv.push('--remove-on-exit', flags.removeOnExit);
     try {
       (await spawnDaemon(argv, flags.log)).detach();
@@ -84,15 +84,14 @@ async function mountCommand(source: string | undefined, mountpoint: string, flag
     }
     return;
   }
-  const abs = (p: string) => resolve(p);
   const log = (msg: string) => process.stderr.write(`layerfs: ${msg}\n`);
   let mounted;
   try {
     if (opts.readonly && opts.upperdir) throw new UsageError('mount option ro with upperdir= is not supported');
     mounted = await mountOverlay({
-      lowerdirs: opts.lowerdirs.map(abs),
-      upperdir: opts.upperdir && abs(opts.upperdir),
-      workdir: opts.workdir && abs(opts.workdir),
+      lowerdirs: opts.lowerdirs,
+      upperdir: opts.upperdir,
+      workdir: opts.workdir,
       metacopy: opts.metacopy,
       mountpoint: target,
       fuse: [...opts.fuse, ...(source && !opts.fuse.some((o) => o.startsWith('fsname=')) ? [`fsname=${source.replace(/,/g, '_')}`] : [])],
