@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/ioctl.h>
+#include <sys/file.h>
 #include <sys/xattr.h>
 #include <linux/fs.h>
 #include <unistd.h>
@@ -245,6 +246,15 @@ static napi_value js_copy_data_async(napi_env env, napi_callback_info info) {
   return num(env, 0);
 }
 
+// flock(fd, op) -> 0 | -errno (LOCK_SH 1, LOCK_EX 2, LOCK_NB 4, LOCK_UN 8)
+static napi_value js_flock(napi_env env, napi_callback_info info) {
+  ARGS(2)
+  int r;
+  do r = flock((int) arg_num(env, argv[0]), (int) arg_num(env, argv[1]));
+  while (r < 0 && errno == EINTR);
+  return num(env, r < 0 ? -errno : 0);
+}
+
 #define EXPORT(name, fn) { name, 0, fn, 0, 0, 0, napi_default, 0 }
 
 NAPI_MODULE_INIT() {
@@ -256,6 +266,7 @@ NAPI_MODULE_INIT() {
     EXPORT("renameat2", js_renameat2),
     EXPORT("utimens", js_utimens), EXPORT("futimens", js_futimens),
     EXPORT("copyData", js_copy_data), EXPORT("copyDataAsync", js_copy_data_async),
+    EXPORT("flock", js_flock),
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

@@ -25,6 +25,7 @@ interface NativeSys {
   futimens(fd: number, asec: number, ansec: number, msec: number, mnsec: number): number;
   copyData(inFd: number, outFd: number, len: number): number;
   copyDataAsync(inFd: number, outFd: number, len: number, done: (res: number) => void): number;
+  flock(fd: number, op: number): number;
 }
 
 export const native: NativeSys = require(join(root, 'native/build/Release/layerfs_sys.node'));
@@ -137,6 +138,15 @@ export function utimens(path: string, asec: number, ansec: number, msec: number,
 }
 export function futimens(fd: number, asec: number, ansec: number, msec: number, mnsec: number): void {
   check(native.futimens(fd, asec, ansec, msec, mnsec), 'futimens');
+}
+
+export const LOCK_SH = 1;
+export const LOCK_EX = 2;
+export const LOCK_NB = 4;
+export const LOCK_UN = 8;
+/** flock(2) on an open fd; with LOCK_NB a lock held elsewhere is EWOULDBLOCK (code 'EAGAIN' or 'EWOULDBLOCK'). */
+export function flock(fd: number, op: number, path?: string): void {
+  check(native.flock(fd, op), 'flock', path);
 }
 
 // --- FUSE unmount (the outside programs fusermount/umount) ---
