@@ -32,6 +32,8 @@ export function layersFromOptions(opts: OverlayOptions): Layer[] {
   };
   if (opts.lowerdirs.length === 0) throw bad('lowerdir', 'at least one lower directory is needed');
   const layers: Layer[] = [];
+  /** Directories the overlay writes, by option name: no lower layer may be one of them or lie inside one. */
+  const written: Array<[string, string]> = [];
   if (opts.upperdir !== undefined) {
     if (opts.workdir === undefined) throw bad(opts.upperdir, 'upperdir needs a workdir');
     const upper = dirOf(opts.upperdir, 'upperdir');
@@ -39,9 +41,18 @@ export function layersFromOptions(opts: OverlayOptions): Layer[] {
     if (statSync(upper).dev !== statSync(work).dev) throw bad(opts.workdir, 'workdir must be on the same filesystem as upperdir');
     if (isWithin(work, upper) || isWithin(upper, work)) throw bad(opts.workdir, 'workdir and upperdir must be separate trees');
     layers.push({ root: upper, upper: true });
+    written.push(['upperdir', upper], ['workdir', work]);
   } else if (opts.workdir !== undefined) {
     throw bad(opts.workdir, 'workdir without upperdir');
   }
-  for (const lower of opts.lowerdirs) layers.push({ root: dirOf(lower, 'lowerdir'), upper: false });
+  for (const lower of opts.lowerdirs) {
+    const real = dirOf(lower, 'lowerdir');
+    for (const [what, dir] of written) {
+      // The kernel refuses these too ("conflicting" / "overlapping lowerdir path").
+      if (real === dir) throw bad(lower, `lowerdir is the ${what}`);
+      if (isWithin(real, dir)) throw bad(lower, `lowerdir is inside the ${what}`);
+    }
+    layers.push({ root: real, upper: false });
+  }
   return layers;
 }

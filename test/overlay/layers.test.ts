@@ -1,8 +1,8 @@
-import { constants as fsc, mkdirSync } from 'node:fs';
+import { constants as fsc, mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Overlay } from '../../src/overlay/overlay.js';
-import { buildLayers, removeRoot, root, snapshotDir, tempRoot } from './tree.js';
+import { buildLayers, removeRoot, root, snapshotDir, tempRoot, type Fixture } from './tree.js';
 
 describe('mount options and read-only overlays', () => {
   let base: string;
@@ -47,5 +47,34 @@ describe('mount options and read-only overlays', () => {
     for (const change of changes) await expect(change(), change.toString()).rejects.toMatchObject({ code: 'EROFS' });
     const fd = await ov.open('/f', fsc.O_RDONLY, root);
     ov.release(fd);
+  });
+});
+
+describe('lower layers that the overlay writes', () => {
+  let base: string;
+  beforeEach(() => { base = tempRoot(); });
+  afterEach(() => removeRoot(base));
+
+  // The kernel refuses these too: "conflicting lowerdir path", "overlapping lowerdir path".
+  const rows: Array<{ name: string; lower: (fx: Fixture) => string; reason: string }> = [
+    { name: 'the upperdir itself', lower: (fx) => fx.upper, reason: 'lowerdir is the upperdir' },
+    { name: 'the upperdir by another path', lower: (fx) => join(fx.base, 'link-to-upper'), reason: 'lowerdir is the upperdir' },
+    { name: 'the upperdir with a trailing slash', lower: (fx) => fx.upper + '/', reason: 'lowerdir is the upperdir' },
+    { name: 'the workdir', lower: (fx) => fx.work, reason: 'lowerdir is the workdir' },
+    { name: 'inside the upperdir', lower: (fx) => join(fx.upper, 'sub'), reason: 'lowerdir is inside the upperdir' },
+    { name: 'inside the workdir', lower: (fx) => join(fx.work, 'work'), reason: 'lowerdir is inside the workdir' },
+  ];
+  it.each(rows)('refuses a lowerdir that is $name', ({ lower, reason }) => {
+    const fx = buildLayers(base, { lower: [{}], upper: { sub: { dir: true } } });
+    symlinkSync(fx.upper, join(base, 'link-to-upper'));
+    mkdirSync(join(fx.work, 'work'));
+    const dir = lower(fx);
+    expect(() => new Overlay({ lowerdirs: [...fx.lowers, dir], upperdir: fx.upper, workdir: fx.work }))
+      .toThrow(expect.objectContaining({ code: 'BAD_MOUNT_OPTIONS', message: `${dir}: ${reason}`, data: { path: dir, reason } }));
+  });
+
+  it('takes a lowerdir beside them, or one holding them', () => {
+    const fx = buildLayers(base, { lower: [{}], upper: {} });
+    new Overlay({ lowerdirs: [...fx.lowers, base], upperdir: fx.upper, workdir: fx.work });
   });
 });
