@@ -8,7 +8,7 @@
  * Permission checks are the kernel's (default_permissions), not ours.
  */
 import {
-  chmodSync, closeSync, constants as fsc, fchmodSync, fchownSync, ftruncateSync, lchownSync, linkSync, mkdirSync,
+  accessSync, chmodSync, closeSync, constants as fsc, fchmodSync, fchownSync, ftruncateSync, lchownSync, linkSync, mkdirSync,
   openSync, readlinkSync, realpathSync, statfsSync, symlinkSync, unlinkSync,
 } from 'node:fs';
 import { FsError } from '../errors.js';
@@ -18,6 +18,7 @@ import {
 } from '../sys.js';
 import { newOwner, type Caller } from './caller.js';
 import { CopyUp, openLower } from './copy-up.js';
+import { DirLock } from './dir-lock.js';
 import { layersFromOptions, type OverlayOptions } from './layers.js';
 import { mergeDir } from './merge-dir.js';
 import { realJoin, splitParent } from './paths.js';
@@ -51,17 +52,36 @@ export class Overlay {
   private readonly resolver: Resolver;
   private readonly work: WorkDir | undefined;
   private readonly copier: CopyUp | undefined;
+  private readonly lock: DirLock | undefined;
   /** Read fds opened on a metacopy file's data, by the path they were opened at. */
   private readonly dataFds = new Map<number, string>();
 
   constructor(opts: OverlayOptions) {
     const layers = layersFromOptions(opts);
     this.resolver = new Resolver(layers, opts.metacopy === true);
-    this.readonly = opts.upperdir === undefined;
-    if (!this.readonly) {
-      this.work = new WorkDir(realpathSync(opts.workdir!));
-      this.copier = new CopyUp(this.resolver, this.work, (path) => this.resolver.invalidate(path, false));
+    if (opts.upperdir !== undefined) {
+      const upper = layers[0]!.root;
+      const workdir = realpathSync(opts.workdir!);
+      // Before the work directory is cleared: that would destroy another mount's copy-ups in progress.
+      this.lock = DirLock.acquire([{ path: workdir, what: 'workdir' }, { path: upper, what: 'upperdir' }]);
+      try {
+        // An upper layer that cannot be written (a read-only filesystem) is read like a lower one:
+        // the overlay is read-only and every change is EROFS, as without upperdir.
+        if (canWrite(upper) && canWrite(workdir)) {
+          this.work = new WorkDir(workdir);
+          this.copier = new CopyUp(this.resolver, this.work, (path) => this.resolver.invalidate(path, false));
+        }
+      } catch (err) {
+        this.lock.release();
+        throw err;
+      }
     }
+    this.readonly = this.copier === undefined;
+  }
+
+  /** Releases the upper and work directories for another overlay. Call it once unmounted; safe to call twice. */
+  close(): void {
+    this.lock?.release();
   }
 
   // ---- reading ----
@@ -372,6 +392,18 @@ export class Overlay {
     } else {
       whiteoutAbsent(realJoin(upperParent, name));
     }
+  }
+}
+
+/** Whether this process can change `dir`'s entries (access(2): EROFS on a read-only mount). */
+function canWrite(dir: string): boolean {
+  try {
+    accessSync(dir, fsc.W_OK);
+    return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EROFS' || code === 'EACCES' || code === 'EPERM') return false;
+    throw err;
   }
 }
 

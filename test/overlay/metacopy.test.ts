@@ -144,11 +144,14 @@ describe('metacopy=on: metadata-only copy-up', () => {
   });
 
   it('a remount (a new Overlay over the same dirs) reads the metacopy file right', async () => {
-    await overlay(fx).chmod('/d/f', 0o600, root);
+    const first = overlay(fx);
+    await first.chmod('/d/f', 0o600, root);
+    first.close();
     const again = overlay(fx);
     expect(ov2meta(again)).toEqual({ mode: (0o100600).toString(8), size: DATA.length });
     expect(await read(again, '/d/f')).toBe(DATA);
     await again.truncate('/d/f', 3, root);
+    again.close();
     expect(await read(overlay(fx), '/d/f')).toBe('xxx');
   });
 
