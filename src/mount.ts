@@ -18,7 +18,7 @@ export interface OverlaySpec extends IdView {
   mountpoint: string;
   /**
    * Extra FUSE options, e.g. `fsname=...`, `entry_timeout=S`, `threads=N`, and
-   * `engine=layerfs|fuse-native` (the first is the default).
+   * `engine=layerfs|fuse-native` (the first is the default), `passthrough=off`.
    */
   fuse?: string[];
   log?: (msg: string) => void;
@@ -64,7 +64,7 @@ export async function mountOverlay(spec: OverlaySpec): Promise<OverlayMount> {
   let fuse: FuseMount;
   if (engine === 'fuse-native') {
     const { mountFuse } = await import('./fuse/binding.js');
-    const passed = extra.filter((o) => !/^(engine|threads)=/.test(o));
+    const passed = extra.filter((o) => !/^(engine|threads|passthrough)=/.test(o));
     const options = [...DEFAULT_FUSE_OPTIONS, ...(value('fsname') ? [] : ['fsname=layerfs']), ...passed];
     if (overlay.readonly) options.push('ro');
     fuse = await mountFuse(spec.mountpoint, overlayOps(overlay, spec), { options, passthrough: true, log: spec.log });
@@ -84,6 +84,7 @@ export async function mountOverlay(spec: OverlaySpec): Promise<OverlayMount> {
       attrTimeout: seconds('attr_timeout', ENGINE_TIMEOUT),
       negativeTimeout: seconds('negative_timeout', ENGINE_TIMEOUT),
       threads: Math.max(1, Math.min(16, Math.floor(threads))),
+      passthrough: value('passthrough') !== 'off',
       allowOther: true,
       suid: true,
       dev: true,

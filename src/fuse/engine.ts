@@ -15,11 +15,11 @@ import { join } from 'node:path';
 import { FsError, errnoOf, toErrno } from '../errors.js';
 import { fileURLToPath } from 'node:url';
 import { dirname } from 'node:path';
-import { fstat, futimens, S_IFDIR, S_IFMT, ST, type StatBuf } from '../sys.js';
+import { fstat, futimens, S_IFDIR, S_IFMT, S_IFREG, ST, type StatBuf } from '../sys.js';
 import type { Caller, FuseMount, FuseOps } from './binding.js';
 import { NodeTable, type Node } from './nodes.js';
 import {
-  ATTR_OUT, cstring, decodeDev, ENTRY_OUT, FATTR, FOPEN, IN_HEADER, INIT, OP, OPEN_OUT, OUT_HEADER,
+  ATTR_OUT, cstring, decodeDev, ENTRY_OUT, FATTR, FOPEN, IN_HEADER, INIT, INIT2, OP, OPEN_OUT, OUT_HEADER,
   PROTOCOL_MINOR, put64, putAttr, putTimeout, s64, u64,
 } from './protocol.js';
 
@@ -28,6 +28,8 @@ interface NativeEngine {
   finish(session: object): number;
   noCaps(session: object, nodeid: number): number;
   reply(devfd: number, buf: Buffer, len: number): number;
+  backingOpen(devfd: number, fd: number): number;
+  backingClose(devfd: number, id: number): number;
   mount(source: string, target: string, type: string, flags: number, data: string): number;
   umount(target: string, flags: number): number;
   fusermount(program: string, mountpoint: string, options: string): number;
@@ -46,6 +48,8 @@ export interface EngineOptions {
   negativeTimeout: number;
   /** Reader threads on /dev/fuse. */
   threads: number;
+  /** FUSE passthrough where the kernel allows it (Linux 6.9+, CAP_SYS_ADMIN). */
+  passthrough: boolean;
   allowOther: boolean;
   suid: boolean;
   dev: boolean;
@@ -69,6 +73,23 @@ interface Req extends Caller {
   readonly devfd: number;
   readonly buf: Buffer;
 }
+
+/**
+ * A file registered with the kernel for passthrough. The kernel takes one
+ * backing file per inode while any passthrough open of it lives, so every
+ * open of a node shares this one; `file` is the backing file's identity.
+ */
+interface Backing { id: number; file: string; opens: number }
+
+/**
+ * How an open file's I/O is done: by the kernel on the backing file, or by C
+ * on our fd (through the page cache, or direct beside a passthrough open).
+ */
+type IoMode = 'passthrough' | 'cached' | 'direct';
+
+const OPEN_FLAGS: Record<IoMode, number> = {
+  passthrough: FOPEN.PASSTHROUGH, direct: FOPEN.PASSTHROUGH | FOPEN.DIRECT_IO, cached: FOPEN.KEEP_CACHE,
+};
 
 /** A directory handle: the listing taken at offset 0, served in pieces. */
 interface DirHandle { node: Node; names: string[]; stats: StatBuf[] }
@@ -101,6 +122,10 @@ class Session {
   private readonly nodes: NodeTable;
   private readonly dirs = new Map<number, DirHandle>();
   private readonly fhNode = new Map<number, Node>();
+  private readonly fhMode = new Map<number, IoMode>();
+  private readonly backings = new Map<Node, Backing>();
+  private readonly cachedOpens = new Map<Node, number>();
+  private passthrough = false;
   private nextDir = 1;
   private native: object | undefined;
   private ready!: () => void;
@@ -352,6 +377,7 @@ class Session {
         const node = this.fhNode.get(fh);
         this.fhNode.delete(fh);
         node?.fds?.delete(fh);
+        if (node !== undefined) this.closedIo(req, node, fh);
         await this.ops.release!(node === undefined ? '' : node.lastPath, fh);
         return this.ok(req);
       }
@@ -433,10 +459,18 @@ class Session {
       return;
     }
     const offered = b.readUInt32LE(a + 12);
+    const offered2 = offered & INIT.INIT_EXT ? b.readUInt32LE(a + 16) : 0;
     const want = INIT.ASYNC_READ | INIT.ATOMIC_O_TRUNC | INIT.BIG_WRITES | INIT.DO_READDIRPLUS | INIT.READDIRPLUS_AUTO
-      | INIT.ASYNC_DIO | INIT.PARALLEL_DIROPS | INIT.MAX_PAGES | INIT.CACHE_SYMLINKS;
+      | INIT.ASYNC_DIO | INIT.PARALLEL_DIROPS | INIT.MAX_PAGES | INIT.CACHE_SYMLINKS | INIT.INIT_EXT;
+    this.passthrough = this.opts.passthrough && (offered2 & INIT2.PASSTHROUGH) !== 0;
     out.writeUInt32LE(Math.min(b.readUInt32LE(a + 8), MAX_WRITE), o + 8); // max_readahead
     out.writeUInt32LE((offered & want) >>> 0, o + 12);
+    if (this.passthrough) {
+      out.writeUInt32LE(INIT2.PASSTHROUGH, o + 32);
+      // Backing files on a plain filesystem (depth 0); on a stacked one the
+      // kernel refuses them and those files fall back to C-served I/O.
+      out.writeUInt32LE(1, o + 36);
+    }
     out.writeUInt16LE(64, o + 16); // max_background
     out.writeUInt16LE(48, o + 18); // congestion_threshold
     out.writeUInt32LE(MAX_WRITE, o + 20);
@@ -523,16 +557,70 @@ class Session {
     const fd = path !== undefined
       ? await this.ops.open(path, flags, req)
       : openSync(`/proc/self/fd/${this.openFd(node, false)}`, flags & ~0o300);
-    this.opened(node, fd, flags);
     const out = Buffer.alloc(OUT_HEADER + OPEN_OUT);
-    put64(out, OUT_HEADER, fd);
-    out.writeUInt32LE(FOPEN.KEEP_CACHE, OUT_HEADER + 8);
+    this.opened(req, node, fd, flags, out, OUT_HEADER);
     this.send(req, out);
   }
 
-  private opened(node: Node, fd: number, flags: number): void {
+  /** Records an open fd and writes its fuse_open_out at `o`. */
+  private opened(req: Req, node: Node, fd: number, flags: number, out: Buffer, o: number): void {
     (node.fds ??= new Map()).set(fd, (flags & 3) !== 0);
     this.fhNode.set(fd, node);
+    const [mode, id] = this.ioMode(req, node, fd);
+    this.fhMode.set(fd, mode);
+    put64(out, o, fd);
+    out.writeUInt32LE(OPEN_FLAGS[mode], o + 8);
+    out.writeUInt32LE(id, o + 12);
+  }
+
+  /**
+   * Passthrough when the kernel takes this fd as the node's backing file;
+   * the page cache and C-served I/O otherwise. The kernel takes one backing
+   * file per inode, refuses cached opens beside passthrough ones and wants
+   * every open of a passthrough inode in passthrough. So an open whose fd is
+   * another file (a writer after copy-up, beside readers of the lower file)
+   * names the same backing with direct I/O: its reads and writes come to C on
+   * its own fd; only an mmap of it would map the readers' file.
+   */
+  private ioMode(req: Req, node: Node, fd: number): [IoMode, number] {
+    if (!this.passthrough || node.type !== S_IFREG) return this.cached(node);
+    const st = fstat(fd);
+    const file = `${st[ST.dev]}:${st[ST.ino]}`;
+    const backing = this.backings.get(node);
+    if (backing !== undefined) {
+      backing.opens++;
+      return [backing.file === file ? 'passthrough' : 'direct', backing.id];
+    }
+    if (this.cachedOpens.has(node)) return this.cached(node);
+    const id = native.backingOpen(req.devfd, fd);
+    if (id < 0) {
+      // Without CAP_SYS_ADMIN nothing will pass; otherwise only this file (stacked, odd type).
+      if (id === -errnoOf('EPERM')) this.passthrough = false;
+      return this.cached(node);
+    }
+    this.backings.set(node, { id, file, opens: 1 });
+    return ['passthrough', id];
+  }
+
+  private cached(node: Node): [IoMode, number] {
+    this.cachedOpens.set(node, (this.cachedOpens.get(node) ?? 0) + 1);
+    return ['cached', 0];
+  }
+
+  private closedIo(req: Req, node: Node, fh: number): void {
+    const mode = this.fhMode.get(fh);
+    this.fhMode.delete(fh);
+    if (mode === 'cached') {
+      const n = (this.cachedOpens.get(node) ?? 1) - 1;
+      if (n > 0) this.cachedOpens.set(node, n);
+      else this.cachedOpens.delete(node);
+    } else if (mode !== undefined) {
+      const backing = this.backings.get(node)!;
+      if (--backing.opens === 0) {
+        this.backings.delete(node);
+        native.backingClose(req.devfd, backing.id);
+      }
+    }
   }
 
   private async create(req: Req): Promise<void> {
@@ -555,10 +643,8 @@ class Session {
       await this.ops.release?.(path, fd);
       throw err;
     }
-    this.opened(node, fd, flags);
     const out = this.entry(req, node, stat, OPEN_OUT);
-    put64(out, OUT_HEADER + ENTRY_OUT, fd);
-    out.writeUInt32LE(FOPEN.KEEP_CACHE, OUT_HEADER + ENTRY_OUT + 8);
+    this.opened(req, node, fd, flags, out, OUT_HEADER + ENTRY_OUT);
     this.send(req, out);
   }
 
