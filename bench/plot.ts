@@ -7,7 +7,7 @@ import { sizeLabel } from './workloads.js';
 
 const COLORS: Record<SystemName, string> = {
   native: '#7f7f7f', kernel: '#1f77b4', 'fuse-overlayfs': '#ff7f0e', 'unionfs-fuse': '#2ca02c', layerfs: '#d62728',
-  'layerfs-metacopy': '#9467bd',
+  'layerfs-metacopy': '#9467bd', 'layerfs-fuse-native': '#8c564b',
 };
 
 const W = 720;

@@ -8,7 +8,7 @@ import { SYSTEM_NAMES, type BenchResult, type Cell, type SystemName, type Worklo
 
 const SHORT: Record<SystemName, string> = {
   native: 'native', kernel: 'kernel ovl', 'fuse-overlayfs': 'fuse-overlayfs', 'unionfs-fuse': 'unionfs-fuse', layerfs: 'layerfs',
-  'layerfs-metacopy': 'layerfs metacopy=on',
+  'layerfs-metacopy': 'layerfs metacopy=on', 'layerfs-fuse-native': 'layerfs engine=fuse-native',
 };
 
 export function formatValue(v: number): string {

@@ -2,7 +2,7 @@
  * The shape of bench/results/*.json. `schema` changes when this does, so old
  * result files stay readable by someone who knows which shape they hold.
  */
-export const SYSTEM_NAMES = ['native', 'kernel', 'fuse-overlayfs', 'unionfs-fuse', 'layerfs', 'layerfs-metacopy'] as const;
+export const SYSTEM_NAMES = ['native', 'kernel', 'fuse-overlayfs', 'unionfs-fuse', 'layerfs', 'layerfs-metacopy', 'layerfs-fuse-native'] as const;
 export type SystemName = (typeof SYSTEM_NAMES)[number];
 
 export type Unit = 'ms' | 's' | 'MB/s' | 'files/s';

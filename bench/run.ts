@@ -77,7 +77,7 @@ async function main(): Promise<number> {
   const notes: string[] = [];
   await ensurePeers(!values['no-setup'], notes);
   let layerfs: LayerfsBuild | undefined;
-  if (systems.includes('layerfs') || systems.includes('layerfs-metacopy')) {
+  if (systems.some((s) => s.startsWith('layerfs'))) {
     layerfs = await snapshotLayerfs(join(values.work, 'layerfs-snapshot'), log);
     notes.push(...layerfs.notes);
   }

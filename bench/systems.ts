@@ -125,7 +125,10 @@ function layerfs(bin: string, commit?: string, name: SystemName = 'layerfs', ext
 }
 
 export function makeSystems(layerfsBin = LAYERFS_BIN, commit?: string): readonly System[] {
-  return [native, kernel, fuseOverlayfs, unionfs, layerfs(layerfsBin, commit), layerfs(layerfsBin, commit, 'layerfs-metacopy', ',metacopy=on')];
+  return [
+    native, kernel, fuseOverlayfs, unionfs, layerfs(layerfsBin, commit), layerfs(layerfsBin, commit, 'layerfs-metacopy', ',metacopy=on'),
+    layerfs(layerfsBin, commit, 'layerfs-fuse-native', ',engine=fuse-native'),
+  ];
 }
 
 export function systemNamed(systems: readonly System[], name: string): System {

@@ -62,13 +62,37 @@ export async function mountOverlay(spec: OverlaySpec): Promise<OverlayMount> {
   const value = (name: string) => extra.findLast((o) => o.startsWith(`${name}=`))?.slice(name.length + 1);
   const engine = value('engine') ?? 'layerfs';
   let fuse: FuseMount;
+  try {
+    fuse = await mountWith(engine, overlay, spec, value);
+  } catch (err) {
+    overlay.close();
+    throw err;
+  }
+  // The overlay's lock on its upper and work dirs lasts as long as the mount.
+  const closed = fuse.closed.then(() => overlay.close());
+  return {
+    mountpoint: spec.mountpoint,
+    overlay,
+    closed,
+    unmount: async () => {
+      await fuse.unmount();
+      await closed;
+    },
+  };
+}
+
+async function mountWith(
+  engine: string, overlay: Overlay, spec: OverlaySpec, value: (name: string) => string | undefined,
+): Promise<FuseMount> {
+  const extra = spec.fuse ?? [];
   if (engine === 'fuse-native') {
     const { mountFuse } = await import('./fuse/binding.js');
     const passed = extra.filter((o) => !/^(engine|threads|passthrough)=/.test(o));
     const options = [...DEFAULT_FUSE_OPTIONS, ...(value('fsname') ? [] : ['fsname=layerfs']), ...passed];
     if (overlay.readonly) options.push('ro');
-    fuse = await mountFuse(spec.mountpoint, overlayOps(overlay, spec), { options, passthrough: true, log: spec.log });
-  } else if (engine === 'layerfs') {
+    return mountFuse(spec.mountpoint, overlayOps(overlay, spec), { options, passthrough: true, log: spec.log });
+  }
+  if (engine === 'layerfs') {
     const seconds = (name: string, fallback: number) => {
       const v = value(name);
       if (v === undefined) return fallback;
@@ -77,7 +101,7 @@ export async function mountOverlay(spec: OverlaySpec): Promise<OverlayMount> {
       return n;
     };
     const threads = seconds('threads', ENGINE_THREADS);
-    fuse = await mountEngine(spec.mountpoint, overlayOps(overlay, spec), {
+    return mountEngine(spec.mountpoint, overlayOps(overlay, spec), {
       fsname: value('fsname') ?? 'layerfs',
       readonly: overlay.readonly,
       entryTimeout: seconds('entry_timeout', ENGINE_TIMEOUT),
@@ -90,13 +114,6 @@ export async function mountOverlay(spec: OverlaySpec): Promise<OverlayMount> {
       dev: true,
       log: spec.log ?? ((m) => process.stderr.write(`${m}\n`)),
     });
-  } else {
-    throw new UsageError(`mount option engine=${engine}: use layerfs or fuse-native`);
   }
-  return {
-    mountpoint: spec.mountpoint,
-    overlay,
-    closed: fuse.closed,
-    unmount: () => fuse.unmount(),
-  };
+  throw new UsageError(`mount option engine=${engine}: use layerfs or fuse-native`);
 }
