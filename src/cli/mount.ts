@@ -30,8 +30,15 @@ export function register(program: Command): void {
     .option('--log <file>', 'the daemon writes its log here')
     .option('--writable', 'with an IMAGE: add a fresh upper layer, removed on unmount')
     .option('--remove-on-exit <dir>', 'remove this directory once unmounted (used for --writable)'))
-    .addHelpText('after', '\nEnvironment:\n  LAYERFS_FUSE_SPIN_US    how long (µs) each side of a request hand-off polls before\n'
-      + '                          it sleeps (default 50; 0: never). See native-notes/fuse-native.md.')
+    .addHelpText('after', '\nFUSE options (with -o):\n'
+      + '  engine=layerfs|fuse-native  layerfs\'s own /dev/fuse engine (default) or libfuse 2 via fuse-native\n'
+      + '  passthrough=off             no FUSE passthrough (default: on where the kernel allows it)\n'
+      + '  threads=N                   reader threads on /dev/fuse (default 4)\n'
+      + '  entry_timeout=S, attr_timeout=S, negative_timeout=S\n'
+      + '                              how long the kernel keeps names and attributes (default 1000000)\n'
+      + '  See native-notes/fuse-engine.md.\n'
+      + '\nEnvironment:\n  LAYERFS_FUSE_SPIN_US        engine=fuse-native: how long (µs) each side of a request hand-off\n'
+      + '                              polls before it sleeps (default 50; 0: never). See native-notes/fuse-native.md.')
     .action(async (first: string | undefined, second: string | undefined, flags: MountFlags) => {
       if (first === undefined) throw new UsageError('mount: a mount point is required');
       // One positional is the mount point; two are mount(8)'s SOURCE MOUNTPOINT.
