@@ -10,14 +10,13 @@
  * completes it: a full copy built in the work directory, with the metacopy
  * file's metadata, renamed over it.
  */
-import {
-  chmodSync, closeSync, constants as fsc, ftruncateSync, lchownSync, mkdirSync, openSync, readlinkSync, symlinkSync,
-} from 'node:fs';
+import { closeSync, constants as fsc, ftruncateSync } from 'node:fs';
 import { FsError } from '../errors.js';
+import { copyData, copyDataAsync, fileType, isReg, isSymlink, RENAME_NOREPLACE, S_IFDIR, ST, type StatBuf } from '../sys.js';
 import {
-  copyData, copyDataAsync, fileType, getxattr, isReg, isSymlink, listxattr, lstat, mknodRaw, renameat2, RENAME_NOREPLACE, S_IFDIR,
-  setxattr, ST, utimens, type StatBuf,
-} from '../sys.js';
+  chmodSync, getxattr, lchownSync, listxattr, lstat, mkdirSync, mknodRaw, openSync, readlinkSync, renameat2, setxattr, symlinkSync,
+  utimens,
+} from './long-path.js';
 import { realJoin, splitParent } from './paths.js';
 import type { Found, Resolver } from './resolve.js';
 import type { WorkDir } from './work-dir.js';
@@ -85,7 +84,7 @@ export class CopyUp {
     const upperParent = this.ensureUpperDir(parent);
     const tmp = this.work.tempPath();
     try {
-      mkdirSync(tmp, { mode: 0o700 });
+      mkdirSync(tmp, 0o700);
       copyMetadata(e.real, e.stat, tmp);
       const target = realJoin(upperParent, name);
       keepingTimes(upperParent, () => renameat2(tmp, target, RENAME_NOREPLACE));

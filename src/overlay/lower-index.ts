@@ -4,8 +4,8 @@
  * name missing from a listing needs no syscall, and neither does finding a
  * `.wh.NAME` whiteout file. The upper layer is never indexed.
  */
-import { readdirSync } from 'node:fs';
 import { LRUCache } from 'lru-cache';
+import { readdirSync } from './long-path.js';
 import { WHITEOUT_PREFIX } from './whiteout.js';
 
 export interface DirListing {

@@ -4,8 +4,8 @@
  * or anything a higher layer whited out. Each child's stat is the one getattr
  * gives (topmost copy; nlink 1 for a merged directory).
  */
-import { readdirSync, type Dirent } from 'node:fs';
-import { isWhiteoutStat, lstat, ST, type StatBuf } from '../sys.js';
+import { isWhiteoutStat, ST, type StatBuf } from '../sys.js';
+import { lstat, readdirTypes } from './long-path.js';
 import { realJoin } from './paths.js';
 import type { LayerDir } from './resolve.js';
 import { isOpaqueDir, isWhiteoutName, WHITEOUT_PREFIX } from './whiteout.js';
@@ -29,7 +29,7 @@ export function mergeDir(dirs: readonly LayerDir[]): Listing {
   const hidden = new Set<string>(); // whited out for the layers below the current one
   for (const dir of dirs) {
     const whiteoutFiles: string[] = [];
-    for (const ent of readdirSync(dir.real, { withFileTypes: true }) as Dirent[]) {
+    for (const ent of readdirTypes(dir.real)) {
       const name = ent.name;
       if (isWhiteoutName(name)) {
         whiteoutFiles.push(name.slice(WHITEOUT_PREFIX.length));

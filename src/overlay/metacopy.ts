@@ -5,7 +5,8 @@
  * in the next layer down at the same path that is not itself metacopy.
  * See native-notes/metacopy.md.
  */
-import { getxattr, isReg, ST, type StatBuf } from '../sys.js';
+import { isReg, ST, type StatBuf } from '../sys.js';
+import { getxattr } from './long-path.js';
 
 export const METACOPY_XATTR = 'trusted.overlay.metacopy';
 const REDIRECT_XATTR = 'trusted.overlay.redirect';

@@ -7,19 +7,17 @@
  * Metadata calls are synchronous on purpose; calls that may copy data are async.
  * Permission checks are the kernel's (default_permissions), not ours.
  */
-import {
-  accessSync, chmodSync, closeSync, constants as fsc, fchmodSync, fchownSync, ftruncateSync, lchownSync, linkSync, mkdirSync,
-  openSync, readlinkSync, realpathSync, statfsSync, symlinkSync, unlinkSync,
-} from 'node:fs';
+import { accessSync, closeSync, constants as fsc, fchmodSync, fchownSync, ftruncateSync, realpathSync, statfsSync } from 'node:fs';
 import { FsError } from '../errors.js';
-import {
-  fstat, getxattr as sysGetxattr, isDir, isReg, isSymlink, listxattr as sysListxattr, mknodRaw, removexattr as sysRemovexattr,
-  S_IFMT, setxattr as sysSetxattr, ST, utimens as sysUtimens, type StatBuf,
-} from '../sys.js';
+import { fstat, isDir, isReg, isSymlink, S_IFMT, ST, type StatBuf } from '../sys.js';
 import { newOwner, type Caller } from './caller.js';
 import { CopyUp, openLower } from './copy-up.js';
 import { DirLock } from './dir-lock.js';
 import { layersFromOptions, type OverlayOptions } from './layers.js';
+import {
+  chmodSync, getxattr as sysGetxattr, lchownSync, linkSync, listxattr as sysListxattr, mkdirSync, mknodRaw, openSync, readlinkSync,
+  removexattr as sysRemovexattr, setxattr as sysSetxattr, symlinkSync, unlinkSync, utimens as sysUtimens,
+} from './long-path.js';
 import { mergeDir } from './merge-dir.js';
 import { realJoin, splitParent } from './paths.js';
 import { placeNew, removeUpper, whiteoutAbsent, type NewEntryTarget } from './place.js';
@@ -259,7 +257,7 @@ export class Overlay {
   async mkdir(path: string, mode: number, c: Caller): Promise<void> {
     const { target, owner } = this.prepareNew(path, 'mkdir', mode, true, c);
     this.place(path, target, true, (p) => {
-      mkdirSync(p, { mode: 0o700 });
+      mkdirSync(p, 0o700);
       lchownSync(p, owner.uid, owner.gid);
       chmodSync(p, owner.mode);
     });

@@ -5,8 +5,8 @@
  *   swapped in (a directory made there is opaque, hiding what was deleted);
  * - removing a name that a lower layer still holds leaves a char 0:0 whiteout.
  */
-import { readdirSync, renameSync, unlinkSync } from 'node:fs';
-import { mkWhiteout, renameat2, RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT } from '../sys.js';
+import { RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT } from '../sys.js';
+import { mkWhiteout, readdirSync, renameat2, renameSync, unlinkSync } from './long-path.js';
 import { realJoin } from './paths.js';
 import type { WhiteoutFormat } from './resolve.js';
 import { removeWhiteoutFile, setOpaque } from './whiteout.js';

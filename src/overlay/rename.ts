@@ -6,10 +6,10 @@
  * and becomes opaque when it lands in a merged directory. Checks come in the
  * VFS's order, so errors match the kernel's.
  */
-import { unlinkSync } from 'node:fs';
 import { FsError } from '../errors.js';
-import { renameat2, RENAME_EXCHANGE } from '../sys.js';
+import { RENAME_EXCHANGE } from '../sys.js';
 import type { CopyUp } from './copy-up.js';
+import { renameat2, unlinkSync } from './long-path.js';
 import { mergeDir } from './merge-dir.js';
 import { isWithin, normalize, realJoin, splitParent } from './paths.js';
 import { clearUpperDir, renameUpper } from './place.js';

@@ -16,9 +16,10 @@
  */
 import { LRUCache } from 'lru-cache';
 import { FsError } from '../errors.js';
-import { fileType, isDir, isReg, isWhiteoutStat, lstat, ST, type StatBuf } from '../sys.js';
-import { components, isWithin, realJoin } from './paths.js';
+import { fileType, isDir, isReg, isWhiteoutStat, ST, type StatBuf } from '../sys.js';
+import { lstat } from './long-path.js';
 import { LowerIndex } from './lower-index.js';
+import { components, isWithin, realJoin } from './paths.js';
 import { isMetacopy, metacopyRedirect, metacopyStat } from './metacopy.js';
 import { hasWhiteoutFile, isOpaqueDir, isWhiteoutName } from './whiteout.js';
 

@@ -5,8 +5,7 @@
  * `trusted.overlay.opaque=y`, or a `.wh..wh..opq` entry inside it.
  * Written: char 0:0 whiteouts and the opaque xattr, as kernel overlayfs does.
  */
-import { unlinkSync } from 'node:fs';
-import { getxattr, lstat, mkWhiteout, setxattr } from '../sys.js';
+import { getxattr, lstat, mkWhiteout, setxattr, unlinkSync } from './long-path.js';
 import { bytesOver, NAME_MAX, realJoin } from './paths.js';
 
 export const WHITEOUT_PREFIX = '.wh.';
