@@ -6,6 +6,7 @@
 // result >= 0 or a negative errno.
 #define _GNU_SOURCE
 #include <node_api.h>
+#include "napi-args.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -52,7 +53,6 @@ typedef struct session {
   atomic_int live;
   napi_threadsafe_function tsfn;
   idset_t nocaps;
-  atomic_int kill_suidgid; // FUSE_HANDLE_KILLPRIV_V2 was negotiated
 } session_t;
 
 typedef struct {
@@ -131,17 +131,6 @@ static void reply(int fd, uint64_t unique, int err, const void *data, size_t len
   while (writev(fd, iov, len ? 2 : 1) < 0 && errno == EINTR) {}
 }
 
-// Clears set-user-ID, and set-group-ID when group-executable, as a write by
-// an unprivileged caller does (the kernel asks us to: HANDLE_KILLPRIV_V2).
-static void kill_suidgid(int fd) {
-  struct stat st;
-  if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) return;
-  mode_t mode = st.st_mode & 07777;
-  mode_t kept = mode & ~S_ISUID;
-  if ((mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP)) kept &= ~S_ISGID;
-  if (kept != mode) fchmod(fd, kept);
-}
-
 static const char CAPS[] = "security.capability";
 
 // Serves a request in C when it needs no overlay decision; returns 1 if it did.
@@ -171,7 +160,6 @@ static int serve_in_c(session_t *s, int fd, unsigned char *buf, size_t n) {
     struct fuse_write_in *in = arg;
     const unsigned char *data = (const unsigned char *) (in + 1);
     if (sizeof *h + sizeof *in + in->size > n) { reply(fd, h->unique, EINVAL, NULL, 0); return 1; }
-    if ((in->write_flags & FUSE_WRITE_KILL_SUIDGID) && atomic_load(&s->kill_suidgid)) kill_suidgid((int) in->fh);
     size_t put = 0;
     while (put < in->size) {
       ssize_t r = pwrite((int) in->fh, data + put, in->size - put, (off_t) (in->offset + put));
@@ -285,17 +273,6 @@ static void call_js(napi_env env, napi_value cb, void *context, void *data) {
 
 // ---- N-API glue ----
 
-#define ARGS(n)                                             \
-  size_t argc = n;                                          \
-  napi_value argv[n];                                       \
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-
-static napi_value num(napi_env env, double d) {
-  napi_value v;
-  napi_create_double(env, d, &v);
-  return v;
-}
-
 static int64_t arg_i64(napi_env env, napi_value v) {
   int64_t d = 0;
   napi_get_value_int64(env, v, &d);
@@ -359,16 +336,6 @@ static napi_value finish(napi_env env, napi_callback_info info) {
   s->tsfn = NULL;
   free(s->nocaps.slots);
   s->nocaps.slots = NULL;
-  return num(env, 0);
-}
-
-// options(session, killSuidgid)
-static napi_value options(napi_env env, napi_callback_info info) {
-  ARGS(2);
-  session_t *s = arg_session(env, argv[0]);
-  bool kill = false;
-  napi_get_value_bool(env, argv[1], &kill);
-  if (s) atomic_store(&s->kill_suidgid, kill ? 1 : 0);
   return num(env, 0);
 }
 
@@ -472,7 +439,6 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     { "start", NULL, start, NULL, NULL, NULL, napi_default, NULL },
     { "finish", NULL, finish, NULL, NULL, NULL, napi_default, NULL },
-    { "options", NULL, options, NULL, NULL, NULL, napi_default, NULL },
     { "noCaps", NULL, no_caps, NULL, NULL, NULL, napi_default, NULL },
     { "reply", NULL, js_reply, NULL, NULL, NULL, napi_default, NULL },
     { "backingOpen", NULL, backing_open, NULL, NULL, NULL, napi_default, NULL },

@@ -3,6 +3,7 @@
 // negative values into FsError. See native-notes/sys.md.
 #define _GNU_SOURCE
 #include <node_api.h>
+#include "napi-args.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -24,23 +25,6 @@ static int get_string(napi_env env, napi_value v, char *buf, size_t len) {
   if (n >= len - 1) return -ENAMETOOLONG;
   return 0;
 }
-
-static napi_value num(napi_env env, double d) {
-  napi_value v;
-  napi_create_double(env, d, &v);
-  return v;
-}
-
-static double arg_num(napi_env env, napi_value v) {
-  double d = 0;
-  napi_get_value_double(env, v, &d);
-  return d;
-}
-
-#define ARGS(n)                                             \
-  size_t argc = n;                                          \
-  napi_value argv[n];                                       \
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
 
 #define PATH_ARG(name, i)                                   \
   char name[PATH_BUF];                                      \
