@@ -46,20 +46,28 @@ typedef struct {
   size_t cap, len;
 } idset_t;
 
+typedef struct item {
+  struct item *next;
+  int devfd;
+  uint32_t len; // 0: the connection ended
+  unsigned char data[];
+} item_t;
+
 typedef struct session {
   int fds[MAX_THREADS];
   pthread_t threads[MAX_THREADS];
   int nthreads;
   atomic_int live;
+  // Requests for JS, oldest first. JS takes them while it is awake (busy, or
+  // polling for a short while after); a post wakes it only when it sleeps.
+  pthread_mutex_t qlock;
+  item_t *head, *tail;
+  atomic_int js_awake;
+  atomic_int wake_pending;
   napi_threadsafe_function tsfn;
   idset_t nocaps;
 } session_t;
 
-typedef struct {
-  int devfd;
-  uint32_t len; // 0: the connection ended
-  unsigned char data[];
-} item_t;
 
 typedef struct {
   session_t *s;
@@ -227,10 +235,17 @@ static int serve_in_c(session_t *s, int fd, unsigned char *buf, size_t n) {
 
 static void post(session_t *s, int devfd, const unsigned char *data, size_t len) {
   item_t *it = malloc(sizeof *it + len);
-  if (!it) return; // the kernel will see the request unanswered only if memory is gone
-  it->devfd = devfd; it->len = (uint32_t) len;
+  if (!it) return; // out of memory: the kernel sees this request unanswered
+  it->next = NULL; it->devfd = devfd; it->len = (uint32_t) len;
   if (len) memcpy(it->data, data, len);
-  napi_call_threadsafe_function(s->tsfn, it, napi_tsfn_nonblocking);
+  pthread_mutex_lock(&s->qlock);
+  if (s->tail) s->tail->next = it; else s->head = it;
+  s->tail = it;
+  pthread_mutex_unlock(&s->qlock);
+  // Pairs with setAwake(0) then take() on the JS side: one of the two sees the other.
+  if (!atomic_load(&s->js_awake) && !atomic_exchange(&s->wake_pending, 1)) {
+    napi_call_threadsafe_function(s->tsfn, NULL, napi_tsfn_nonblocking);
+  }
 }
 
 static void *reader(void *p) {
@@ -255,20 +270,14 @@ static void *reader(void *p) {
 }
 
 static void call_js(napi_env env, napi_value cb, void *context, void *data) {
-  (void) context;
-  item_t *it = data;
+  (void) data;
+  session_t *s = context;
+  atomic_store(&s->wake_pending, 0);
   if (env && cb) {
-    napi_value args[2], undef;
+    napi_value undef;
     napi_get_undefined(env, &undef);
-    if (it->len) {
-      napi_create_buffer_copy(env, it->len, it->data, NULL, &args[0]);
-    } else {
-      napi_get_null(env, &args[0]);
-    }
-    napi_create_int32(env, it->devfd, &args[1]);
-    napi_call_function(env, undef, cb, 2, args, NULL);
+    napi_call_function(env, undef, cb, 0, NULL, NULL);
   }
-  free(it);
 }
 
 // ---- N-API glue ----
@@ -293,7 +302,7 @@ static session_t *arg_session(napi_env env, napi_value v) {
   return p;
 }
 
-// start(fd, threads, onRequest(buf|null, devfd)) -> session. The mount exists.
+// start(fd, threads, wake()) -> session. The mount exists.
 static napi_value start(napi_env env, napi_callback_info info) {
   ARGS(3);
   int fd = (int) arg_i64(env, argv[0]);
@@ -302,6 +311,7 @@ static napi_value start(napi_env env, napi_callback_info info) {
   if (nthreads > MAX_THREADS) nthreads = MAX_THREADS;
   session_t *s = calloc(1, sizeof *s);
   pthread_mutex_init(&s->nocaps.lock, NULL);
+  pthread_mutex_init(&s->qlock, NULL);
   s->fds[0] = fd;
   s->nthreads = 1;
   for (int i = 1; i < nthreads; i++) {
@@ -332,10 +342,41 @@ static napi_value finish(napi_env env, napi_callback_info info) {
   if (!s || !s->tsfn) return num(env, -EINVAL);
   for (int i = 0; i < s->nthreads; i++) pthread_join(s->threads[i], NULL);
   for (int i = 0; i < s->nthreads; i++) close(s->fds[i]);
+  for (item_t *it = s->head, *next; it; it = next) { next = it->next; free(it); }
+  s->head = s->tail = NULL;
   napi_release_threadsafe_function(s->tsfn, napi_tsfn_release);
   s->tsfn = NULL;
   free(s->nocaps.slots);
   s->nocaps.slots = NULL;
+  return num(env, 0);
+}
+
+// take(session, meta: Int32Array) -> Buffer | null: the oldest request for JS
+// (meta[0] = the fd to answer on); an empty Buffer once the connection ended.
+static napi_value take(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  session_t *s = arg_session(env, argv[0]);
+  napi_value out;
+  pthread_mutex_lock(&s->qlock);
+  item_t *it = s->head;
+  if (it) { s->head = it->next; if (!s->head) s->tail = NULL; }
+  pthread_mutex_unlock(&s->qlock);
+  if (!it) { napi_get_null(env, &out); return out; }
+  napi_typedarray_type t; size_t n; void *meta; napi_value ab; size_t off;
+  napi_get_typedarray_info(env, argv[1], &t, &n, &meta, &ab, &off);
+  ((int32_t *) meta)[0] = it->devfd;
+  napi_create_buffer_copy(env, it->len, it->data, NULL, &out);
+  free(it);
+  return out;
+}
+
+// setAwake(session, awake): while JS is awake, posts do not wake it.
+static napi_value set_awake(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  session_t *s = arg_session(env, argv[0]);
+  bool awake = false;
+  napi_get_value_bool(env, argv[1], &awake);
+  atomic_store(&s->js_awake, awake ? 1 : 0);
   return num(env, 0);
 }
 
@@ -440,6 +481,8 @@ static napi_value init(napi_env env, napi_value exports) {
     { "start", NULL, start, NULL, NULL, NULL, napi_default, NULL },
     { "finish", NULL, finish, NULL, NULL, NULL, napi_default, NULL },
     { "noCaps", NULL, no_caps, NULL, NULL, NULL, napi_default, NULL },
+    { "take", NULL, take, NULL, NULL, NULL, napi_default, NULL },
+    { "setAwake", NULL, set_awake, NULL, NULL, NULL, napi_default, NULL },
     { "reply", NULL, js_reply, NULL, NULL, NULL, napi_default, NULL },
     { "backingOpen", NULL, backing_open, NULL, NULL, NULL, napi_default, NULL },
     { "backingClose", NULL, backing_close, NULL, NULL, NULL, napi_default, NULL },

@@ -56,6 +56,12 @@ export const DEFAULT_FUSE_OPTIONS = [
 export const ENGINE_TIMEOUT = 1_000_000;
 export const ENGINE_THREADS = 4;
 
+/** LAYERFS_FUSE_SPIN_US: how long the JS thread polls for the next request (default 50 µs; 0: never). */
+function spinMicroseconds(): number {
+  const v = Number(process.env.LAYERFS_FUSE_SPIN_US ?? 50);
+  return Number.isFinite(v) && v >= 0 ? v : 50;
+}
+
 export async function mountOverlay(spec: OverlaySpec): Promise<OverlayMount> {
   const overlay = new Overlay({ lowerdirs: spec.lowerdirs, upperdir: spec.upperdir, workdir: spec.workdir, metacopy: spec.metacopy });
   const extra = spec.fuse ?? [];
@@ -109,6 +115,7 @@ async function mountWith(
       negativeTimeout: seconds('negative_timeout', ENGINE_TIMEOUT),
       threads: Math.max(1, Math.min(16, Math.floor(threads))),
       passthrough: value('passthrough') !== 'off',
+      spinMs: spinMicroseconds() / 1000,
       allowOther: true,
       suid: true,
       dev: true,

@@ -24,7 +24,9 @@ import {
 } from './protocol.js';
 
 interface NativeEngine {
-  start(fd: number, threads: number, onRequest: (buf: Buffer | null, devfd: number) => void): object;
+  start(fd: number, threads: number, wake: () => void): object;
+  take(session: object, meta: Int32Array): Buffer | null;
+  setAwake(session: object, awake: boolean): number;
   finish(session: object): number;
   noCaps(session: object, nodeid: number): number;
   reply(devfd: number, buf: Buffer, len: number): number;
@@ -50,6 +52,8 @@ export interface EngineOptions {
   threads: number;
   /** FUSE passthrough where the kernel allows it (Linux 6.9+, CAP_SYS_ADMIN). */
   passthrough: boolean;
+  /** How long (ms) the JS thread polls for the next request before it sleeps. */
+  spinMs: number;
   allowOther: boolean;
   suid: boolean;
   dev: boolean;
@@ -126,6 +130,8 @@ class Session {
   private readonly backings = new Map<Node, Backing>();
   private readonly cachedOpens = new Map<Node, number>();
   private passthrough = false;
+  private draining = false;
+  private readonly meta = new Int32Array(1);
   private nextDir = 1;
   private native: object | undefined;
   private ready!: () => void;
@@ -138,10 +144,7 @@ class Session {
 
   start(fd: number): Promise<FuseMount> {
     const initialized = new Promise<void>((resolve) => (this.ready = resolve));
-    this.native = native.start(fd, this.opts.threads, (buf, devfd) => {
-      if (buf === null) return this.finish();
-      void this.dispatch(buf, devfd);
-    });
+    this.native = native.start(fd, this.opts.threads, () => this.drain());
     const mount: FuseMount = {
       mountpoint: this.mountpoint,
       closed: this.closed,
@@ -161,7 +164,43 @@ class Session {
     })]);
   }
 
+  /**
+   * Takes every request the reader threads posted, then keeps polling for new
+   * ones for `spinMs` before it sleeps: a request that comes within that time
+   * costs no wake-up. Each round is a setImmediate, so replies (microtasks),
+   * timers and I/O run in between.
+   */
+  private drain(): void {
+    if (this.draining || this.native === undefined) return;
+    this.draining = true;
+    const session = this.native;
+    native.setAwake(session, true);
+    let last = performance.now();
+    const round = () => {
+      for (let buf = native.take(session, this.meta); buf !== null; buf = native.take(session, this.meta)) {
+        if (buf.length === 0) return this.finish();
+        void this.dispatch(buf, this.meta[0]!);
+        last = performance.now();
+      }
+      if (performance.now() - last > this.opts.spinMs) {
+        native.setAwake(session, false);
+        const buf = native.take(session, this.meta);
+        if (buf === null) {
+          this.draining = false;
+          return;
+        }
+        native.setAwake(session, true);
+        if (buf.length === 0) return this.finish();
+        void this.dispatch(buf, this.meta[0]!);
+        last = performance.now();
+      }
+      setImmediate(round);
+    };
+    round();
+  }
+
   private finish(): void {
+    this.draining = false;
     if (this.native !== undefined) native.finish(this.native);
     this.native = undefined;
     for (const fd of this.fhNode.keys()) {
