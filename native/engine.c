@@ -454,8 +454,13 @@ static napi_value js_fusermount(napi_env env, napi_callback_info info) {
   for (size_t i = 0; i < nenv; i++) envp[i] = environ[i];
   envp[nenv] = commfd;
   char *args[] = { prog, "-o", opts, "--", mnt, NULL };
+  // Node opens stderr close-on-exec; fusermount3 says why it failed there.
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, 2, 2);
   pid_t pid;
-  int sr = posix_spawnp(&pid, prog, NULL, NULL, args, envp);
+  int sr = posix_spawnp(&pid, prog, &fa, NULL, args, envp);
+  posix_spawn_file_actions_destroy(&fa);
   free(envp);
   close(sv[1]);
   if (sr != 0) { result = -sr; close(sv[0]); goto out; }

@@ -43,6 +43,8 @@ export interface FuseOps {
    * that other paths may reach too (a hard link), so they share one node.
    */
   lookup?(path: string, c: Caller): MaybePromise<{ stat: StatBuf; shared?: string }>;
+  /** Whether an fd open returned is the upper layer's file (safe to change through). */
+  onUpper?(fh: number): boolean;
   fgetattr?(path: string, fh: number, c: Caller): MaybePromise<StatBuf>;
   access?(path: string, mode: number, c: Caller): MaybePromise<void>;
   /** Names (add '.' and '..' yourself if you want them listed); stats, if given, one per name. */

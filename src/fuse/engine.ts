@@ -10,7 +10,7 @@
  * BATCH_FORGET take no answer.
  */
 import { createRequire } from 'node:module';
-import { closeSync, fchmodSync, fchownSync, ftruncateSync, openSync } from 'node:fs';
+import { closeSync, fchmodSync, fchownSync, ftruncateSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FsError, errnoOf, toErrno } from '../errors.js';
 import { fileURLToPath } from 'node:url';
@@ -19,7 +19,7 @@ import { fstat, futimens, S_IFDIR, S_IFMT, S_IFREG, ST, type StatBuf } from '../
 import type { Caller, FuseMount, FuseOps } from './binding.js';
 import { NodeTable, type Node } from './nodes.js';
 import {
-  ATTR_OUT, cstring, decodeDev, ENTRY_OUT, FATTR, FOPEN, IN_HEADER, INIT, INIT2, OP, OPEN_OUT, OUT_HEADER,
+  ATTR_OUT, cstring, decodeDev, fileName, ENTRY_OUT, FATTR, FOPEN, IN_HEADER, INIT, INIT2, OP, OPEN_OUT, OUT_HEADER,
   PROTOCOL_MINOR, put64, putAttr, putTimeout, s64, u64,
 } from './protocol.js';
 
@@ -100,12 +100,15 @@ interface DirHandle { node: Node; names: string[]; stats: StatBuf[] }
 
 export async function mountEngine(mountpoint: string, ops: FuseOps, opts: EngineOptions): Promise<FuseMount> {
   const root = await ops.getattr('/', { uid: 0, gid: 0, pid: 0, umask: 0 });
-  const devfd = openSync('/dev/fuse', 'r+');
-  let fd = devfd;
   const uid = process.getuid?.() ?? 0;
   const gid = process.getgid?.() ?? 0;
-  const common = `rootmode=40000,user_id=${uid},group_id=${gid},default_permissions${opts.allowOther ? ',allow_other' : ''}`;
+  // fusermount3 lets other users in only where /etc/fuse.conf says user_allow_other.
+  const allowOther = opts.allowOther && (uid === 0 || userAllowOther());
+  const common = `rootmode=40000,user_id=${uid},group_id=${gid},default_permissions${allowOther ? ',allow_other' : ''}`;
+  let fd: number;
   if (uid === 0) {
+    const devfd = openSync('/dev/fuse', 'r+');
+    fd = devfd;
     const flags = (opts.readonly ? MS_RDONLY : 0) | (opts.suid ? 0 : MS_NOSUID) | (opts.dev ? 0 : MS_NODEV);
     const r = native.mount(opts.fsname, mountpoint, 'fuse.layerfs', flags, `fd=${devfd},${common}`);
     if (r < 0) {
@@ -113,13 +116,20 @@ export async function mountEngine(mountpoint: string, ops: FuseOps, opts: Engine
       throw FsError.fromErrno(r, 'mount', mountpoint);
     }
   } else {
-    closeSync(devfd);
     const o = `fsname=${opts.fsname},subtype=layerfs,${common}${opts.readonly ? ',ro' : ''}${opts.suid ? '' : ',nosuid'}${opts.dev ? '' : ',nodev'}`;
     fd = native.fusermount('fusermount3', mountpoint, o);
-    if (fd < 0) throw FsError.fromErrno(fd, 'fusermount3', mountpoint);
+    if (fd < 0) throw new FsError(FsError.fromErrno(fd, 'mount').code, 'fusermount3', mountpoint, 'fusermount3 could not mount (its own message is above)');
   }
   const session = new Session(ops, opts, root, mountpoint);
   return session.start(fd);
+}
+
+function userAllowOther(): boolean {
+  try {
+    return /^\s*user_allow_other\s*$/m.test(readFileSync('/etc/fuse.conf', 'utf8'));
+  } catch {
+    return false;
+  }
 }
 
 class Session {
@@ -269,7 +279,7 @@ class Session {
     put64(out, o + 8, 0);
     putTimeout(out, o + 16, o + 32, this.opts.entryTimeout);
     putTimeout(out, o + 24, o + 36, this.opts.attrTimeout);
-    putAttr(out, o + 40, st, node.ino);
+    putAttr(out, o + 40, st, this.shownIno(node, st));
   }
 
   private entry(req: Req, node: Node, st: StatBuf, extra = 0): Buffer {
@@ -281,11 +291,17 @@ class Session {
   private attr(req: Req, node: Node, st: StatBuf): void {
     const out = Buffer.alloc(OUT_HEADER + ATTR_OUT);
     putTimeout(out, OUT_HEADER, OUT_HEADER + 8, this.opts.attrTimeout);
-    putAttr(out, OUT_HEADER + 16, st, node.ino);
+    putAttr(out, OUT_HEADER + 16, st, this.shownIno(node, st));
     this.send(req, out);
   }
 
   // ---- helpers ----
+
+  /** The node's first inode number, which outlives copy-up (see nodes.ts); a directory's last stat. */
+  private shownIno(node: Node, st: StatBuf): number {
+    if (node.isDir) node.lastStat = st;
+    return node.ino || st[ST.ino]!;
+  }
 
   private node(req: Req, id = req.nodeid): Node {
     const node = this.nodes.get(id);
@@ -317,8 +333,8 @@ class Session {
   }
 
   /** An fd to reach a file no name leads to any more (open, unlinked). */
-  private openFd(node: Node, writable: boolean): number {
-    for (const [fd, w] of node.fds ?? []) if (w || !writable) return fd;
+  private openFd(node: Node, writable: boolean, usable: (fd: number) => boolean = () => true): number {
+    for (const [fd, w] of node.fds ?? []) if ((w || !writable) && usable(fd)) return fd;
     throw new FsError('ENOENT', 'open', node.lastPath);
   }
 
@@ -345,7 +361,7 @@ class Session {
       }
       case OP.LOOKUP: {
         const parent = this.node(req);
-        const [name] = cstring(b, a);
+        const [name] = fileName(b, a);
         let found: { stat: StatBuf; shared?: string };
         try {
           found = await this.stat(this.childPath(parent, name), req);
@@ -367,7 +383,7 @@ class Session {
       }
       case OP.SYMLINK: {
         const parent = this.node(req);
-        const [name, next] = cstring(b, a);
+        const [name, next] = fileName(b, a);
         const [target] = cstring(b, next);
         await this.ops.symlink!(target, this.childPath(parent, name), req);
         return this.answerEntry(req, parent, name);
@@ -376,7 +392,7 @@ class Session {
         const parent = this.node(req);
         const mode = b.readUInt32LE(a);
         const c = { ...req, umask: b.readUInt32LE(a + 8) };
-        const [name] = cstring(b, a + 16);
+        const [name] = fileName(b, a + 16);
         await this.ops.mknod!(this.childPath(parent, name), mode, decodeDev(b.readUInt32LE(a + 4)), c);
         return this.answerEntry(req, parent, name);
       }
@@ -384,14 +400,14 @@ class Session {
         const parent = this.node(req);
         const mode = b.readUInt32LE(a);
         const c = { ...req, umask: b.readUInt32LE(a + 4) };
-        const [name] = cstring(b, a + 8);
+        const [name] = fileName(b, a + 8);
         await this.ops.mkdir!(this.childPath(parent, name), mode, c);
         return this.answerEntry(req, parent, name);
       }
       case OP.UNLINK:
       case OP.RMDIR: {
         const parent = this.node(req);
-        const [name] = cstring(b, a);
+        const [name] = fileName(b, a);
         const path = this.childPath(parent, name);
         await (req.op === OP.UNLINK ? this.ops.unlink! : this.ops.rmdir!)(path, req);
         this.nodes.detach(parent, name);
@@ -402,7 +418,7 @@ class Session {
       case OP.LINK: {
         const node = this.node(req, u64(b, a));
         const parent = this.node(req);
-        const [name] = cstring(b, a + 8);
+        const [name] = fileName(b, a + 8);
         const path = this.childPath(parent, name);
         await this.ops.link!(this.pathOf(node), path, req);
         const { stat, shared } = await this.stat(path, req);
@@ -465,7 +481,7 @@ class Session {
       }
       case OP.OPENDIR: {
         const node = this.node(req);
-        this.pathOf(node);
+        if (this.nodes.path(node) === undefined && node.lastStat === undefined) this.pathOf(node);
         const fh = this.nextDir++;
         this.dirs.set(fh, { node, names: [], stats: [] });
         const out = Buffer.alloc(OUT_HEADER + OPEN_OUT);
@@ -522,6 +538,7 @@ class Session {
   private async getattr(req: Req, node: Node): Promise<void> {
     const path = this.nodes.path(node);
     if (path !== undefined) return this.attr(req, node, await this.ops.getattr(path, req));
+    if (node.isDir && node.lastStat !== undefined) return this.attr(req, node, removedDir(node.lastStat));
     const fd = this.openFd(node, false);
     return this.attr(req, node, this.ops.fgetattr ? await this.ops.fgetattr(node.lastPath, fd, req) : fstat(fd));
   }
@@ -554,7 +571,10 @@ class Session {
   private setattrUnlinked(req: Req, node: Node, valid: number, fh: number): void {
     const b = req.buf;
     const a = IN_HEADER;
-    const fd = valid & FATTR.FH && node.fds?.get(fh) ? fh : this.openFd(node, true);
+    // A truncate needs a writable fd; other changes any fd of the upper copy.
+    const writable = (valid & FATTR.SIZE) !== 0;
+    const usable = (fd: number) => this.ops.onUpper?.(fd) ?? node.fds?.get(fd) === true;
+    const fd = valid & FATTR.FH && node.fds?.has(fh) && usable(fh) ? fh : this.openFd(node, writable, usable);
     if (valid & FATTR.MODE) fchmodSync(fd, b.readUInt32LE(a + 68) & 0o7777);
     if (valid & (FATTR.UID | FATTR.GID)) {
       fchownSync(fd, valid & FATTR.UID ? b.readUInt32LE(a + 76) : -1, valid & FATTR.GID ? b.readUInt32LE(a + 80) : -1);
@@ -571,8 +591,8 @@ class Session {
     const b = req.buf;
     const parent = this.node(req);
     const newParent = this.node(req, newDir);
-    const [name, next] = cstring(b, namesAt);
-    const [newName] = cstring(b, next);
+    const [name, next] = fileName(b, namesAt);
+    const [newName] = fileName(b, next);
     const from = this.childPath(parent, name);
     const to = this.childPath(newParent, newName);
     if (flags & ~RENAME_NOREPLACE) return this.error(req, errnoOf('EINVAL'));
@@ -669,7 +689,7 @@ class Session {
     const flags = b.readUInt32LE(a);
     const mode = b.readUInt32LE(a + 4);
     const c = { ...req, umask: b.readUInt32LE(a + 8) };
-    const [name] = cstring(b, a + 16);
+    const [name] = fileName(b, a + 16);
     const path = this.childPath(parent, name);
     const fd = await this.ops.create(path, mode, flags, c);
     let node: Node;
@@ -697,7 +717,9 @@ class Session {
     const h = this.dirs.get(fh);
     if (h === undefined) return this.error(req, errnoOf('EBADF'));
     if (offset === 0) {
-      const d = await this.ops.readdir(this.pathOf(h.node), req);
+      const path = this.nodes.path(h.node);
+      // A removed directory still in use lists as empty, as on the kernel.
+      const d = path === undefined ? removedListing(h.node) : await this.ops.readdir(path, req);
       h.names = d.names;
       h.stats = d.stats ?? [];
     }
@@ -721,7 +743,7 @@ class Session {
         }
         d += ENTRY_OUT;
       }
-      put64(out, d, known?.ino ?? (st ? st[ST.ino]! : 0));
+      put64(out, d, known?.ino || (st ? st[ST.ino]! : 0));
       put64(out, d + 8, i + 1);
       out.writeUInt32LE(nameBytes, d + 16);
       out.writeUInt32LE(st ? (st[ST.mode]! >>> 12) & 15 : 0, d + 20);
@@ -730,6 +752,18 @@ class Session {
     }
     this.send(req, out, o);
   }
+}
+
+/** A removed directory still in use: its last attributes, no links. */
+function removedDir(st: StatBuf): StatBuf {
+  const out = st.slice();
+  out[ST.nlink] = 0;
+  return out;
+}
+
+function removedListing(node: Node): { names: string[]; stats: StatBuf[] } {
+  const st = removedDir(node.lastStat ?? new Float64Array(16));
+  return { names: ['.', '..'], stats: [st, st] };
 }
 
 /** atime and mtime of a SETATTR request, as utimensat takes them. */

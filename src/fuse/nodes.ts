@@ -12,10 +12,10 @@
  * stay separate nodes, as kernel overlayfs keeps them (index=off), because a
  * copy-up breaks them apart.
  *
- * The reported inode number is the node's first one: it survives copy-up, as
- * the kernel's overlayfs keeps the lower inode number.
+ * The reported inode number is the node's first one (0: the current stat's):
+ * it survives copy-up, as the kernel's overlayfs keeps the lower inode number.
  */
-import { ST, S_IFMT, type StatBuf } from '../sys.js';
+import { ST, S_IFDIR, S_IFMT, type StatBuf } from '../sys.js';
 
 export interface Link { parent: Node; name: string }
 
@@ -27,11 +27,13 @@ export class Node {
   /** Open fds of this file and whether each can write (for an unlinked file). */
   fds: Map<number, boolean> | undefined;
   key: string | undefined;
+  /** A directory's last attributes, shown (with no links) once it is removed while in use. */
+  lastStat: StatBuf | undefined;
   /** The last path this node had, for the overlay's sake once it is unlinked. */
   lastPath = '/';
   pathGen = -1;
 
-  constructor(readonly id: number, public ino: number, readonly type: number) {}
+  constructor(readonly id: number, readonly ino: number, readonly type: number) {}
 
   get isDir(): boolean {
     return this.type === 0o040000;
@@ -100,7 +102,8 @@ export class NodeTable {
       if (node !== undefined) this.attach(node, parent, name);
     }
     if (node === undefined) {
-      node = new Node(this.nextId++, st[ST.ino]!, type);
+      // The inode number is kept through copy-up, except a lower hard link's: the kernel shows a broken-off copy with its own.
+      node = new Node(this.nextId++, type === S_IFDIR || st[ST.nlink]! < 2 ? st[ST.ino]! : 0, type);
       this.byId.set(node.id, node);
       this.attach(node, parent, name);
     }

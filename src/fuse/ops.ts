@@ -62,6 +62,7 @@ export function overlayOps(ov: Overlay, ids: IdView = {}): FuseOps {
     open: (path, flags, c) => ov.open(path, flags, onDisk(c)),
     create: (path, mode, flags, c) => ov.create(path, mode, flags, onDisk(c)),
     release: (_path, fh) => ov.release(fh),
+    onUpper: (fh) => ov.onUpper(fh),
     truncate: (path, size, c) => ov.truncate(path, size, onDisk(c)),
     ftruncate: (_path, fh, size) => ftruncateSync(fh, size),
     fsyncdir: () => {},

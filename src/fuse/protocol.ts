@@ -4,6 +4,7 @@
  * written into one buffer behind a 16-byte out header. Numbers above 2^32 go
  * through two 32-bit halves (exact to 2^53; times may be negative).
  */
+import { FsError } from '../errors.js';
 import { ST, type StatBuf } from '../sys.js';
 
 export const OP = {
@@ -59,6 +60,16 @@ export function cstring(b: Buffer, o: number): [string, number] {
   let end = b.indexOf(0, o);
   if (end < 0) end = b.length;
   return [b.toString('utf8', o, end), end + 1];
+}
+
+/**
+ * A file name. The overlay works on strings: a name that is not UTF-8 would
+ * come back as another name, so it is refused (EILSEQ) rather than changed.
+ */
+export function fileName(b: Buffer, o: number): [string, number] {
+  const [name, next] = cstring(b, o);
+  if (name.includes('\uFFFD') && !Buffer.from(name).equals(b.subarray(o, next - 1))) throw new FsError('EILSEQ', 'lookup', name);
+  return [name, next];
 }
 
 /** The same name as raw bytes (names that are not UTF-8 must survive). */

@@ -64,6 +64,12 @@ type Depth = 'full' | 'meta';
 
 export class CopyUp {
   private readonly inflight = new Map<string, Promise<Found>>();
+  /**
+   * The lower inode number of each file and directory copied up by this
+   * mount, by the upper copy's "dev:ino". Lower hard links get none: the
+   * kernel shows a broken-off copy with its own number.
+   */
+  readonly origins = new Map<string, number>();
 
   constructor(
     private readonly resolver: Resolver,
@@ -71,6 +77,11 @@ export class CopyUp {
     /** Told about every path that gained an upper copy (for caches). */
     private readonly changed: (path: string) => void = () => {},
   ) {}
+
+  private remember(upperReal: string, lower: StatBuf): void {
+    const st = lstat(upperReal);
+    if (st !== null) this.origins.set(`${st[ST.dev]}:${st[ST.ino]}`, lower[ST.ino]!);
+  }
 
   private isUpper(e: Found): boolean {
     return this.resolver.layers[e.layer]!.upper;
@@ -89,6 +100,7 @@ export class CopyUp {
       const target = realJoin(upperParent, name);
       keepingTimes(upperParent, () => renameat2(tmp, target, RENAME_NOREPLACE));
       this.changed(path);
+      this.remember(target, e.stat);
       return target;
     } catch (err) {
       this.work.discard(tmp);
@@ -162,7 +174,9 @@ export class CopyUp {
         // Completing a metacopy file replaces it; anything else must not be there yet.
         keepingTimes(upperParent, () => renameat2(tmp, realJoin(upperParent, name), completing ? 0 : RENAME_NOREPLACE));
         this.changed(path);
-        return this.resolver.found(path, 'copyup');
+        const up = this.resolver.found(path, 'copyup');
+        if (!completing && (e.stat[ST.nlink]! < 2)) this.origins.set(`${up.stat[ST.dev]}:${up.stat[ST.ino]}`, e.stat[ST.ino]!);
+        return up;
       } catch (err) {
         this.work.discard(tmp);
         throw err;

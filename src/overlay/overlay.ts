@@ -53,6 +53,8 @@ export class Overlay {
   private readonly lock: DirLock | undefined;
   /** Read fds opened on a metacopy file's data, by the path they were opened at. */
   private readonly dataFds = new Map<number, string>();
+  /** Read fds opened on a lower layer's file: never to be changed through. */
+  private readonly lowerFds = new Set<number>();
 
   constructor(opts: OverlayOptions) {
     const layers = layersFromOptions(opts);
@@ -91,13 +93,20 @@ export class Overlay {
   /**
    * getattr with the file's identity: an upper file with other names (hard
    * links) is `shared` by its device and inode. Lower hard links are not: as in
-   * the kernel (index=off), a copy-up breaks them apart.
+   * the kernel (index=off), a copy-up breaks them apart. A file copied up
+   * during this mount shows its lower inode number, as the kernel's does.
    */
   lookup(path: string): { stat: StatBuf; shared?: string } {
     const e = this.resolver.found(path, 'lookup');
-    const st = e.stat;
-    if (!this.isUpper(e) || e.dirs.length > 0 || st[ST.nlink]! < 2) return { stat: st };
-    return { stat: st, shared: `${st[ST.dev]}:${st[ST.ino]}` };
+    let st = e.stat;
+    if (!this.isUpper(e)) return { stat: st };
+    const key = `${st[ST.dev]}:${st[ST.ino]}`;
+    const origin = this.copier?.origins.get(key);
+    if (origin !== undefined) {
+      st = st.slice();
+      st[ST.ino] = origin;
+    }
+    return e.dirs.length > 0 || st[ST.nlink]! < 2 ? { stat: st } : { stat: st, shared: key };
   }
 
   readdir(path: string): { names: string[]; stats: StatBuf[] } {
@@ -140,9 +149,15 @@ export class Overlay {
     if (!writes && e.data !== undefined) {
       const fd = openLower(e.data.real, clean);
       this.dataFds.set(fd, path);
+      this.lowerFds.add(fd);
       return fd;
     }
-    if (!writes) return this.isUpper(e) ? openSync(e.real, clean) : openLower(e.real, clean);
+    if (!writes) {
+      if (this.isUpper(e)) return openSync(e.real, clean);
+      const fd = openLower(e.real, clean);
+      this.lowerFds.add(fd);
+      return fd;
+    }
     const copier = this.writable('open', path);
     if (e.dirs.length > 0) throw new FsError('EISDIR', 'open', path);
     const up = await copier.copyUp(path, e);
@@ -184,8 +199,14 @@ export class Overlay {
     return e.kind === 'found' ? e.stat : fstat(fd);
   }
 
+  /** Whether `fd` (from open or create) is a file in the upper layer. */
+  onUpper(fd: number): boolean {
+    return !this.lowerFds.has(fd);
+  }
+
   release(fd: number): void {
     this.dataFds.delete(fd);
+    this.lowerFds.delete(fd);
     closeSync(fd);
   }
 

@@ -20,7 +20,7 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 /** `keeps NAME`: prints whether NAME has the inode number remembered in $i. */
 const KEEPS = `keeps() { [ "$(stat -c %i "$1")" = "$i" ] && echo same || echo changed; }`;
 
-interface Row { name: string; layout?: Layout; script: string; expected: string; bug?: { side: Side; why: string } }
+interface Row { name: string; layout?: Layout; script: string; expected: string }
 
 const lowerF: Layout = { lower: { f: 'lower\n', 'd/g': 'in d\n' } };
 
@@ -29,7 +29,6 @@ const lowerF: Layout = { lower: { f: 'lower\n', 'd/g': 'in d\n' } };
 // or memory pressure) the name is looked up into a new node with the upper
 // file's number. The README promises the lower number "for the life of the
 // mount"; kernel overlayfs keeps it for good (trusted.overlay.origin).
-const forgotten = { side: 'layerfs' as const, why: "a copied-up file's st_ino changes once the kernel forgot its inode" };
 
 const rows: Row[] = [
   { name: 'a lower file, copied up by chmod', layout: lowerF, script: 'i=$(stat -c %i f); chmod 600 f; keeps f', expected: 'same' },
@@ -42,14 +41,14 @@ const rows: Row[] = [
   { name: 'a lower file never copied up, after a forget', layout: lowerF, script: `i=$(stat -c %i f); ${DROP_CACHES}; keeps f`, expected: 'same' },
   { name: 'a dir renamed after its files were forgotten', script: `mkdir d; echo x > d/f; cat d/f; ${DROP_CACHES}; mv d e; cat e/f; ${DROP_CACHES}; cat e/f`, expected: 'x\nx\nx' },
   { name: 'hard links, after a forget: one inode again', script: `echo x > f; ln f g; ${DROP_CACHES}; stat -c '%h %i' g > gi; stat -c '%h %i' f | cmp - gi && stat -c %h f`, expected: '2' },
-  { name: 'a lower file copied up by chmod, after a forget', layout: lowerF, script: `i=$(stat -c %i f); chmod 600 f; ${DROP_CACHES}; keeps f`, expected: 'same', bug: forgotten },
-  { name: 'a lower file copied up by a rename, after a forget', layout: lowerF, script: `i=$(stat -c %i f); mv f g; ${DROP_CACHES}; keeps g`, expected: 'same', bug: forgotten },
+  { name: 'a lower file copied up by chmod, after a forget', layout: lowerF, script: `i=$(stat -c %i f); chmod 600 f; ${DROP_CACHES}; keeps f`, expected: 'same' },
+  { name: 'a lower file copied up by a rename, after a forget', layout: lowerF, script: `i=$(stat -c %i f); mv f g; ${DROP_CACHES}; keeps g`, expected: 'same' },
 ];
 
 describe('a file keeps its node and inode number', () => {
   for (const row of rows) {
     for (const side of ['kernel', 'layerfs'] as const) {
-      const test = row.bug?.side === side ? it.fails : it;
+      const test = it;
       test(`${side}: ${row.name}`, async () => {
         const f = await freshMount(root, side, row.layout);
         expect(await sh(`${KEEPS}; ${row.script}`, f.mnt)).toEqual({ code: 0, out: `${row.expected}\n` });

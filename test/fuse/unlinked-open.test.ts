@@ -59,7 +59,6 @@ interface Row {
   layout?: Layout;
   program: string;
   expected: string;
-  bug?: { side: Side; why: string };
 }
 
 const rows: Row[] = [
@@ -113,7 +112,6 @@ fstat 0 600 7:8 5 200
 reopen b'hello'
 listdir []
 `,
-    bug: { side: 'layerfs', why: 'fchmod/fchown/futimes of an unlinked file open only read-only: ENOENT' },
   },
   {
     // Kernel overlayfs lists a removed directory that is still open as empty;
@@ -121,14 +119,13 @@ listdir []
     name: 'a removed directory that is the cwd: stat, and an empty listing',
     program: "os.mkdir('d')\nos.chdir('d')\nos.rmdir('../d')\nattempt('stat', lambda: os.stat('.').st_nlink)\nattempt('listdir', lambda: os.listdir('.'))\nattempt('create', lambda: os.open('x', os.O_CREAT | os.O_WRONLY))",
     expected: 'stat 0\nlistdir []\ncreate ENOENT\n',
-    bug: { side: 'layerfs', why: 'opendir of a removed directory: ENOENT' },
   },
 ];
 
 describe('an open file whose name is gone works through its fd', () => {
   for (const row of rows) {
     for (const side of ['kernel', 'layerfs'] as const) {
-      const test = row.bug?.side === side ? it.fails : it;
+      const test = it;
       test(`${side}: ${row.name}`, async () => {
         const f = await freshMount(root, side, row.layout);
         expect(await py(PRELUDE + row.program, f.mnt)).toEqual({ code: 0, out: row.expected });
