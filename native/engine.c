@@ -9,7 +9,10 @@
 #include "napi-args.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
+#include <sched.h>
+#include <time.h>
 #include <spawn.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -65,6 +68,7 @@ typedef struct session {
   atomic_int js_awake;
   atomic_int wake_pending;
   napi_threadsafe_function tsfn;
+  uint64_t spin_ns;
   idset_t nocaps;
 } session_t;
 
@@ -248,6 +252,30 @@ static void post(session_t *s, int devfd, const unsigned char *data, size_t len)
   }
 }
 
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t) ts.tv_sec * 1000000000ull + (uint64_t) ts.tv_nsec;
+}
+
+// The next request. Thread 0's fd is non-blocking: after each request it
+// polls for spin_ns (yielding the CPU to anyone who wants it) before it
+// sleeps in poll(2), so a request that follows quickly costs no wake-up. The
+// other threads sleep in read(2), where the kernel wakes one at a time.
+static ssize_t next_request(session_t *s, int index, unsigned char *buf) {
+  int fd = s->fds[index];
+  if (index != 0 || s->spin_ns == 0) return read(fd, buf, REQ_BUF);
+  uint64_t until = now_ns() + s->spin_ns;
+  for (;;) {
+    ssize_t n = read(fd, buf, REQ_BUF);
+    if (n >= 0 || errno != EAGAIN) return n;
+    if (now_ns() < until) { sched_yield(); continue; }
+    struct pollfd pfd = { fd, POLLIN, 0 };
+    poll(&pfd, 1, -1); // an unmount shows as POLLERR, then ENODEV from read
+    until = now_ns() + s->spin_ns;
+  }
+}
+
 static void *reader(void *p) {
   thread_arg_t a = *(thread_arg_t *) p;
   free(p);
@@ -255,7 +283,7 @@ static void *reader(void *p) {
   int fd = s->fds[a.index];
   unsigned char *buf = malloc(REQ_BUF);
   while (buf) {
-    ssize_t n = read(fd, buf, REQ_BUF);
+    ssize_t n = next_request(s, a.index, buf);
     if (n < 0) {
       // ENOENT: a request interrupted before we read it. ENODEV: unmounted.
       if (errno == EINTR || errno == EAGAIN || errno == ENOENT) continue;
@@ -302,9 +330,9 @@ static session_t *arg_session(napi_env env, napi_value v) {
   return p;
 }
 
-// start(fd, threads, wake()) -> session. The mount exists.
+// start(fd, threads, wake(), spinUs) -> session. The mount exists.
 static napi_value start(napi_env env, napi_callback_info info) {
-  ARGS(3);
+  ARGS(4);
   int fd = (int) arg_i64(env, argv[0]);
   int nthreads = (int) arg_i64(env, argv[1]);
   if (nthreads < 1) nthreads = 1;
@@ -314,6 +342,8 @@ static napi_value start(napi_env env, napi_callback_info info) {
   pthread_mutex_init(&s->qlock, NULL);
   s->fds[0] = fd;
   s->nthreads = 1;
+  s->spin_ns = (uint64_t) (arg_num(env, argv[3]) * 1000);
+  if (s->spin_ns) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
   for (int i = 1; i < nthreads; i++) {
     int c = open("/dev/fuse", O_RDWR | O_CLOEXEC);
     if (c < 0) break;

@@ -24,7 +24,7 @@ import {
 } from './protocol.js';
 
 interface NativeEngine {
-  start(fd: number, threads: number, wake: () => void): object;
+  start(fd: number, threads: number, wake: () => void, spinUs: number): object;
   take(session: object, meta: Int32Array): Buffer | null;
   setAwake(session: object, awake: boolean): number;
   finish(session: object): number;
@@ -154,7 +154,7 @@ class Session {
 
   start(fd: number): Promise<FuseMount> {
     const initialized = new Promise<void>((resolve) => (this.ready = resolve));
-    this.native = native.start(fd, this.opts.threads, () => this.drain());
+    this.native = native.start(fd, this.opts.threads, () => this.drain(), this.opts.spinMs * 1000);
     const mount: FuseMount = {
       mountpoint: this.mountpoint,
       closed: this.closed,
@@ -695,9 +695,9 @@ class Session {
     let node: Node;
     let stat: StatBuf;
     try {
-      const found = await this.stat(path, req);
-      stat = found.stat;
-      node = this.nodes.lookedUp(parent, name, stat, found.shared);
+      // A new file: one name, in the upper layer; its fd has its attributes.
+      stat = this.ops.fgetattr ? await this.ops.fgetattr(path, fd, req) : (await this.stat(path, req)).stat;
+      node = this.nodes.lookedUp(parent, name, stat, undefined);
     } catch (err) {
       await this.ops.release?.(path, fd);
       throw err;
