@@ -37,8 +37,8 @@ export function register(program: Command): void {
       + '  entry_timeout=S, attr_timeout=S, negative_timeout=S\n'
       + '                              how long the kernel keeps names and attributes (default 1000000)\n'
       + '  See native-notes/fuse-engine.md.\n'
-      + '\nEnvironment:\n  LAYERFS_FUSE_SPIN_US        engine=fuse-native: how long (µs) each side of a request hand-off\n'
-      + '                              polls before it sleeps (default 50; 0: never). See native-notes/fuse-native.md.')
+      + '\nEnvironment:\n  LAYERFS_FUSE_SPIN_US        how long (µs) each side of a request hand-off polls before it\n'
+      + '                              sleeps (default 50; 0: never), on either engine.')
     .action(async (first: string | undefined, second: string | undefined, flags: MountFlags) => {
       if (first === undefined) throw new UsageError('mount: a mount point is required');
       // One positional is the mount point; two are mount(8)'s SOURCE MOUNTPOINT.
