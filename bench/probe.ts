@@ -14,7 +14,10 @@ export type ProbeOp =
   | { op: 'create'; dir: string; count: number; size: number }
   | { op: 'lstat'; root: string; dirs: number; perDir: number }
   | { op: 'readdir'; path: string; expect: number }
-  | { op: 'readtree'; paths: string[] };
+  | { op: 'readtree'; paths: string[] }
+  | { op: 'randread'; path: string; size: number; count: number }
+  | { op: 'compile'; root: string; dirs: number; perDir: number }
+  | { op: 'npmci'; dir: string; dirs: number; perDir: number; size: number };
 
 function time(fn: () => void): bigint {
   const start = process.hrtime.bigint();
@@ -70,6 +73,47 @@ async function perform(p: ProbeOp): Promise<bigint> {
       });
       if (n !== p.expect) throw new Error(`readdir ${p.path}: ${n} entries, expected ${p.expect}`);
       return ns;
+    }
+    case 'randread': {
+      // Random 4 KiB reads at 4 KiB-aligned offsets (a fixed seed: every system reads the same blocks).
+      const buf = Buffer.allocUnsafe(4096);
+      const blocks = Math.floor(p.size / 4096);
+      let seed = 12345;
+      const next = () => (seed = (seed * 1103515245 + 12345) % 2147483648);
+      const fd = openSync(p.path, 'r');
+      try {
+        return time(() => {
+          for (let i = 0; i < p.count; i++) readSync(fd, buf, 0, 4096, (next() % blocks) * 4096);
+        });
+      } finally {
+        closeSync(fd);
+      }
+    }
+    case 'compile': {
+      // What a compiler's dependency scan does: lstat, then open and read, each small file.
+      const buf = Buffer.allocUnsafe(64 * 1024);
+      return time(() => {
+        for (let d = 0; d < p.dirs; d++) {
+          for (let f = 0; f < p.perDir; f++) {
+            const path = join(p.root, gridPath(d, f));
+            lstatSync(path);
+            const fd = openSync(path, 'r');
+            while (readSync(fd, buf, 0, buf.length, null) > 0);
+            closeSync(fd);
+          }
+        }
+      });
+    }
+    case 'npmci': {
+      // An `npm ci`-like unpack: many small files spread over many directories.
+      const data = Buffer.alloc(p.size, 'n');
+      return time(() => {
+        for (let d = 0; d < p.dirs; d++) {
+          const dir = join(p.dir, `pkg${d}`, 'lib');
+          mkdirSync(dir, { recursive: true });
+          for (let f = 0; f < p.perDir; f++) writeFileSync(join(dir, `m${f}.js`), data);
+        }
+      });
     }
     case 'readtree': {
       const buf = Buffer.allocUnsafe(1 << 20);

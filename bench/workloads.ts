@@ -44,6 +44,10 @@ export interface Scale {
   lstat: { dirs: number; perDir: number };
   readdirEntries: number;
   rm: { dirs: number; perDir: number };
+  randomReads: number;
+  /** The compile-like tree: small files read after an lstat. */
+  compile: { dirs: number; perDir: number; size: number };
+  npmci: { dirs: number; perDir: number; size: number };
 }
 
 const KiB = 1024;
@@ -59,6 +63,9 @@ export const FULL: Scale = {
   lstat: { dirs: 200, perDir: 100 },
   readdirEntries: 10_000,
   rm: { dirs: 100, perDir: 100 },
+  randomReads: 20_000,
+  compile: { dirs: 200, perDir: 100, size: 4096 },
+  npmci: { dirs: 3000, perDir: 10, size: 2048 },
 };
 
 export const QUICK: Scale = {
@@ -70,6 +77,9 @@ export const QUICK: Scale = {
   lstat: { dirs: 40, perDir: 100 },
   readdirEntries: 2000,
   rm: { dirs: 20, perDir: 100 },
+  randomReads: 5000,
+  compile: { dirs: 40, perDir: 100, size: 4096 },
+  npmci: { dirs: 300, perDir: 10, size: 2048 },
 };
 
 export function sizeLabel(bytes: number): string {
@@ -153,7 +163,66 @@ export function workloads(scale: Scale, unpack: UnpackSource | undefined): Workl
     },
   });
 
+  list.push({
+    id: 'read-parallel4', title: `four parallel readers (two of each ${R} file), backing files cached (total rate)`,
+    unit: 'MB/s', better: 'higher', cache: 'warm', writes: false, tree: read, params: { bytes: 4 * scale.readBytes },
+    warm: (b) => [join(b, 'a'), join(b, 'b')],
+    measure: async (root, env) => {
+      const start = process.hrtime.bigint();
+      await Promise.all(['a', 'b', 'a', 'b'].map((f) => env.run(dd(join(root, f)))));
+      return mbps(4 * scale.readBytes, process.hrtime.bigint() - start);
+    },
+  });
+  list.push({
+    id: 'read-mmap', title: `mmap read of ${R} (one byte a page), backing file cached`,
+    unit: 'MB/s', better: 'higher', cache: 'warm', writes: false, tree: read, params: { bytes: scale.readBytes },
+    warm: (b) => [join(b, 'a')],
+    measure: async (root, env) => {
+      // Python's mmap, timed inside the process (its start-up is not measured).
+      const script = 'import mmap,sys,time\nf=open(sys.argv[1],"rb")\nm=mmap.mmap(f.fileno(),0,prot=mmap.PROT_READ)\n'
+        + 't=time.perf_counter_ns()\ns=0\nfor i in range(0,len(m),4096): s+=m[i]\nprint(time.perf_counter_ns()-t)';
+      const ran = await env.run(['python3', '-c', script, join(root, 'a')]);
+      return mbps(scale.readBytes, BigInt(ran.stdout.trim()));
+    },
+  });
+  list.push({
+    id: 'read-random', title: `${scale.randomReads} random 4 KiB reads over ${R}, backing file cached`,
+    unit: 'MB/s', better: 'higher', cache: 'warm', writes: false, tree: read, params: { bytes: scale.readBytes, reads: scale.randomReads },
+    warm: (b) => [join(b, 'a')],
+    measure: async (root, env) => mbps(scale.randomReads * 4096,
+      await env.probe({ op: 'randread', path: join(root, 'a'), size: scale.readBytes, count: scale.randomReads })),
+  });
+
+  const compile: TreeSpec = { kind: 'grid', sub: 'src', ...scale.compile };
+  const compileFiles = scale.compile.dirs * scale.compile.perDir;
+  const scan = (root: string, env: Env) => env.probe({ op: 'compile', root: join(root, 'src'), dirs: scale.compile.dirs, perDir: scale.compile.perDir });
+  list.push({
+    id: 'compile-cold', title: `compile-like scan: lstat + open + read of ${compileFiles} small lower files, cold`,
+    unit: 'files/s', better: 'higher', cache: 'cold', writes: false, tree: compile, params: { files: compileFiles },
+    measure: async (root, env) => compileFiles / sec(await scan(root, env)),
+  });
+  list.push({
+    id: 'compile-warm', title: `compile-like scan of ${compileFiles} small lower files, second pass through the mount`,
+    unit: 'files/s', better: 'higher', cache: 'mount', writes: false, tree: compile, params: { files: compileFiles },
+    prepare: async (root, env) => void (await scan(root, env)),
+    measure: async (root, env) => compileFiles / sec(await scan(root, env)),
+  });
+
   const empty: TreeSpec = { kind: 'empty' };
+  const npmFiles = scale.npmci.dirs * scale.npmci.perDir;
+  list.push({
+    id: 'npm-ci', title: `npm ci-like create of ${npmFiles} files of ${scale.npmci.size} B in ${scale.npmci.dirs} package dirs`,
+    unit: 'files/s', better: 'higher', cache: 'warm', writes: true, tree: empty, params: { files: npmFiles, bytes: scale.npmci.size },
+    measure: async (root, env) => npmFiles / sec(await env.probe({ op: 'npmci', dir: join(root, 'node_modules'), ...scale.npmci })),
+  });
+  list.push({
+    id: 'first-copyup', title: 'the first copy-up after mounting: 1-byte write to a 4K lower file',
+    unit: 'ms', better: 'lower', cache: 'warm', writes: true,
+    tree: { kind: 'files', files: [{ name: 'warmup', size: 4 * KiB }, { name: 'file', size: 4 * KiB }] },
+    params: { bytes: 4 * KiB },
+    warm: (b) => [join(b, 'file')],
+    measure: async (root, env) => ms(await env.probe({ op: 'write1', path: join(root, 'file') })),
+  });
   const W = sizeLabel(scale.writeBytes);
   list.push({
     id: 'write-fsync', title: `sequential write of ${W} with fsync`,
