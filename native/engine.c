@@ -184,8 +184,9 @@ static int serve_in_c(session_t *s, int fd, unsigned char *buf, size_t n) {
     return 1;
   }
   case FUSE_FLUSH:
-    // Our handles are local files: close() of the fd at release is all there is.
-    reply(fd, h->unique, 0, NULL, 0);
+    // Our handles are local files: close() of the fd at release is all there
+    // is. ENOSYS tells the kernel so, and it stops sending FLUSH on close(2).
+    reply(fd, h->unique, ENOSYS, NULL, 0);
     return 1;
   case FUSE_FSYNC: {
     struct fuse_fsync_in *in = arg;
