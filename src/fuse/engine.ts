@@ -69,6 +69,8 @@ const UTIME_NOW = (1 << 30) - 1;
 const UTIME_OMIT = (1 << 30) - 2;
 const RENAME_NOREPLACE = 1;
 const CAPS = 'security.capability';
+/** Files opened read-only pass through from this size on. */
+const PASSTHROUGH_MIN = 64 * 1024;
 
 interface Req extends Caller {
   readonly op: number;
@@ -625,7 +627,7 @@ class Session {
   private opened(req: Req, node: Node, fd: number, flags: number, out: Buffer, o: number): void {
     (node.fds ??= new Map()).set(fd, (flags & 3) !== 0);
     this.fhNode.set(fd, node);
-    const [mode, id] = this.ioMode(req, node, fd);
+    const [mode, id] = this.ioMode(req, node, fd, (flags & 3) !== 0);
     this.fhMode.set(fd, mode);
     put64(out, o, fd);
     out.writeUInt32LE(OPEN_FLAGS[mode], o + 8);
@@ -641,9 +643,12 @@ class Session {
    * names the same backing with direct I/O: its reads and writes come to C on
    * its own fd; only an mmap of it would map the readers' file.
    */
-  private ioMode(req: Req, node: Node, fd: number): [IoMode, number] {
+  private ioMode(req: Req, node: Node, fd: number, writable: boolean): [IoMode, number] {
     if (!this.passthrough || node.type !== S_IFREG) return this.cached(node);
     const st = fstat(fd);
+    // Setting a backing file up costs the kernel an open of its own: for a
+    // small file read through the page cache, more than the reads it saves.
+    if (!writable && st[ST.size]! < PASSTHROUGH_MIN && !this.backings.has(node)) return this.cached(node);
     const file = `${st[ST.dev]}:${st[ST.ino]}`;
     const backing = this.backings.get(node);
     if (backing !== undefined) {
