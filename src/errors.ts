@@ -84,6 +84,18 @@ export class DigestMismatchError extends LayerfsError {
   }
 }
 
+export class BadDigestError extends LayerfsError {
+  constructor(what: string, digest: unknown) {
+    super('BAD_DIGEST', `${what}: not a sha256 digest: ${JSON.stringify(digest)}`, { what, digest });
+  }
+}
+
+export class BadManifestError extends LayerfsError {
+  constructor(what: string, reason: string) {
+    super('BAD_MANIFEST', `${what}: ${reason}`, { what, reason });
+  }
+}
+
 export class UnsafePathError extends LayerfsError {
   constructor(file: string, entry: string, reason: string) {
     super('UNSAFE_PATH', `${file}: entry '${entry}': ${reason}`, { file, entry, reason });

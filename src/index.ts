@@ -13,5 +13,6 @@ export { runContainer, type RunOptions, type RunResult } from './runtime/run.js'
 export { commitContainer } from './runtime/commit.js';
 export { exportContainer } from './runtime/export.js';
 export { containerChanges } from './runtime/changes.js';
+export * from './oci/index.js';
 export * from './registry/index.js';
 export * from './errors.js';

@@ -1,7 +1,7 @@
 /** `layerfs history IMAGE`: the layers and the steps that made them, newest first. */
 import { Command } from 'commander';
 import { displayId, historyRows } from '../store/describe.js';
-import { humanSize, table, timeAgo } from '../store/format.js';
+import { humanSize, table, timeAgo } from './format.js';
 import { checkFormat, openStore, printJson, withRoot, type RootOptions } from './store-options.js';
 
 export function register(program: Command): void {

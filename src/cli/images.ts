@@ -1,8 +1,9 @@
 /** `layerfs images`: docker's table, `--tree` for the layer tree of seed 003, `--format json`. */
 import { Command } from 'commander';
-import { humanSize, shortId, table, timeAgo } from '../store/format.js';
+import { shortId } from '../oci/digest.js';
+import { humanSize, table, timeAgo } from './format.js';
 import { drawTree, layerTree } from '../store/layer-tree.js';
-import { parseRef } from '../store/ref.js';
+import { parseRef } from '../oci/reference.js';
 import type { ImageRecord } from '../store/types.js';
 import { checkFormat, openStore, printJson, withRoot, type RootOptions } from './store-options.js';
 

@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { UsageError } from '../errors.js';
-import { humanSize } from '../store/format.js';
+import { humanSize } from './format.js';
 import { loadBuiltin } from '../store/hello-world.js';
 import type { Progress } from '../store/image-source.js';
 import { loadArchive } from '../store/load.js';

@@ -1,7 +1,8 @@
 /** `layerfs ps [-a]`: containers with their status and exit code. */
 import { Command } from 'commander';
 import { Store } from '../store/store.js';
-import { isLive, listContainers, shortId, type ContainerState } from '../runtime/containers.js';
+import { isLive, listContainers, type ContainerState } from '../runtime/containers.js';
+import { shortId } from '../oci/digest.js';
 
 export function statusText(c: ContainerState): string {
   if (c.status === 'running') return isLive(c) ? 'Up' : 'Dead (its runtime was killed)';

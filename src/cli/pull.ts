@@ -1,6 +1,6 @@
 /** `layerfs pull REF`: a thin wrapper over the registry's pull into the layer store. */
 import { Command } from 'commander';
-import { parsePlatform } from '../registry/manifest.js';
+import { parsePlatform } from '../oci/manifest.js';
 import { LayerProgress } from '../registry/progress.js';
 import { pull } from '../registry/pull.js';
 import { StoreTarget } from '../registry/store-adapter.js';

@@ -13,7 +13,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DigestMismatchError, LayerfsError } from '../errors.js';
 import type { RegistryClient } from './client.js';
-import type { Descriptor } from './manifest.js';
+import type { Descriptor } from '../oci/manifest.js';
 import { backoff, isTransient } from './retry.js';
 
 export interface DownloadOptions {

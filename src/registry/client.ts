@@ -5,8 +5,8 @@
  */
 import { DigestMismatchError, LayerfsError } from '../errors.js';
 import { Authenticator } from './authenticator.js';
-import { checkDigest, sha256 } from './digest.js';
-import { MANIFEST_ACCEPT } from './manifest.js';
+import { checkDigest, sha256 } from '../oci/digest.js';
+import { MANIFEST_ACCEPT } from '../oci/media-type.js';
 import type { Credentials } from './registry-config.js';
 import { NetworkError, RegistryError, parseApiErrors } from './registry-error.js';
 import { DEFAULT_RETRY, isTransient, withRetries, type RetryPolicy } from './retry.js';

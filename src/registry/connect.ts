@@ -5,7 +5,7 @@
  */
 import type { ClientOptions } from './client.js';
 import { RegistryClient, type Action } from './client.js';
-import type { Reference } from './reference.js';
+import type { Reference } from '../oci/reference.js';
 import { RegistryConfig } from './registry-config.js';
 
 export interface ConnectOptions extends Omit<ClientOptions, 'actions' | 'credentials'> {

@@ -1,7 +1,7 @@
 /**
  * What pull and push need from a local image store, and nothing more, so
  * the registry code runs against the layer store (store-adapter.ts) and an
- * OCI image layout directory (oci-layout.ts) alike.
+ * OCI image layout directory (layout-target.ts) alike.
  *
  * A pull is one transaction: blobs are downloaded into its directory, added
  * base layer first, and nothing is visible in the store until `commit`; a

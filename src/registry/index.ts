@@ -1,13 +1,11 @@
-export { Reference } from './reference.js';
 export { RegistryClient, type ClientOptions } from './client.js';
 export { connect, type ConnectOptions } from './connect.js';
 export { RegistryConfig, defaultConfigPath, type Credentials } from './registry-config.js';
 export { pull, DEFAULT_PLATFORM, type PullOptions, type PullResult } from './pull.js';
 export { push, type PushOptions, type PushResult } from './push.js';
 export { login, logout } from './login.js';
-export { OciLayout } from './oci-layout.js';
+export { OciLayout } from './layout-target.js';
 export { LayerProgress } from './progress.js';
-export { parsePlatform } from './manifest.js';
 export type { PullTarget, PushSource, PulledImage, PulledLayer, PushImage } from './image-store.js';
 export { RegistryError, AuthError, NetworkError, NotFoundError } from './registry-error.js';
 export { StoreTarget } from './store-adapter.js';

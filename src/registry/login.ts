@@ -5,7 +5,7 @@
  */
 import { RegistryClient } from './client.js';
 import { RegistryConfig, type Credentials } from './registry-config.js';
-import { Reference } from './reference.js';
+import { Reference } from '../oci/reference.js';
 import type { ConnectOptions } from './connect.js';
 
 /** `registry` is a host[:port] (`docker.io` for Docker Hub). */

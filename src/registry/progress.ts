@@ -5,6 +5,8 @@
  *   31cbccb51277: Pull complete
  *   511136ea3c5a: Already exists
  */
+import { humanSize } from '../cli/format.js';
+
 export interface ProgressOutput {
   write(s: string): unknown;
   isTTY?: boolean;
@@ -13,21 +15,11 @@ export interface ProgressOutput {
 
 const BAR = 50;
 
-export function formatBytes(n: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let u = 0;
-  let v = n;
-  while (v >= 1000 && u < units.length - 1) {
-    v /= 1000;
-    u++;
-  }
-  return `${u === 0 ? v : v.toFixed(v < 10 ? 2 : 1)}${units[u]}`;
-}
 
 export function progressBar(done: number, total: number): string {
   const filled = total > 0 ? Math.min(BAR, Math.floor((done / total) * BAR)) : 0;
   const arrow = filled < BAR ? '>' : '';
-  return `[${'='.repeat(filled)}${arrow}${' '.repeat(BAR - filled - arrow.length)}] ${formatBytes(done)}/${formatBytes(total)}`;
+  return `[${'='.repeat(filled)}${arrow}${' '.repeat(BAR - filled - arrow.length)}] ${humanSize(done, 4)}/${humanSize(total, 4)}`;
 }
 
 export class LayerProgress {

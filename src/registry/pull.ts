@@ -10,12 +10,14 @@ import { join } from 'node:path';
 import type { RegistryClient } from './client.js';
 import { connect, type ConnectOptions } from './connect.js';
 import { downloadBlob } from './blob-download.js';
-import { shortDigest } from './digest.js';
+import { shortId } from '../oci/digest.js';
 import type { PulledLayer, PullTarget } from './image-store.js';
-import { BadManifestError, diffIds, parseManifest, selectPlatform, type Descriptor, type Platform } from './manifest.js';
+import { BadManifestError } from '../errors.js';
+import { diffIds } from '../oci/config.js';
+import { parseManifest, selectPlatform, type Descriptor, type Platform } from '../oci/manifest.js';
 import { mapLimit, settled } from './map-limit.js';
 import type { LayerProgress } from './progress.js';
-import { Reference } from './reference.js';
+import { Reference } from '../oci/reference.js';
 import { NotFoundError, RegistryError } from './registry-error.js';
 
 export interface PullOptions extends ConnectOptions {
@@ -92,8 +94,8 @@ export async function pull(reference: Reference | string, opts: PullOptions): Pr
     const results: PulledLayerResult[] = layers.map((l, i) => ({ digest: l.digest, diffId: l.diffId, status: present[i] ? 'exists' : 'pulled', resumedAt: [] }));
 
     for (const [i, l] of layers.entries()) {
-      if (present[i]) progress?.done(shortDigest(l.digest), 'Already exists');
-      else progress?.status(shortDigest(l.digest), 'Waiting');
+      if (present[i]) progress?.done(shortId(l.digest), 'Already exists');
+      else progress?.status(shortId(l.digest), 'Waiting');
     }
     if (!upToDate) {
       const missing = [...new Map(layers.filter((_, i) => !present[i]).map((l) => [l.digest, l])).values()];
@@ -101,7 +103,7 @@ export async function pull(reference: Reference | string, opts: PullOptions): Pr
       try {
         const files = settled(
           await mapLimit(missing, opts.concurrency ?? 3, async (l) => {
-            const id = shortDigest(l.digest);
+            const id = shortId(l.digest);
             const file = join(tx.dir, l.digest.slice(7));
             const { resumedAt } = await downloadBlob(client, l, file, {
               onProgress: (done, total) => {
@@ -117,7 +119,7 @@ export async function pull(reference: Reference | string, opts: PullOptions): Pr
         );
         const pulled: PulledLayer[] = layers.map(({ digest, diffId, mediaType, size }) => ({ digest, diffId, mediaType, size }));
         for (const [i, l] of missing.entries()) {
-          progress?.status(shortDigest(l.digest), 'Extracting');
+          progress?.status(shortId(l.digest), 'Extracting');
           await tx.addLayer(pulled.find((p) => p.digest === l.digest)!, files[i]!);
         }
         await tx.commit({
@@ -130,7 +132,7 @@ export async function pull(reference: Reference | string, opts: PullOptions): Pr
           layers: pulled,
         });
         // Only now is the layer in the store: "Pull complete" means it.
-        for (const l of missing) progress?.done(shortDigest(l.digest), 'Pull complete');
+        for (const l of missing) progress?.done(shortId(l.digest), 'Pull complete');
       } finally {
         await tx.discard();
       }

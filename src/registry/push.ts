@@ -6,11 +6,11 @@
 import { UsageError } from '../errors.js';
 import { connect, type ConnectOptions } from './connect.js';
 import { uploadBlob, type UploadOptions } from './blob-upload.js';
-import { shortDigest, sha256 } from './digest.js';
+import { shortId, sha256 } from '../oci/digest.js';
 import type { PushSource } from './image-store.js';
 import { mapLimit, settled } from './map-limit.js';
 import type { LayerProgress } from './progress.js';
-import { Reference } from './reference.js';
+import { Reference } from '../oci/reference.js';
 
 export interface PushOptions extends ConnectOptions {
   source: PushSource;
@@ -41,10 +41,10 @@ export async function push(image: string, reference: Reference | string, opts: P
     progress?.print(`The push refers to repository [${ref.name}]`);
     // docker lists the top layer first; a layer listed twice goes up once
     const blobs = [...new Map([...img.layers].reverse().map((b) => [b.digest, b])).values()];
-    for (const b of blobs) progress?.status(shortDigest(b.digest), 'Preparing');
+    for (const b of blobs) progress?.status(shortId(b.digest), 'Preparing');
     const statuses = settled(
       await mapLimit([...blobs, img.config], opts.concurrency ?? 3, async (blob) => {
-        const id = shortDigest(blob.digest);
+        const id = shortId(blob.digest);
         const shown = blob !== img.config;
         const status = await uploadBlob(client, blob, {
           chunkSize: opts.chunkSize,

@@ -13,7 +13,7 @@ import type { Store } from '../store/store.js';
 import type { LayerRef } from '../store/types.js';
 import type { BlobSource } from './blob-upload.js';
 import type { PullTarget, PullTransaction, PushImage, PushSource } from './image-store.js';
-import { parseManifest, type Descriptor } from './manifest.js';
+import { parseManifest, type Descriptor } from '../oci/manifest.js';
 
 /** Pulls by digest are stored untagged, as docker does. */
 const tagsFor = (ref: string): string[] => (ref.includes('@') ? [] : [ref]);

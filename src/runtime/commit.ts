@@ -10,8 +10,10 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { LayerfsError, UnknownImageError } from '../errors.js';
 import type { Store } from '../store/store.js';
-import type { ImageConfig, ImageRecord } from '../store/types.js';
-import { pathsOf, shortId, type ContainerState } from './containers.js';
+import type { ImageConfig } from '../oci/config.js';
+import type { ImageRecord } from '../store/types.js';
+import { pathsOf, type ContainerState } from './containers.js';
+import { shortId } from '../oci/digest.js';
 import { packTree } from './tree-tar.js';
 
 export interface CommitOptions {

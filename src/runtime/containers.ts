@@ -16,6 +16,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LayerfsError, UsageError } from '../errors.js';
+import { shortId } from '../oci/digest.js';
 import type { MounterName } from './rootfs.js';
 
 export type ContainerStatus = 'created' | 'running' | 'exited' | 'failed';
@@ -60,7 +61,6 @@ export function pathsOf(root: string, id: string): ContainerPaths {
 }
 
 export const newId = () => randomBytes(32).toString('hex');
-export const shortId = (id: string) => id.slice(0, 12);
 
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 

@@ -5,7 +5,7 @@
  */
 import { posix } from 'node:path';
 import { UsageError } from '../errors.js';
-import type { ImageConfig } from '../store/types.js';
+import type { ImageConfig } from '../oci/config.js';
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 

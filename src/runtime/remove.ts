@@ -5,7 +5,8 @@
  * daemon alive: both are taken down before the directory goes.
  */
 import { UsageError } from '../errors.js';
-import { isLive, loadState, pathsOf, processAlive, removeContainerDir, shortId, type ContainerState } from './containers.js';
+import { isLive, loadState, pathsOf, processAlive, removeContainerDir, type ContainerState } from './containers.js';
+import { shortId } from '../oci/digest.js';
 import { forceUnmount } from './rootfs.js';
 
 /** Waits until the runtime running the container has recorded its end (or is gone), so its clean-up never races ours. */

@@ -6,18 +6,13 @@
 import { pipeline, Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { Decompress } from 'fzstd';
-import { MEDIA } from './types.js';
-
-export type Compression = 'none' | 'gzip' | 'zstd';
+import { layerMediaType, type Compression } from '../oci/media-type.js';
+export { layerMediaType, type Compression };
 
 export function sniff(head: Buffer): Compression {
   if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
   if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
   return 'none';
-}
-
-export function layerMediaType(c: Compression): string {
-  return c === 'gzip' ? MEDIA.layerGzip : c === 'zstd' ? MEDIA.layerZstd : MEDIA.layer;
 }
 
 async function* zstd(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {

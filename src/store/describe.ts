@@ -1,6 +1,7 @@
 /** `inspect` and `history` as data: what the commands print, built from a record and its config. */
-import { shortId } from './format.js';
-import type { HistoryEntry, ImageConfig, ImageRecord } from './types.js';
+import { shortId } from '../oci/digest.js';
+import type { HistoryEntry, ImageConfig } from '../oci/config.js';
+import type { ImageRecord } from './types.js';
 
 /** Docker's `image inspect` shape, with the layer dirs where overlay2 puts its own. */
 export function inspectImage(img: ImageRecord, config: ImageConfig, layerDirs: string[]): Record<string, unknown> {

@@ -6,9 +6,10 @@
  */
 import { BadArchiveError, DigestMismatchError } from '../errors.js';
 import { readJson } from './archive-files.js';
-import { checkDigest, sha256 } from './digest.js';
+import { checkDigest, sha256 } from '../oci/digest.js';
 import type { LoadContext } from './image-source.js';
-import type { HistoryEntry, ImageConfig, ImageRecord, LayerRef } from './types.js';
+import type { HistoryEntry, ImageConfig } from '../oci/config.js';
+import type { ImageRecord, LayerRef } from './types.js';
 
 interface ManifestEntry {
   Config: string;
@@ -44,7 +45,7 @@ export async function readDockerManifest(ctx: LoadContext): Promise<ImageRecord[
     }
     const layers: LayerRef[] = [];
     for (const [i, name] of e.Layers.entries()) {
-      const diffId = checkDigest(files.source, diffIds[i], `${e.Config}: rootfs.diff_ids[${i}]`);
+      const diffId = checkDigest(diffIds[i], `${files.source}: ${e.Config}: rootfs.diff_ids[${i}]`);
       layers.push(await ctx.layer(name, { digest: digestFromName(name), diffId }));
     }
     out.push(await ctx.staging.addImage(bytes, layers, e.RepoTags ?? [], `${files.source}: ${e.Config}`));

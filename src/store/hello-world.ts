@@ -7,9 +7,10 @@
 import tar from 'tar-stream';
 import { Readable } from 'node:stream';
 import { UnknownImageError, UsageError } from '../errors.js';
-import { isRef, parseRef } from './ref.js';
+import { isRef, parseRef } from '../oci/reference.js';
 import type { Store } from './store.js';
-import type { ImageConfig, ImageRecord } from './types.js';
+import type { ImageConfig } from '../oci/config.js';
+import type { ImageRecord } from './types.js';
 
 /** The text of seed 001's `docker run hello-world`, byte for byte. */
 export const HELLO_MESSAGE = [

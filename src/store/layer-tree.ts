@@ -4,8 +4,9 @@
  * computes it), with the virtual size of everything up to it and the tags of
  * the images that end there.
  */
-import { sha256 } from './digest.js';
-import { humanSize, shortId } from './format.js';
+import { sha256 } from '../oci/digest.js';
+import { humanSize } from '../cli/format.js';
+import { shortId } from '../oci/digest.js';
 import type { ImageRecord } from './types.js';
 
 export interface TreeNode {

@@ -10,10 +10,11 @@ import { BadArchiveError } from '../errors.js';
 import { openArchive } from './archive-files.js';
 import { readDockerManifest, readDockerV1 } from './docker-archive.js';
 import type { FormatReader, LoadContext, Progress } from './image-source.js';
-import { readOciLayout } from './oci-layout.js';
-import { normalizeRef } from './ref.js';
+import { readOciLayout } from './oci-source.js';
+import { normalizeRef } from '../oci/reference.js';
 import type { Store } from './store.js';
-import type { ImageConfig, ImageRecord } from './types.js';
+import type { ImageConfig } from '../oci/config.js';
+import type { ImageRecord } from './types.js';
 import type { UnpackLimits } from './unpack.js';
 
 export interface LoadOptions {

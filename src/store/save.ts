@@ -12,10 +12,13 @@ import { Readable, type Writable } from 'node:stream';
 import { join } from 'node:path';
 import tar from 'tar-stream';
 import { decompress } from './decompress.js';
-import { hexOf, sha256 } from './digest.js';
-import { isRef, normalizeRef, parseRef } from './ref.js';
+import { hexOf, sha256 } from '../oci/digest.js';
+import { isRef, normalizeRef, parseRef } from '../oci/reference.js';
 import type { Store } from './store.js';
-import { MEDIA, type Descriptor, type ImageRecord } from './types.js';
+import { blobName, CONTAINERD_NAME, INDEX_FILE, indexJson, LAYOUT_FILE, LAYOUT_JSON, REF_NAME } from '../oci/layout.js';
+import type { Descriptor } from '../oci/manifest.js';
+import { isPlainLayerType, MediaType } from '../oci/media-type.js';
+import type { ImageRecord } from './types.js';
 
 export type SaveFormat = 'oci-archive' | 'docker-archive';
 
@@ -50,7 +53,7 @@ async function addBuffer(pack: tar.Pack, name: string, data: Buffer | string): P
   await new Promise<void>((resolve, reject) => pack.entry({ name, mode: 0o644, mtime: new Date(0) }, Buffer.from(data), (err) => (err ? reject(err) : resolve())));
 }
 
-async function addBlob(store: Store, pack: tar.Pack, written: Set<string>, digest: string, name = `blobs/sha256/${hexOf(digest)}`): Promise<void> {
+async function addBlob(store: Store, pack: tar.Pack, written: Set<string>, digest: string, name = blobName(digest)): Promise<void> {
   if (written.has(name)) return;
   written.add(name);
   const { size } = await stat(store.blobPath(digest));
@@ -70,28 +73,28 @@ async function writeOci(store: Store, pack: tar.Pack, selected: Selected[]): Pro
   const written = new Set<string>();
   const index: Descriptor[] = [];
   const manifestJson: object[] = [];
-  await addBuffer(pack, 'oci-layout', JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  await addBuffer(pack, LAYOUT_FILE, LAYOUT_JSON);
   for (const s of selected) {
     const { image } = s;
     for (const l of image.layers) await addBlob(store, pack, written, l.digest);
     await addBlob(store, pack, written, image.id);
     await addBlob(store, pack, written, image.manifestDigest);
     const { size } = await stat(store.blobPath(image.manifestDigest));
-    const desc = { mediaType: MEDIA.manifest, digest: image.manifestDigest, size };
+    const desc = { mediaType: MediaType.ociManifest, digest: image.manifestDigest, size };
     if (s.tags.length === 0) index.push(desc);
     for (const t of s.tags) {
-      index.push({ ...desc, annotations: { 'io.containerd.image.name': t, 'org.opencontainers.image.ref.name': t } });
+      index.push({ ...desc, annotations: { [CONTAINERD_NAME]: t, [REF_NAME]: t } });
     }
-    manifestJson.push({ Config: `blobs/sha256/${hexOf(image.id)}`, RepoTags: s.tags, Layers: image.layers.map((l) => `blobs/sha256/${hexOf(l.digest)}`) });
+    manifestJson.push({ Config: blobName(image.id), RepoTags: s.tags, Layers: image.layers.map((l) => blobName(l.digest)) });
   }
-  await addBuffer(pack, 'index.json', JSON.stringify({ schemaVersion: 2, mediaType: MEDIA.index, manifests: index }));
+  await addBuffer(pack, INDEX_FILE, indexJson(index));
   await addBuffer(pack, 'manifest.json', JSON.stringify(manifestJson));
   await addBuffer(pack, 'repositories', repositories(selected, (s) => hexOf(s.image.id)));
 }
 
 /** A stored layer as an uncompressed tar file (the blob itself when it is not compressed). */
 async function plainLayer(store: Store, tmp: string, digest: string, mediaType: string): Promise<string> {
-  if (mediaType === MEDIA.layer || mediaType === MEDIA.dockerLayer) return store.blobPath(digest);
+  if (isPlainLayerType(mediaType)) return store.blobPath(digest);
   const path = join(tmp, hexOf(digest));
   await pipeline(Readable.from(decompress(store.openBlob(digest) as AsyncIterable<Buffer>)), createWriteStream(path));
   return path;

@@ -11,11 +11,14 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { BadArchiveError, DigestMismatchError, LayerfsError } from '../errors.js';
 import { decompress, layerMediaType, type Compression } from './decompress.js';
-import { hexOf, sha256, verifyDigest } from './digest.js';
+import { hexOf, sha256, verifyDigest } from '../oci/digest.js';
 import { withLock } from './lock.js';
-import { normalizeRef } from './ref.js';
+import { normalizeRef } from '../oci/reference.js';
 import type { Store } from './store.js';
-import { MEDIA, type ImageConfig, type ImageRecord, type LayerRef, type Manifest, type Opener } from './types.js';
+import type { ImageConfig } from '../oci/config.js';
+import type { ImageManifest } from '../oci/manifest.js';
+import { MediaType } from '../oci/media-type.js';
+import type { ImageRecord, LayerRef, Opener } from './types.js';
 import { unpack, type UnpackLimits } from './unpack.js';
 
 export interface LayerExpect {
@@ -138,10 +141,10 @@ export class Staging {
       if (d !== layers[i]!.diffId) throw new DigestMismatchError(`${source}: layer ${i + 1} (config diff_id)`, String(d), layers[i]!.diffId);
     });
     const id = await this.putBlob(configBytes);
-    const manifest: Manifest = {
+    const manifest: ImageManifest = {
       schemaVersion: 2,
-      mediaType: MEDIA.manifest,
-      config: { mediaType: MEDIA.config, digest: id, size: configBytes.length },
+      mediaType: MediaType.ociManifest,
+      config: { mediaType: MediaType.ociConfig, digest: id, size: configBytes.length },
       layers: layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })),
     };
     const manifestDigest = await this.putBlob(Buffer.from(JSON.stringify(manifest)));

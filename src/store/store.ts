@@ -13,11 +13,12 @@ import { access, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from
 import { createReadStream, type ReadStream } from 'node:fs';
 import { join } from 'node:path';
 import { LayerfsError, UnknownImageError, UsageError } from '../errors.js';
-import { hexOf, isDigest } from './digest.js';
+import { hexOf, isDigest, shortId } from '../oci/digest.js';
 import { processAlive, withLock } from './lock.js';
-import { isRef, normalizeRef } from './ref.js';
+import { isRef, normalizeRef } from '../oci/reference.js';
 import { Staging, type LayerExpect } from './staging.js';
-import type { ImageConfig, ImageRecord, LayerRef, Opener } from './types.js';
+import type { ImageConfig } from '../oci/config.js';
+import type { ImageRecord, LayerRef, Opener } from './types.js';
 
 export const DEFAULT_ROOT = '/var/lib/layerfs';
 
@@ -219,7 +220,7 @@ export class Store {
       const untag = byTag && mine.length > 1 ? [byTag] : mine;
       if (untag.length === mine.length && !opts.force) {
         const user = (await this.imagesInUse()).get(img.id);
-        if (user !== undefined) throw new LayerfsError('IMAGE_IN_USE', `${ref}: image ${hexOf(img.id).slice(0, 12)} is used by container ${user}`, { ref, container: user });
+        if (user !== undefined) throw new LayerfsError('IMAGE_IN_USE', `${ref}: image ${shortId(img.id)} is used by container ${user}`, { ref, container: user });
       }
       for (const t of untag) delete tags[t];
       await this.writeTags(tags);

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { login, logout } from '../../src/registry/login.js';
-import { OciLayout } from '../../src/registry/oci-layout.js';
+import { OciLayout } from '../../src/registry/layout-target.js';
 import { pull } from '../../src/registry/pull.js';
 import { push } from '../../src/registry/push.js';
 import { AuthError } from '../../src/registry/registry-error.js';

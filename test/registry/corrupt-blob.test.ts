@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DigestMismatchError } from '../../src/errors.js';
-import { OciLayout } from '../../src/registry/oci-layout.js';
+import { OciLayout } from '../../src/registry/layout-target.js';
 import { pull } from '../../src/registry/pull.js';
 import { push } from '../../src/registry/push.js';
 import { RegistryConfig } from '../../src/registry/registry-config.js';

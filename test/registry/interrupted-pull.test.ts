@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OciLayout } from '../../src/registry/oci-layout.js';
+import { OciLayout } from '../../src/registry/layout-target.js';
 import { pull } from '../../src/registry/pull.js';
 import { push } from '../../src/registry/push.js';
 import { NetworkError } from '../../src/registry/registry-error.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatBytes, LayerProgress, progressBar } from '../../src/registry/progress.js';
+import { LayerProgress, progressBar } from '../../src/registry/progress.js';
 
 const sink = (isTTY: boolean) => {
   let text = '';
@@ -7,16 +7,6 @@ const sink = (isTTY: boolean) => {
 };
 
 describe('progress', () => {
-  it.each([
-    [0, '0B'],
-    [910, '910B'],
-    [1500, '1.50kB'],
-    [2_330_000, '2.33MB'],
-    [30_000_000, '30.0MB'],
-  ])('formatBytes(%i) = %s', (n, s) => {
-    expect(formatBytes(n)).toBe(s);
-  });
-
   it('draws a 50-wide bar', () => {
     expect(progressBar(0, 100)).toBe(`[>${' '.repeat(49)}] 0B/100B`);
     expect(progressBar(50, 100)).toBe(`[${'='.repeat(25)}>${' '.repeat(24)}] 50B/100B`);

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parsePlatform } from '../../src/registry/manifest.js';
+import { parsePlatform } from '../../src/oci/manifest.js';
 import { pull } from '../../src/registry/pull.js';
 import { push } from '../../src/registry/push.js';
 import { RegistryConfig } from '../../src/registry/registry-config.js';

@@ -10,7 +10,7 @@ import { StoreTarget } from '../../src/registry/store-adapter.js';
 import { ensureBuiltin } from '../../src/store/hello-world.js';
 import { Store } from '../../src/store/store.js';
 import { writeOciImage } from './helpers/oci-image.js';
-import { OciLayout } from '../../src/registry/oci-layout.js';
+import { OciLayout } from '../../src/registry/layout-target.js';
 import { captured } from './helpers/output.js';
 import { TestRegistry } from './helpers/registry-server.js';
 

@@ -1,7 +1,7 @@
 /** Image config + run flags → what runs, docker's merge rules (data table). */
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_PATH, processSpec, withHome, type RunFlags } from '../../src/runtime/process-spec.js';
-import type { ImageConfig } from '../../src/store/types.js';
+import type { ImageConfig } from '../../src/oci/config.js';
 
 type Config = ImageConfig['config'];
 const flags = (f: Partial<RunFlags> = {}): RunFlags => ({ command: [], hostname: 'h', ...f });

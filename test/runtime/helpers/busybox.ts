@@ -12,7 +12,8 @@ import { Readable } from 'node:stream';
 import { Store } from '../../../src/store/store.js';
 import { runContainer, type RunOptions, type RunResult } from '../../../src/runtime/run.js';
 import { forceUnmount } from '../../../src/runtime/rootfs.js';
-import type { ImageConfig, ImageRecord } from '../../../src/store/types.js';
+import type { ImageConfig } from '../../../src/oci/config.js';
+import type { ImageRecord } from '../../../src/store/types.js';
 import { tarOf, type TarEntry } from '../../store/fixtures.js';
 
 export const BUSYBOX = '/bin/busybox';

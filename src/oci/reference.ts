@@ -2,7 +2,11 @@
  * Image references as docker spells them: `[REGISTRY/]NAME[:TAG][@DIGEST]`.
  * The first component is a registry when it has a `.` or `:` or is
  * `localhost`; otherwise the image is on Docker Hub, and a one-component
- * name lives under `library/`.
+ * name lives under `library/`. Podman instead puts unqualified names under
+ * `localhost/` (`{ unqualified: 'localhost' }`).
+ *
+ * The store keys its tags by the familiar form, `name:tag` with docker.io's
+ * prefixes dropped (`normalizeRef`).
  */
 import { UsageError } from '../errors.js';
 import { isDigest } from './digest.js';
@@ -14,6 +18,11 @@ const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const TAG = /^[\w][\w.-]{0,127}$/;
 const HOST = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:.]+\])(?::\d{1,5})?$/;
 
+export interface ParseOptions {
+  /** Where a name without a registry lives: Docker Hub (docker's rule, the default) or `localhost` (podman's). */
+  unqualified?: 'docker.io' | 'localhost';
+}
+
 export class Reference {
   constructor(
     /** Registry host[:port] as written, `docker.io` for Docker Hub. */
@@ -23,7 +32,7 @@ export class Reference {
     readonly digest: string | undefined,
   ) {}
 
-  static parse(input: string): Reference {
+  static parse(input: string, opts: ParseOptions = {}): Reference {
     const bad = (why: string) => new UsageError(`invalid reference '${input}': ${why}`);
     let rest = input;
     let digest: string | undefined;
@@ -40,7 +49,7 @@ export class Reference {
       rest = rest.slice(0, colon);
       if (!TAG.test(tag)) throw bad(`'${tag}' is not a valid tag`);
     }
-    let registry = DOCKER_HUB;
+    let registry: string = opts.unqualified ?? DOCKER_HUB;
     const slash = rest.indexOf('/');
     const first = slash < 0 ? '' : rest.slice(0, slash);
     if (slash >= 0 && (first.includes('.') || first.includes(':') || first === 'localhost')) {
@@ -77,5 +86,32 @@ export class Reference {
 
   toString(): string {
     return `${this.name}${this.tag === undefined ? '' : `:${this.tag}`}${this.digest === undefined ? '' : `@${this.digest}`}`;
+  }
+}
+
+/** A tag as the store keeps it: the familiar name and a tag. */
+export interface Ref {
+  name: string;
+  tag: string;
+}
+
+/** `name[:tag]` in its familiar form (the tag defaults to latest); throws UsageError for anything else, digests included. */
+export function parseRef(input: string): Ref {
+  const r = Reference.parse(input);
+  if (r.digest !== undefined) throw new UsageError(`invalid reference '${input}': a tag is expected here, not a digest`);
+  return { name: r.name, tag: r.tag! };
+}
+
+export const formatRef = (r: Ref): string => `${r.name}:${r.tag}`;
+/** `busybox` → `busybox:latest`, `docker.io/library/busybox:1` → `busybox:1`. */
+export const normalizeRef = (ref: string): string => formatRef(parseRef(ref));
+
+/** True when `s` parses as `name[:tag]`; used where a string may be a reference or an ID. */
+export function isRef(s: string): boolean {
+  try {
+    parseRef(s);
+    return true;
+  } catch {
+    return false;
   }
 }

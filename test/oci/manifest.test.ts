@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { diffIds, MediaType, parseManifest, parsePlatform, selectPlatform, type Descriptor } from '../../src/registry/manifest.js';
+import { diffIds } from '../../src/oci/config.js';
+import { MediaType } from '../../src/oci/media-type.js';
+import { parseManifest, parsePlatform, selectPlatform, type Descriptor } from '../../src/oci/manifest.js';
 
 const d = (c: string) => `sha256:${c.repeat(64)}`;
 const json = (v: unknown) => Buffer.from(JSON.stringify(v));

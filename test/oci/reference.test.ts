@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Reference } from '../../src/registry/reference.js';
+import { isRef, normalizeRef, parseRef, Reference } from '../../src/oci/reference.js';
 
 const D = `sha256:${'a'.repeat(64)}`;
 
@@ -33,5 +33,36 @@ describe('Reference.parse', () => {
     { input: 'bad_host:99/x', why: /repository names|not a valid registry host/ },
   ])('rejects $input', ({ input, why }) => {
     expect(() => Reference.parse(input)).toThrow(why);
+  });
+});
+
+describe('Reference.parse with podman\'s rule for unqualified names', () => {
+  it.each([
+    { input: 'app', str: 'localhost/app:latest', registry: 'localhost', repository: 'app' },
+    { input: 'user/app:1', str: 'localhost/user/app:1', registry: 'localhost', repository: 'user/app' },
+    { input: 'docker.io/library/busybox', str: 'busybox:latest', registry: 'docker.io', repository: 'library/busybox' },
+    { input: 'quay.io/x/y:2', str: 'quay.io/x/y:2', registry: 'quay.io', repository: 'x/y' },
+  ])('$input → $str', ({ input, str, registry, repository }) => {
+    const r = Reference.parse(input, { unqualified: 'localhost' });
+    expect({ str: r.toString(), registry: r.registry, repository: r.repository }).toEqual({ str, registry, repository });
+  });
+});
+
+describe('the store\'s tags: normalizeRef, parseRef, isRef', () => {
+  it.each([
+    ['busybox', 'busybox:latest'],
+    ['docker.io/library/busybox:1', 'busybox:1'],
+    ['index.docker.io/library/busybox', 'busybox:latest'],
+    ['docker.io/user/app:v1', 'user/app:v1'],
+    ['localhost:5000/hello-world', 'localhost:5000/hello-world:latest'],
+    ['a0251ac85242', 'a0251ac85242:latest'],
+  ])('%s → %s', (input, out) => {
+    expect(normalizeRef(input)).toBe(out);
+    expect(isRef(input)).toBe(true);
+  });
+
+  it.each(['UPPER', 'a//b', 'x:', `x@sha256:${'a'.repeat(64)}`])('%s is not a tag reference', (input) => {
+    expect(isRef(input)).toBe(false);
+    expect(() => parseRef(input)).toThrow(expect.objectContaining({ code: 'USAGE' }));
   });
 });

@@ -1,7 +1,10 @@
 /** Plain-text output the way docker prints it: sizes, ages, aligned tables. */
 
-/** Docker's HumanSize: SI units, three significant digits ("910B", "13.3kB", "188MB"). */
-export function humanSize(bytes: number): string {
+/**
+ * Docker's HumanSize: SI units, `precision` significant digits. Listings use
+ * 3 ("910B", "13.3kB", "188MB"), progress bars docker's default of 4 ("1.5kB", "2.335MB").
+ */
+export function humanSize(bytes: number, precision = 3): string {
   const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
   let v = bytes;
   let i = 0;
@@ -9,7 +12,7 @@ export function humanSize(bytes: number): string {
     v /= 1000;
     i++;
   }
-  return `${Number(v.toPrecision(3))}${units[i]}`;
+  return `${Number(v.toPrecision(precision))}${units[i]}`;
 }
 
 /** Docker's HumanDuration followed by "ago" ("About a minute ago", "3 months ago"). */
@@ -39,5 +42,3 @@ export function table(headers: string[], rows: string[][]): string {
     cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]! + 3))).join('').trimEnd();
   return [line(headers), ...rows.map(line)].join('\n') + '\n';
 }
-
-export const shortId = (digest: string): string => digest.replace(/^sha256:/, '').slice(0, 12);
