@@ -10,7 +10,12 @@
  */
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, writeSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { LayerfsError } from './errors.js';
+import type { OverlaySpec } from './mount.js';
+import { formatMountOptions, withAbsolutePaths } from './mount-options.js';
+
+const LAYERFS_BIN = fileURLToPath(new URL('../bin/layerfs.js', import.meta.url));
 
 export const READY_FD = 3;
 
@@ -67,6 +72,27 @@ export async function spawnDaemon(argv: string[], logFile?: string): Promise<Dae
     kill: (signal = 'SIGTERM') => void child.kill(signal),
     detach: () => child.unref(),
   };
+}
+
+/** A mount for `spawnMountDaemon`: the overlay's typed options, and how the daemon runs. */
+export interface MountDaemonSpec extends Omit<OverlaySpec, 'log'> {
+  /** The filesystem's source name (mount(8)'s first argument; `fsname=` unless one is given). */
+  source?: string;
+  /** Where the daemon writes its log (default: nowhere). */
+  logFile?: string;
+  /** A directory the daemon removes once unmounted (an image mount's scratch upper). */
+  removeOnExit?: string;
+}
+
+/**
+ * Serves `spec` from a `layerfs mount -f` daemon; resolves once the mount is
+ * ready. The options are serialized once, by the formatter beside the
+ * parser; relative directories are this process's (the daemon runs in '/').
+ */
+export function spawnMountDaemon(spec: MountDaemonSpec): Promise<Daemon> {
+  const argv = [LAYERFS_BIN, 'mount', '-f', '-o', formatMountOptions(withAbsolutePaths(spec)), ...(spec.source ? [spec.source] : []), spec.mountpoint];
+  if (spec.removeOnExit !== undefined) argv.push('--remove-on-exit', spec.removeOnExit);
+  return spawnDaemon(argv, spec.logFile);
 }
 
 /** In the daemon: tell the waiting parent how it went (no-op when run in the foreground by hand). */

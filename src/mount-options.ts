@@ -5,7 +5,7 @@
  * become warnings, never errors, so podman's and mount(8)'s extras pass.
  */
 import { UsageError } from './errors.js';
-import { IdMapping, parseIdMapping } from './id-mapping.js';
+import { parseIdMapping, type IdMapping } from './id-mapping.js';
 
 export interface MountOptions {
   lowerdirs: string[];
@@ -147,7 +147,7 @@ export function parseMountOptions(optionStrings: string[]): MountOptions {
  * directory, as kernel overlayfs and fuse-overlayfs take relative ones (the
  * mount daemon runs in '/'). Not normalized: `..` stays for the kernel to walk.
  */
-export function withAbsolutePaths(o: MountOptions, cwd = process.cwd()): MountOptions {
+export function withAbsolutePaths<T extends Pick<MountOptions, 'lowerdirs' | 'upperdir' | 'workdir'>>(o: T, cwd = process.cwd()): T {
   const abs = (p: string) => (p.startsWith('/') ? p : cwd.endsWith('/') ? cwd + p : `${cwd}/${p}`);
   return {
     ...o,
@@ -160,13 +160,28 @@ export function withAbsolutePaths(o: MountOptions, cwd = process.cwd()): MountOp
 /** A path escaped for a `-o` option (`\\`, `\:`, `\,`), so it parses back unchanged. */
 export const escapePath = (p: string): string => p.replace(/\\/g, '\\\\').replace(/:/g, '\\:').replace(/,/g, '\\,');
 
+/** What `formatMountOptions` writes: the directories, plus any of the typed options. */
+export type MountOptionsInput = Pick<MountOptions, 'lowerdirs'> & Partial<Omit<MountOptions, 'lowerdirs' | 'warnings'>>;
+
+/** `ID:MAPPED:LEN[:...]`, as `parseIdMapping` reads it. */
+export const formatIdMapping = (m: IdMapping): string => m.map((r) => `${r.disk}:${r.shown}:${r.len}`).join(':');
+
 /**
- * `lowerdir=…[,upperdir=…,workdir=…]` for the options' directories. Appended
- * after the options it came from, it wins: the last `lowerdir=` is the one used.
+ * The one serializer of mount options, the inverse of `parseMountOptions`:
+ * `lowerdir=…[,upperdir=…,workdir=…][,metacopy=on,…]`, paths escaped.
+ * Appended after other options it wins (the last `lowerdir=` is the one used).
  */
-export function pathOptions(o: Pick<MountOptions, 'lowerdirs' | 'upperdir' | 'workdir'>): string {
+export function formatMountOptions(o: MountOptionsInput): string {
   const parts = [`lowerdir=${o.lowerdirs.map(escapePath).join(':')}`];
   if (o.upperdir !== undefined) parts.push(`upperdir=${escapePath(o.upperdir)}`);
   if (o.workdir !== undefined) parts.push(`workdir=${escapePath(o.workdir)}`);
+  if (o.readonly && o.upperdir !== undefined) parts.push('ro');
+  if (o.volatile) parts.push('volatile');
+  if (o.metacopy) parts.push('metacopy=on');
+  if (o.uidMapping) parts.push(`uidmapping=${formatIdMapping(o.uidMapping)}`);
+  if (o.gidMapping) parts.push(`gidmapping=${formatIdMapping(o.gidMapping)}`);
+  if (o.squashUid !== undefined) parts.push(`squash_to_uid=${o.squashUid}`);
+  if (o.squashGid !== undefined) parts.push(`squash_to_gid=${o.squashGid}`);
+  parts.push(...(o.fuse ?? []));
   return parts.join(',');
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseMountOptions, pathOptions, splitEscaped, withAbsolutePaths, type MountOptions } from '../src/mount-options.js';
+import { formatMountOptions, parseMountOptions, splitEscaped, withAbsolutePaths, type MountOptions } from '../src/mount-options.js';
 import { parseIdMapping, toDisk, toShown } from '../src/id-mapping.js';
 
 describe('parseMountOptions', () => {
@@ -98,11 +98,26 @@ describe('withAbsolutePaths: relative directories are relative to the working di
     expect(withAbsolutePaths(parseMountOptions([args]), cwd)).toMatchObject(want);
   });
 
-  it('pathOptions appended to the options gives the daemon the same absolute directories', () => {
+  it('formatMountOptions appended to the options gives the daemon the same absolute directories', () => {
     const dirs = { lowerdirs: ['/a:b/l1', '/c,d/l2', '/e\\f'], upperdir: '/u:1,2', workdir: '/w\\:' };
     const given = ['lowerdir=x:y,upperdir=u,workdir=w,metacopy=on'];
-    const again = parseMountOptions([...given, pathOptions(dirs)]);
+    const again = parseMountOptions([...given, formatMountOptions(dirs)]);
     expect(again).toMatchObject({ ...dirs, metacopy: true });
+  });
+});
+
+describe('formatMountOptions, the inverse of parseMountOptions', () => {
+  const map = [{ disk: 0, shown: 100000, len: 65536 }];
+  it.each([
+    { name: 'read-only', o: { lowerdirs: ['/l1', '/l2'] } },
+    { name: 'escaped paths', o: { lowerdirs: ['/a:b', '/c,d'], upperdir: '/u\\x', workdir: '/w' } },
+    { name: 'every typed option', o: { lowerdirs: ['/l'], upperdir: '/u', workdir: '/w', volatile: true, metacopy: true, uidMapping: map, gidMapping: map, squashUid: 0, squashGid: 5, fuse: ['fsname=x', 'threads=2'] } },
+  ])('$name', ({ o }) => {
+    const text = formatMountOptions(o);
+    const { warnings, ...back } = parseMountOptions([text]);
+    expect(warnings).toEqual([]);
+    expect(back).toEqual({ readonly: o.upperdir === undefined, volatile: false, metacopy: false, fuse: [], ...o });
+    expect(formatMountOptions(back)).toBe(text);
   });
 });
 

@@ -5,18 +5,16 @@
  */
 import { Command } from 'commander';
 import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { mkdir, rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { mountOverlay } from '../mount.js';
 import { openStore, withRoot } from './store-options.js';
-import { escapePath as esc, parseMountOptions, pathOptions, withAbsolutePaths } from '../mount-options.js';
-import { reportToParent, spawnDaemon } from '../daemon.js';
+import { formatMountOptions, parseMountOptions, withAbsolutePaths } from '../mount-options.js';
+import { reportToParent, spawnMountDaemon } from '../daemon.js';
 import { UsageError } from '../errors.js';
 
 const collect = (value: string, prev: string[]) => [...prev, value];
-const bin = fileURLToPath(new URL('../../bin/layerfs.js', import.meta.url));
 
 export function register(program: Command): void {
   withRoot(program
@@ -60,15 +58,16 @@ interface MountFlags {
 async function imageMountFlags(ref: string, flags: MountFlags): Promise<MountFlags> {
   const store = await openStore(flags);
   const img = await store.resolve(ref);
-  const opts = [`lowerdir=${store.layerDirs(img).map(esc).join(':')}`];
+  const dirs = { lowerdirs: store.layerDirs(img), upperdir: undefined as string | undefined, workdir: undefined as string | undefined };
   let removeOnExit: string | undefined;
   if (flags.writable) {
     removeOnExit = join(store.root, 'mounts', randomBytes(8).toString('hex'));
     await mkdir(join(removeOnExit, 'upper'), { recursive: true });
     await mkdir(join(removeOnExit, 'work'));
-    opts.push(`upperdir=${esc(join(removeOnExit, 'upper'))}`, `workdir=${esc(join(removeOnExit, 'work'))}`);
+    dirs.upperdir = join(removeOnExit, 'upper');
+    dirs.workdir = join(removeOnExit, 'work');
   }
-  return { ...flags, options: [...flags.options, opts.join(',')], removeOnExit };
+  return { ...flags, options: [...flags.options, formatMountOptions(dirs)], removeOnExit };
 }
 
 async function mountCommand(source: string | undefined, mountpoint: string, flags: MountFlags): Promise<void> {
@@ -80,11 +79,8 @@ async function mountCommand(source: string | undefined, mountpoint: string, flag
   for (const w of opts.warnings) process.stderr.write(`layerfs: warning: ${w}\n`);
   const target = resolve(mountpoint);
   if (!flags.foreground && !flags.debug) {
-    const options = [...flags.options, pathOptions(opts)];
-    const argv = [bin, 'mount', '-f', ...options.flatMap((o) => ['-o', o]), ...(source ? [source] : []), target];
-    if (flags.removeOnExit) argv.push('--remove-on-exit', flags.removeOnExit);
     try {
-      (await spawnDaemon(argv, flags.log)).detach();
+      (await spawnMountDaemon({ ...opts, mountpoint: target, source, logFile: flags.log, removeOnExit: flags.removeOnExit })).detach();
     } catch (err) {
       if (flags.removeOnExit) await rm(flags.removeOnExit, { recursive: true, force: true });
       throw err;

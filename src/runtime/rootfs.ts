@@ -10,14 +10,13 @@
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { LayerfsError } from '../errors.js';
 import { unmountFuse } from '../sys.js';
-import { spawnDaemon, type Daemon } from '../daemon.js';
+import { spawnMountDaemon, type Daemon } from '../daemon.js';
+import { formatMountOptions } from '../mount-options.js';
 
 const run = promisify(execFile);
-const LAYERFS_BIN = fileURLToPath(new URL('../../bin/layerfs.js', import.meta.url));
 
 export interface RootfsSpec {
   /** Top layer first. */
@@ -46,12 +45,6 @@ export interface RootfsMounter {
 
 export type MounterName = 'layerfs' | 'kernel';
 
-const esc = (p: string) => p.replace(/\\/g, '\\\\').replace(/:/g, '\\:').replace(/,/g, '\\,');
-
-function overlayOptions(s: RootfsSpec): string {
-  const upper = s.upperdir ? [`upperdir=${esc(s.upperdir)}`, `workdir=${esc(s.workdir!)}`] : [];
-  return [`lowerdir=${s.lowerdirs.map(esc).join(':')}`, ...upper].join(',');
-}
 
 export function isMounted(path: string): boolean {
   return readFileSync('/proc/mounts', 'utf8').split('\n').some((l) => l.split(' ')[1] === path.replace(/ /g, '\\040'));
@@ -69,7 +62,7 @@ export const kernelMounter: RootfsMounter = {
   name: 'kernel',
   async mount(spec) {
     const features = spec.upperdir ? ',redirect_dir=off,index=off,metacopy=off,xino=off' : '';
-    await run('mount', ['-t', 'overlay', 'overlay', '-o', overlayOptions(spec) + features, spec.merged]);
+    await run('mount', ['-t', 'overlay', 'overlay', '-o', formatMountOptions(spec) + features, spec.merged]);
     let done!: (end: RootfsEnd) => void;
     const closed = new Promise<RootfsEnd>((r) => (done = r));
     return {
@@ -84,7 +77,7 @@ export const kernelMounter: RootfsMounter = {
 };
 
 /**
- * Runs `layerfs mount -f` as a watched child rather than a detached daemon:
+ * Serves the overlay from a mount daemon (src/daemon.ts), watched rather than detached:
  * its exit while mounted is how a dead filesystem is noticed. It gets its own
  * process group, so a Ctrl-C meant for the container never reaches it.
  */
@@ -93,7 +86,8 @@ export const layerfsMounter: RootfsMounter = {
   async mount(spec) {
     let daemon: Daemon;
     try {
-      daemon = await spawnDaemon([LAYERFS_BIN, 'mount', '-f', '-o', overlayOptions(spec), 'layerfs', spec.merged], spec.log);
+      const { lowerdirs, upperdir, workdir, merged, log } = spec;
+      daemon = await spawnMountDaemon({ lowerdirs, upperdir, workdir, mountpoint: merged, source: 'layerfs', logFile: log });
     } catch (err) {
       await forceUnmount(spec.merged).catch(() => {});
       const tail = spec.log ? (await readFile(spec.log, 'utf8').catch(() => '')).trim().split('\n').slice(-5).join('\n') : '';

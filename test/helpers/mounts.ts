@@ -7,18 +7,15 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { formatMountOptions } from '../../src/mount-options.js';
 
 const run = promisify(execFile);
 export const LAYERFS_BIN = fileURLToPath(new URL('../../bin/layerfs.js', import.meta.url));
 const live = new Set<string>();
 
-const esc = (p: string) => p.replace(/\\/g, '\\\\').replace(/:/g, '\\:').replace(/,/g, '\\,');
-
 export interface Layers { lowerdirs: string[]; upperdir?: string; workdir?: string }
 
-export function overlayOptions(l: Layers): string {
-  return [`lowerdir=${l.lowerdirs.map(esc).join(':')}`, ...(l.upperdir ? [`upperdir=${esc(l.upperdir)}`, `workdir=${esc(l.workdir!)}`] : [])].join(',');
-}
+export const overlayOptions = (l: Layers): string => formatMountOptions(l);
 
 /**
  * Kernel overlayfs with the features fuse-overlayfs also lacks turned off.
