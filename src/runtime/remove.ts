@@ -7,6 +7,7 @@
 import { UsageError } from '../errors.js';
 import { isLive, loadState, pathsOf, processAlive, removeContainerDir, type ContainerState } from './containers.js';
 import { shortId } from '../oci/digest.js';
+import { Store } from '../store/store.js';
 import { forceUnmount } from './rootfs.js';
 
 /** Waits until the runtime running the container has recorded its end (or is gone), so its clean-up never races ours. */
@@ -29,4 +30,5 @@ export async function removeContainer(root: string, state: ContainerState, force
   await forceUnmount(`${paths.dir}/export`);
   if (processAlive(state.fusePid)) process.kill(state.fusePid!, 'SIGKILL');
   await removeContainerDir(root, state.id);
+  await (await Store.open(root)).release(state.id);
 }

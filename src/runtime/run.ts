@@ -80,6 +80,12 @@ export async function runContainer(opts: RunOptions): Promise<RunResult> {
     id, name: opts.name, image: opts.image, imageId: img.id, layers, args: spec.args, mounter: mounter.name,
   });
   const paths = pathsOf(store.root, id);
+  try {
+    await store.hold(id, img.id, `container ${state.name}`);
+  } catch (err) {
+    await removeContainerDir(store.root, id);
+    throw err;
+  }
 
   let mount: RootfsMount | undefined;
   let rootfsDied = false;
@@ -144,7 +150,10 @@ export async function runContainer(opts: RunOptions): Promise<RunResult> {
     try {
       await mount?.unmount();
     } finally {
-      if (opts.remove) await removeContainerDir(store.root, id);
+      if (opts.remove) {
+        await removeContainerDir(store.root, id);
+        await store.release(id);
+      }
       // A missing dir means `rm -f` took the container away while it ran: nothing left to record.
       else await saveState(store.root, state).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'ENOENT') throw err; });
     }

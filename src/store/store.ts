@@ -6,6 +6,7 @@
  *   layers/<diffid-hex>/layer.json
  *   images/<id-hex>.json       one record per image (layers base first)
  *   tags.json                  { "name:tag": "sha256:<id>" }
+ *   holds/<holder>.json        images in use outside the store (see holds.ts)
  *   tmp/<pid>-<n>/             imports being staged (see staging.ts)
  *   lock                       held while anything above changes
  */
@@ -16,6 +17,7 @@ import { LayerfsError, UnknownImageError, UsageError } from '../errors.js';
 import { hexOf, isDigest, shortId } from '../oci/digest.js';
 import { processAlive, withLock } from './lock.js';
 import { isRef, normalizeRef } from '../oci/reference.js';
+import { readHolds, removeHold, writeHold, type Hold } from './holds.js';
 import { Staging, type LayerExpect } from './staging.js';
 import type { ImageConfig } from '../oci/config.js';
 import type { ImageRecord, LayerRef, Opener } from './types.js';
@@ -190,26 +192,31 @@ export class Store {
   }
 
   /**
-   * The images containers use: the runtime keeps one record per container in
-   * `containers/<id>/state.json` with the `imageId` it runs. Their layers are
-   * its lowerdirs, so they must outlive an `rmi`.
+   * Marks image `imageId` as used by `holder` (one image per holder; a new
+   * hold replaces the old). While held, `rmi` refuses the image unless forced,
+   * and even then its layers stay until `release`. The image must exist.
    */
-  private async imagesInUse(): Promise<Map<string, string>> {
-    const used = new Map<string, string>();
-    const dir = join(this.root, 'containers');
-    for (const id of await readdir(dir).catch(() => [] as string[])) {
-      const text = await readFile(join(dir, id, 'state.json'), 'utf8').catch(() => null);
-      const imageId = text === null ? undefined : (JSON.parse(text) as { imageId?: unknown }).imageId;
-      if (typeof imageId === 'string') used.set(imageId, id);
-    }
-    return used;
+  async hold(holder: string, imageId: string, description = holder): Promise<void> {
+    await withLock(this.root, async () => {
+      if (!(await exists(join(this.root, 'images', `${hexOf(imageId)}.json`)))) throw new UnknownImageError(imageId);
+      await writeHold(this.root, { holder, imageId, description });
+    });
+  }
+
+  /** Ends `holder`'s hold (a no-op when it has none); what only it kept goes at the next collection. */
+  async release(holder: string): Promise<void> {
+    await withLock(this.root, () => removeHold(this.root, holder));
+  }
+
+  async holds(): Promise<Hold[]> {
+    return readHolds(this.root);
   }
 
   /**
    * Removes a tag, or the image: a tag of an image that has other tags is only
    * untagged (as docker does); otherwise the image goes, and with it every
-   * layer and blob no other image or container needs. An image a container
-   * uses is refused unless `force` (then only its record and tags go).
+   * layer and blob no other image or hold needs. A held image (one a
+   * container uses) is refused unless `force` (then only its record and tags go).
    */
   async rmi(ref: string, opts: { force?: boolean } = {}): Promise<RemoveResult> {
     const img = await this.resolve(ref);
@@ -219,8 +226,8 @@ export class Store {
       const mine = Object.keys(tags).filter((t) => tags[t] === img.id);
       const untag = byTag && mine.length > 1 ? [byTag] : mine;
       if (untag.length === mine.length && !opts.force) {
-        const user = (await this.imagesInUse()).get(img.id);
-        if (user !== undefined) throw new LayerfsError('IMAGE_IN_USE', `${ref}: image ${shortId(img.id)} is used by container ${user}`, { ref, container: user });
+        const hold = (await readHolds(this.root)).find((h) => h.imageId === img.id);
+        if (hold) throw new LayerfsError('IMAGE_IN_USE', `${ref}: image ${shortId(img.id)} is used by ${hold.description}`, { ref, holder: hold.holder });
       }
       for (const t of untag) delete tags[t];
       await this.writeTags(tags);
@@ -238,8 +245,8 @@ export class Store {
   /** Call with the lock held. */
   private async collect(): Promise<string[]> {
     const live = new Set<string>();
-    const inUse = await this.imagesInUse();
-    for (const id of inUse.keys()) if (isDigest(id)) live.add(hexOf(id));
+    const held = new Set((await readHolds(this.root)).map((h) => h.imageId));
+    for (const id of held) if (isDigest(id)) live.add(hexOf(id));
     for (const r of await this.records()) {
       live.add(hexOf(r.id));
       live.add(hexOf(r.manifestDigest));
@@ -248,7 +255,7 @@ export class Store {
         live.add(hexOf(l.diffId));
       }
     }
-    for (const id of inUse.keys()) {
+    for (const id of held) {
       const config = isDigest(id) ? await readFile(this.blobPath(id), 'utf8').catch(() => null) : null;
       for (const d of config === null ? [] : ((JSON.parse(config) as ImageConfig).rootfs?.diff_ids ?? [])) live.add(hexOf(d));
     }

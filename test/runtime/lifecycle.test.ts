@@ -1,7 +1,8 @@
 /**
  * A container's life after `run`: diff (A/C/D from the upper dir), commit
  * (an OCI layer with `.wh.` entries, a new image that runs with exactly those
- * changes), export (the merged tree), ps records, rm (also of a running one).
+ * changes), export (the merged tree), ps records, rm (also of a running one),
+ * and the store's holds: rmi refuses an image a container uses until rm.
  */
 import { createWriteStream, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -113,5 +114,23 @@ describe('ps and rm', () => {
     expect(result).toMatchObject({ exitCode: 137 });
     expect(mountsUnder(containerDir(t.root, state.id))).toEqual([]);
     expect(processesMentioning(state.id)).toEqual([]);
+  });
+
+  it('a container holds its image: rmi refuses it, rm releases it, --rm leaves no hold', async () => {
+    const img = await t.store.resolve('busybox:test');
+    await t.store.tag('busybox:test', 'busybox:held');
+    const held = await t.store.resolve('busybox:held');
+    const r = await runCaptured(t.root, { image: 'busybox:held', name: 'holder', command: ['true'] });
+    expect(r.exitCode, r.err).toBe(0);
+    expect((await t.store.holds()).find((h) => h.holder === r.id)).toEqual({ holder: r.id, imageId: held.id, description: 'container holder' });
+    await runCaptured(t.root, { image: 'busybox:held', remove: true, command: ['true'] });
+    expect((await t.store.holds()).filter((h) => h.imageId === held.id).map((h) => h.holder)).toEqual(expect.arrayContaining([r.id]));
+    // Untagging one of two tags is allowed; removing the image's last tag is not.
+    expect((await t.store.rmi('busybox:held')).untagged).toEqual(['busybox:held']);
+    expect(img.id).toBe(held.id);
+    // busybox:changed (from commit, above) has one tag and container 'fresh' runs it.
+    await expect(t.store.rmi('busybox:changed')).rejects.toMatchObject({ code: 'IMAGE_IN_USE', message: expect.stringContaining('used by container fresh') });
+    await removeContainer(t.root, await findContainer(t.root, 'holder'));
+    expect((await t.store.holds()).some((h) => h.holder === r.id)).toBe(false);
   });
 });

@@ -99,16 +99,30 @@ describe('rmi and garbage collection', () => {
   it('an image a container uses is refused; with force its layers stay while the container does', async () => {
     const store = await twoImages();
     const img = await store.resolve('one:1');
-    mkdirSync(join(store.root, 'containers', 'c1'), { recursive: true });
-    writeFileSync(join(store.root, 'containers', 'c1', 'state.json'), JSON.stringify({ id: 'c1', imageId: img.id }));
-    await expect(store.rmi('one:1')).rejects.toMatchObject({ code: 'IMAGE_IN_USE', message: expect.stringContaining('used by container c1') });
+    await store.hold('c1', img.id, 'container web');
+    expect(await store.holds()).toEqual([{ holder: 'c1', imageId: img.id, description: 'container web' }]);
+    await expect(store.rmi('one:1')).rejects.toMatchObject({ code: 'IMAGE_IN_USE', message: expect.stringContaining('used by container web'), data: { holder: 'c1' } });
     expect((await store.resolve('one:1')).id).toBe(img.id);
     await store.rmi('one:1', { force: true });
     await expect(store.resolve('one:1')).rejects.toMatchObject({ code: 'UNKNOWN_IMAGE' });
     for (const d of store.layerDirs(img)) expect(existsSync(d)).toBe(true);
-    rmSync(join(store.root, 'containers', 'c1'), { recursive: true });
+    await store.gc();
+    for (const d of store.layerDirs(img)) expect(existsSync(d)).toBe(true);
+    await store.release('c1');
     await store.gc();
     expect(existsSync(store.layerDirs(img)[0]!)).toBe(false);
+  });
+
+  it('a hold needs an existing image and a safe holder name; releasing twice is harmless', async () => {
+    const store = await twoImages();
+    const img = await store.resolve('one:1');
+    await expect(store.hold('c1', `sha256:${'0'.repeat(64)}`)).rejects.toMatchObject({ code: 'UNKNOWN_IMAGE' });
+    await expect(store.hold('../escape', img.id)).rejects.toMatchObject({ code: 'USAGE' });
+    await store.hold('c1', img.id);
+    await store.release('c1');
+    await store.release('c1');
+    expect(await store.holds()).toEqual([]);
+    expect((await store.rmi('one:1')).deleted[0]).toBe(img.id);
   });
 
   it('gc removes imports abandoned by dead processes, not live ones', async () => {

@@ -1,0 +1,57 @@
+/**
+ * Holds: what keeps an image in use by something outside the store (the
+ * runtime holds the image of each container). One file per holder,
+ * `holds/<holder>.json`, so taking and releasing one never rewrites another's.
+ * The store refuses `rmi` of a held image (unless forced), and keeps a held
+ * image's config and layers through every collection until the hold goes.
+ */
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { UsageError } from '../errors.js';
+
+export interface Hold {
+  /** Who holds it: a name of the holder's choosing (the runtime uses the container ID). */
+  holder: string;
+  /** The image ID (its config digest). */
+  imageId: string;
+  /** What error messages call the holder ("container web"). */
+  description: string;
+}
+
+const HOLDER = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+
+const holdsDir = (root: string) => join(root, 'holds');
+
+function holdFile(root: string, holder: string): string {
+  if (!HOLDER.test(holder)) throw new UsageError(`invalid holder name '${holder}': use letters, digits, '_', '.' and '-'`);
+  return join(holdsDir(root), `${holder}.json`);
+}
+
+/** Call with the store lock held. */
+export async function writeHold(root: string, hold: Hold): Promise<void> {
+  const file = holdFile(root, hold.holder);
+  await mkdir(holdsDir(root), { recursive: true, mode: 0o700 });
+  await writeFile(`${file}.tmp`, JSON.stringify(hold, null, 2) + '\n');
+  await rename(`${file}.tmp`, file);
+}
+
+export async function removeHold(root: string, holder: string): Promise<void> {
+  await rm(holdFile(root, holder), { force: true });
+}
+
+/** Every hold; an unreadable file is skipped (a hold being written is renamed into place whole). */
+export async function readHolds(root: string): Promise<Hold[]> {
+  const names = (await readdir(holdsDir(root)).catch(() => [] as string[])).filter((n) => n.endsWith('.json'));
+  const out: Hold[] = [];
+  for (const n of names) {
+    const text = await readFile(join(holdsDir(root), n), 'utf8').catch(() => null);
+    if (text === null) continue;
+    try {
+      const h = JSON.parse(text) as Partial<Hold>;
+      if (typeof h.holder === 'string' && typeof h.imageId === 'string') out.push({ holder: h.holder, imageId: h.imageId, description: h.description ?? h.holder });
+    } catch {
+      // a torn file from a crash: holds nothing
+    }
+  }
+  return out;
+}
