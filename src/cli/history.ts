@@ -1,8 +1,11 @@
 /** `layerfs history IMAGE`: the layers and the steps that made them, newest first. */
 import { Command } from 'commander';
-import { displayId, historyRows } from '../store/describe.js';
+import { shortId } from '../oci/digest.js';
+import { historyRows } from '../store/describe.js';
 import { humanSize, table, timeAgo } from './format.js';
 import { checkFormat, openStore, printJson, withRoot, type RootOptions } from './store-options.js';
+
+const displayId = (id: string, noTrunc: boolean) => (id === '<missing>' || noTrunc ? id : shortId(id));
 
 export function register(program: Command): void {
   withRoot(

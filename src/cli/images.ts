@@ -2,7 +2,8 @@
 import { Command } from 'commander';
 import { shortId } from '../oci/digest.js';
 import { humanSize, table, timeAgo } from './format.js';
-import { drawTree, layerTree } from '../store/layer-tree.js';
+import { layerTree } from '../store/layer-tree.js';
+import { drawTree } from './draw-tree.js';
 import { parseRef } from '../oci/reference.js';
 import type { ImageRecord } from '../store/types.js';
 import { checkFormat, openStore, printJson, withRoot, type RootOptions } from './store-options.js';

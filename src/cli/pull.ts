@@ -1,7 +1,7 @@
 /** `layerfs pull REF`: a thin wrapper over the registry's pull into the layer store. */
 import { Command } from 'commander';
 import { parsePlatform } from '../oci/manifest.js';
-import { LayerProgress } from '../registry/progress.js';
+import { LayerProgress } from './transfer-progress.js';
 import { pull } from '../registry/pull.js';
 import { StoreTarget } from '../registry/store-adapter.js';
 import { Store } from '../store/store.js';
@@ -28,7 +28,7 @@ export function register(program: Command): void {
         target: new StoreTarget(store),
         insecure: flags.insecure,
         ...(flags.platform ? { platform: parsePlatform(flags.platform) } : {}),
-        ...(flags.quiet ? {} : { progress: new LayerProgress(process.stdout) }),
+        ...(flags.quiet ? {} : { onProgress: new LayerProgress(process.stdout).listener() }),
         warn: (m) => process.stderr.write(`${m}\n`),
       });
       if (flags.quiet) process.stdout.write(`${res.ref}\n`);

@@ -1,6 +1,6 @@
 /** `layerfs push IMAGE [REF]`: a thin wrapper over the registry's push from the layer store. */
 import { Command } from 'commander';
-import { LayerProgress } from '../registry/progress.js';
+import { LayerProgress } from './transfer-progress.js';
 import { push } from '../registry/push.js';
 import { StoreTarget } from '../registry/store-adapter.js';
 import { ensureBuiltin } from '../store/hello-world.js';
@@ -27,7 +27,7 @@ export function register(program: Command): void {
       const res = await push(image, ref ?? image, {
         source: new StoreTarget(store),
         insecure: flags.insecure,
-        ...(flags.quiet ? {} : { progress: new LayerProgress(process.stdout) }),
+        ...(flags.quiet ? {} : { onProgress: new LayerProgress(process.stdout).listener() }),
         warn: (m) => process.stderr.write(`${m}\n`),
       });
       if (flags.quiet) process.stdout.write(`${res.digest}\n`);

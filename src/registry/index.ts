@@ -5,7 +5,7 @@ export { pull, DEFAULT_PLATFORM, type PullOptions, type PullResult } from './pul
 export { push, type PushOptions, type PushResult } from './push.js';
 export { login, logout } from './login.js';
 export { OciLayout } from './layout-target.js';
-export { LayerProgress } from './progress.js';
+export type { TransferEvent, LayerState, ProgressListener } from './events.js';
 export type { PullTarget, PushSource, PulledImage, PulledLayer, PushImage } from './image-store.js';
 export { RegistryError, AuthError, NetworkError, NotFoundError } from './registry-error.js';
 export { StoreTarget } from './store-adapter.js';

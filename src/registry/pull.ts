@@ -10,13 +10,12 @@ import { join } from 'node:path';
 import type { RegistryClient } from './client.js';
 import { connect, type ConnectOptions } from './connect.js';
 import { downloadBlob } from './blob-download.js';
-import { shortId } from '../oci/digest.js';
 import type { PulledLayer, PullTarget } from './image-store.js';
 import { BadManifestError } from '../errors.js';
 import { diffIds } from '../oci/config.js';
 import { parseManifest, selectPlatform, type Descriptor, type Platform } from '../oci/manifest.js';
 import { mapLimit, settled } from './map-limit.js';
-import type { LayerProgress } from './progress.js';
+import type { ProgressListener } from './events.js';
 import { Reference } from '../oci/reference.js';
 import { NotFoundError, RegistryError } from './registry-error.js';
 
@@ -26,7 +25,8 @@ export interface PullOptions extends ConnectOptions {
   platform?: Platform;
   /** Layers downloading at once. */
   concurrency?: number;
-  progress?: LayerProgress;
+  /** Called as layers move (see events.ts). */
+  onProgress?: ProgressListener;
   /** Bytes downloaded for a layer so far (tests use it to break a download midway). */
   onBytes?: (digest: string, done: number, total: number) => void;
 }
@@ -79,7 +79,8 @@ async function resolve(client: RegistryClient, ref: Reference, platform: Platfor
 
 export async function pull(reference: Reference | string, opts: PullOptions): Promise<PullResult> {
   const ref = typeof reference === 'string' ? Reference.parse(reference) : reference;
-  const { target, progress } = opts;
+  const { target } = opts;
+  const emit: ProgressListener = opts.onProgress ?? (() => {});
   const client = await connect(ref, ['pull'], opts);
   try {
     const img = await resolve(client, ref, opts.platform ?? DEFAULT_PLATFORM);
@@ -94,8 +95,7 @@ export async function pull(reference: Reference | string, opts: PullOptions): Pr
     const results: PulledLayerResult[] = layers.map((l, i) => ({ digest: l.digest, diffId: l.diffId, status: present[i] ? 'exists' : 'pulled', resumedAt: [] }));
 
     for (const [i, l] of layers.entries()) {
-      if (present[i]) progress?.done(shortId(l.digest), 'Already exists');
-      else progress?.status(shortId(l.digest), 'Waiting');
+      emit({ type: 'layer', digest: l.digest, state: present[i] ? 'exists' : 'waiting' });
     }
     if (!upToDate) {
       const missing = [...new Map(layers.filter((_, i) => !present[i]).map((l) => [l.digest, l])).values()];
@@ -103,23 +103,22 @@ export async function pull(reference: Reference | string, opts: PullOptions): Pr
       try {
         const files = settled(
           await mapLimit(missing, opts.concurrency ?? 3, async (l) => {
-            const id = shortId(l.digest);
             const file = join(tx.dir, l.digest.slice(7));
             const { resumedAt } = await downloadBlob(client, l, file, {
               onProgress: (done, total) => {
-                progress?.bytes(id, 'Downloading', done, total);
+                emit({ type: 'bytes', digest: l.digest, direction: 'down', done, total });
                 opts.onBytes?.(l.digest, done, total);
               },
-              onResume: (offset) => progress?.status(id, `Retrying from ${offset} bytes`),
+              onResume: (offset) => emit({ type: 'layer', digest: l.digest, state: 'retrying', offset }),
             });
             for (const r of results) if (r.digest === l.digest) r.resumedAt = resumedAt;
-            progress?.status(id, 'Download complete');
+            emit({ type: 'layer', digest: l.digest, state: 'downloaded' });
             return file;
           }),
         );
         const pulled: PulledLayer[] = layers.map(({ digest, diffId, mediaType, size }) => ({ digest, diffId, mediaType, size }));
         for (const [i, l] of missing.entries()) {
-          progress?.status(shortId(l.digest), 'Extracting');
+          emit({ type: 'layer', digest: l.digest, state: 'extracting' });
           await tx.addLayer(pulled.find((p) => p.digest === l.digest)!, files[i]!);
         }
         await tx.commit({
@@ -132,13 +131,12 @@ export async function pull(reference: Reference | string, opts: PullOptions): Pr
           layers: pulled,
         });
         // Only now is the layer in the store: "Pull complete" means it.
-        for (const l of missing) progress?.done(shortId(l.digest), 'Pull complete');
+        for (const l of missing) emit({ type: 'layer', digest: l.digest, state: 'pulled' });
       } finally {
         await tx.discard();
       }
     }
-    progress?.print(`Digest: ${img.digest}`);
-    progress?.print(`Status: ${upToDate ? 'Image is up to date' : 'Downloaded newer image'} for ${ref}`);
+    emit({ type: 'pull-done', ref: ref.toString(), digest: img.digest, upToDate });
     return { ref: ref.toString(), digest: img.digest, manifestDigest: img.manifestDigest, imageId: img.config.digest, upToDate, layers: results };
   } finally {
     client.close();

@@ -6,10 +6,10 @@
 import { UsageError } from '../errors.js';
 import { connect, type ConnectOptions } from './connect.js';
 import { uploadBlob, type UploadOptions } from './blob-upload.js';
-import { shortId, sha256 } from '../oci/digest.js';
+import { sha256 } from '../oci/digest.js';
 import type { PushSource } from './image-store.js';
 import { mapLimit, settled } from './map-limit.js';
-import type { LayerProgress } from './progress.js';
+import type { ProgressListener } from './events.js';
 import { Reference } from '../oci/reference.js';
 
 export interface PushOptions extends ConnectOptions {
@@ -17,7 +17,8 @@ export interface PushOptions extends ConnectOptions {
   concurrency?: number;
   /** Blobs above this size go up in PATCH chunks. */
   chunkSize?: UploadOptions['chunkSize'];
-  progress?: LayerProgress;
+  /** Called as layers move (see events.ts). */
+  onProgress?: ProgressListener;
 }
 
 export interface PushResult {
@@ -30,7 +31,7 @@ export interface PushResult {
 
 export async function push(image: string, reference: Reference | string, opts: PushOptions): Promise<PushResult> {
   const ref = typeof reference === 'string' ? Reference.parse(reference) : reference;
-  const { progress } = opts;
+  const emit: ProgressListener = opts.onProgress ?? (() => {});
   const img = await opts.source.image(image);
   const manifestDigest = sha256(img.manifest);
   if (ref.digest !== undefined && ref.digest !== manifestDigest) {
@@ -38,24 +39,23 @@ export async function push(image: string, reference: Reference | string, opts: P
   }
   const client = await connect(ref, ['pull', 'push'], opts);
   try {
-    progress?.print(`The push refers to repository [${ref.name}]`);
+    emit({ type: 'push-start', repository: ref.name });
     // docker lists the top layer first; a layer listed twice goes up once
     const blobs = [...new Map([...img.layers].reverse().map((b) => [b.digest, b])).values()];
-    for (const b of blobs) progress?.status(shortId(b.digest), 'Preparing');
+    for (const b of blobs) emit({ type: 'layer', digest: b.digest, state: 'preparing' });
     const statuses = settled(
       await mapLimit([...blobs, img.config], opts.concurrency ?? 3, async (blob) => {
-        const id = shortId(blob.digest);
         const shown = blob !== img.config;
         const status = await uploadBlob(client, blob, {
           chunkSize: opts.chunkSize,
-          onProgress: (done, total) => shown && progress?.bytes(id, 'Pushing', done, total),
+          onProgress: (done, total) => shown && emit({ type: 'bytes', digest: blob.digest, direction: 'up', done, total }),
         });
-        if (shown) progress?.done(id, status === 'exists' ? 'Layer already exists' : 'Pushed');
+        if (shown) emit({ type: 'layer', digest: blob.digest, state: status === 'exists' ? 'mounted' : 'pushed' });
         return status;
       }),
     );
     const digest = await client.putManifest(ref.tag ?? manifestDigest, img.manifest, img.manifestMediaType);
-    progress?.print(`${ref.tag ?? ref.digest}: digest: ${digest} size: ${img.manifest.length}`);
+    emit({ type: 'push-done', tag: ref.tag ?? ref.digest!, digest, size: img.manifest.length });
     return {
       ref: ref.toString(),
       digest,

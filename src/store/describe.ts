@@ -48,5 +48,3 @@ export function historyRows(img: ImageRecord, config: ImageConfig): HistoryRow[]
   if (rows[0]) rows[0].image = img.id;
   return rows;
 }
-
-export const displayId = (id: string, noTrunc: boolean) => (id === '<missing>' || noTrunc ? id : shortId(id));

@@ -2,11 +2,9 @@
  * The layer tree of `images --tree` (seed 003): images that share base
  * layers share a branch. A node is a chain of layers (its chain ID, as docker
  * computes it), with the virtual size of everything up to it and the tags of
- * the images that end there.
+ * the images that end there. Drawn by src/cli/draw-tree.ts.
  */
 import { sha256 } from '../oci/digest.js';
-import { humanSize } from '../cli/format.js';
-import { shortId } from '../oci/digest.js';
 import type { ImageRecord } from './types.js';
 
 export interface TreeNode {
@@ -40,23 +38,4 @@ export function layerTree(images: ImageRecord[]): TreeNode[] {
     node?.images.push({ id: img.id, repoTags: img.repoTags });
   }
   return roots;
-}
-
-/** Draws the tree with box characters, one node a line, like `docker images --tree` did. */
-export function drawTree(roots: TreeNode[], size: (n: number) => string = humanSize): string {
-  const lines: string[] = [];
-  const walk = (nodes: TreeNode[], indent: string) => {
-    nodes.forEach((n, i) => {
-      const last = i === nodes.length - 1;
-      const tags = n.images.flatMap((im) => im.repoTags);
-      const untagged = n.images.filter((im) => im.repoTags.length === 0).map((im) => shortId(im.id));
-      let label = `${shortId(n.chainId)} Virtual Size: ${size(n.virtualSize)}`;
-      if (tags.length) label += ` Tags: ${tags.join(', ')}`;
-      if (untagged.length) label += ` Image: ${untagged.join(', ')}`;
-      lines.push(`${indent}${last ? '└─' : '├─'}${label}`);
-      walk(n.children, indent + (last ? '  ' : '│ '));
-    });
-  };
-  walk(roots, '');
-  return lines.length ? lines.join('\n') + '\n' : '';
 }

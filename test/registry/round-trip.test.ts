@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LayerProgress } from '../../src/registry/progress.js';
+import { LayerProgress } from '../../src/cli/transfer-progress.js';
 import { OciLayout } from '../../src/registry/layout-target.js';
 import { pull } from '../../src/registry/pull.js';
 import { push } from '../../src/registry/push.js';
@@ -37,7 +37,7 @@ describe('push then pull', () => {
     const ref = `${reg.host}/test/app:v1`;
 
     const p = output();
-    const pushed = await push('v1', ref, { source: new OciLayout(src), config, insecure: true, progress: new LayerProgress(p.out) });
+    const pushed = await push('v1', ref, { source: new OciLayout(src), config, insecure: true, onProgress: new LayerProgress(p.out).listener() });
     expect(pushed.digest).toBe(built.manifestDigest);
     expect(pushed.layers.map((l) => l.status)).toEqual(['pushed', 'pushed']);
     const short = built.layers.map((l) => l.digest.slice(7, 19));
@@ -49,7 +49,7 @@ describe('push then pull', () => {
 
     const dst = join(work, 'dst');
     const q = output();
-    const pulled = await pull(ref, { target: new OciLayout(dst), config, insecure: true, progress: new LayerProgress(q.out) });
+    const pulled = await pull(ref, { target: new OciLayout(dst), config, insecure: true, onProgress: new LayerProgress(q.out).listener() });
     expect(pulled.imageId).toBe(built.configDigest);
     expect(pulled.upToDate).toBe(false);
     expect(q.text().split('\n')).toEqual([
@@ -65,7 +65,7 @@ describe('push then pull', () => {
 
     // Again: nothing to download, and the image is already the one the tag names.
     const r = output();
-    const again = await pull(ref, { target: new OciLayout(dst), config, insecure: true, progress: new LayerProgress(r.out) });
+    const again = await pull(ref, { target: new OciLayout(dst), config, insecure: true, onProgress: new LayerProgress(r.out).listener() });
     expect(again.upToDate).toBe(true);
     expect(again.layers.map((l) => l.status)).toEqual(['exists', 'exists']);
     expect(r.text()).toContain(`${short[0]}: Already exists\n${short[1]}: Already exists\n`);
@@ -73,7 +73,7 @@ describe('push then pull', () => {
 
     // Pushing again: the registry has every blob.
     const s = output();
-    const repushed = await push('v1', ref, { source: new OciLayout(src), config, insecure: true, progress: new LayerProgress(s.out) });
+    const repushed = await push('v1', ref, { source: new OciLayout(src), config, insecure: true, onProgress: new LayerProgress(s.out).listener() });
     expect(repushed.layers.map((l) => l.status)).toEqual(['exists', 'exists']);
     expect(s.text()).toContain(`${short[0]}: Layer already exists\n`);
   });

@@ -49,7 +49,7 @@ describe('skopeo interop', () => {
 
     const store = await Store.open(join(work, `store-${format}`));
     const out = captured();
-    await pull(ref, { target: new StoreTarget(store), config, insecure: true, progress: out.progress });
+    await pull(ref, { target: new StoreTarget(store), config, insecure: true, onProgress: out.progress });
     expect(out.lines().filter((l) => l.endsWith('Pull complete'))).toHaveLength(2);
     const img = await store.resolve(ref);
     const [top, base] = store.layerDirs(img);
@@ -75,7 +75,7 @@ describe('skopeo interop', () => {
     for (const c of cases) {
       const store = await Store.open(join(work, `store-multi-${c.platform ?? 'default'}`));
       const out = captured();
-      const res = await pull(ref, { target: new StoreTarget(store), config, insecure: true, progress: out.progress, ...(c.platform ? { platform: parsePlatform(c.platform) } : {}) });
+      const res = await pull(ref, { target: new StoreTarget(store), config, insecure: true, onProgress: out.progress, ...(c.platform ? { platform: parsePlatform(c.platform) } : {}) });
       expect(res.digest).toBe(indexDigest);
       expect(res.manifestDigest).toBe(c.want.manifestDigest);
       expect(out.lines()).toContain(`Digest: ${indexDigest}`);

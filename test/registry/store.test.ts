@@ -38,7 +38,7 @@ describe('registry <-> layer store', () => {
 
     const b = await Store.open(join(work, 'b'));
     const out = captured();
-    const pulled = await pull(ref, { target: new StoreTarget(b), config, insecure: true, progress: out.progress });
+    const pulled = await pull(ref, { target: new StoreTarget(b), config, insecure: true, onProgress: out.progress });
     expect(pulled.imageId).toBe(hello.id);
     const short = hello.layers[0]!.digest.slice(7, 19);
     expect(out.lines()).toEqual([`${short}: Pull complete`, `Digest: ${hello.manifestDigest}`, `Status: Downloaded newer image for ${ref}`]);
@@ -51,7 +51,7 @@ describe('registry <-> layer store', () => {
     expect((await b.config(img)).config?.Cmd).toEqual(['/hello']);
 
     const again = captured();
-    const second = await pull(ref, { target: new StoreTarget(b), config, insecure: true, progress: again.progress });
+    const second = await pull(ref, { target: new StoreTarget(b), config, insecure: true, onProgress: again.progress });
     expect(second.layers.every((l) => l.status === 'exists')).toBe(true);
     expect(again.lines()).toEqual([`${short}: Already exists`, `Digest: ${hello.manifestDigest}`, `Status: Image is up to date for ${ref}`]);
   });
@@ -67,7 +67,7 @@ describe('registry <-> layer store', () => {
     const s = await Store.open(join(work, 'c'));
     await pull(`${reg.host}/shared/one`, { target: new StoreTarget(s), config, insecure: true });
     const out = captured();
-    await pull(`${reg.host}/shared/two`, { target: new StoreTarget(s), config, insecure: true, progress: out.progress });
+    await pull(`${reg.host}/shared/two`, { target: new StoreTarget(s), config, insecure: true, onProgress: out.progress });
     const [b, t] = two.layers.map((l) => l.digest.slice(7, 19));
     expect(out.lines().slice(0, 2)).toEqual([`${b}: Already exists`, `${t}: Pull complete`]);
     const img = await s.resolve(`${reg.host}/shared/two:latest`);
