@@ -9,10 +9,7 @@
 #include "napi-args.h"
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
-#include <sched.h>
-#include <time.h>
 #include <spawn.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -68,7 +65,10 @@ typedef struct session {
   atomic_int js_awake;
   atomic_int wake_pending;
   napi_threadsafe_function tsfn;
-  uint64_t spin_ns;
+  // The JS thread's own clone, non-blocking: while it is awake it reads
+  // requests itself, with no reader thread between the kernel and it.
+  int js_fd;
+  unsigned char *js_buf;
   idset_t nocaps;
 } session_t;
 
@@ -253,30 +253,6 @@ static void post(session_t *s, int devfd, const unsigned char *data, size_t len)
   }
 }
 
-static uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t) ts.tv_sec * 1000000000ull + (uint64_t) ts.tv_nsec;
-}
-
-// The next request. Thread 0's fd is non-blocking: after each request it
-// polls for spin_ns (yielding the CPU to anyone who wants it) before it
-// sleeps in poll(2), so a request that follows quickly costs no wake-up. The
-// other threads sleep in read(2), where the kernel wakes one at a time.
-static ssize_t next_request(session_t *s, int index, unsigned char *buf) {
-  int fd = s->fds[index];
-  if (index != 0 || s->spin_ns == 0) return read(fd, buf, REQ_BUF);
-  uint64_t until = now_ns() + s->spin_ns;
-  for (;;) {
-    ssize_t n = read(fd, buf, REQ_BUF);
-    if (n >= 0 || errno != EAGAIN) return n;
-    if (now_ns() < until) { sched_yield(); continue; }
-    struct pollfd pfd = { fd, POLLIN, 0 };
-    poll(&pfd, 1, -1); // an unmount shows as POLLERR, then ENODEV from read
-    until = now_ns() + s->spin_ns;
-  }
-}
-
 static void *reader(void *p) {
   thread_arg_t a = *(thread_arg_t *) p;
   free(p);
@@ -284,7 +260,7 @@ static void *reader(void *p) {
   int fd = s->fds[a.index];
   unsigned char *buf = malloc(REQ_BUF);
   while (buf) {
-    ssize_t n = next_request(s, a.index, buf);
+    ssize_t n = read(fd, buf, REQ_BUF);
     if (n < 0) {
       // ENOENT: a request interrupted before we read it. ENODEV: unmounted.
       if (errno == EINTR || errno == EAGAIN || errno == ENOENT) continue;
@@ -331,9 +307,9 @@ static session_t *arg_session(napi_env env, napi_value v) {
   return p;
 }
 
-// start(fd, threads, wake(), spinUs) -> session. The mount exists.
+// start(fd, threads, wake()) -> session. The mount exists.
 static napi_value start(napi_env env, napi_callback_info info) {
-  ARGS(4);
+  ARGS(3);
   int fd = (int) arg_i64(env, argv[0]);
   int nthreads = (int) arg_i64(env, argv[1]);
   if (nthreads < 1) nthreads = 1;
@@ -343,8 +319,11 @@ static napi_value start(napi_env env, napi_callback_info info) {
   pthread_mutex_init(&s->qlock, NULL);
   s->fds[0] = fd;
   s->nthreads = 1;
-  s->spin_ns = (uint64_t) (arg_num(env, argv[3]) * 1000);
-  if (s->spin_ns) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+  s->js_fd = -1;
+  int jfd = open("/dev/fuse", O_RDWR | O_CLOEXEC | O_NONBLOCK);
+  uint32_t master = (uint32_t) fd;
+  if (jfd >= 0 && ioctl(jfd, FUSE_DEV_IOC_CLONE, &master) == 0 && (s->js_buf = malloc(REQ_BUF))) s->js_fd = jfd;
+  else if (jfd >= 0) close(jfd);
   for (int i = 1; i < nthreads; i++) {
     int c = open("/dev/fuse", O_RDWR | O_CLOEXEC);
     if (c < 0) break;
@@ -374,6 +353,10 @@ static napi_value finish(napi_env env, napi_callback_info info) {
   for (int i = 0; i < s->nthreads; i++) pthread_join(s->threads[i], NULL);
   for (int i = 0; i < s->nthreads; i++) close(s->fds[i]);
   for (item_t *it = s->head, *next; it; it = next) { next = it->next; free(it); }
+  if (s->js_fd >= 0) close(s->js_fd);
+  free(s->js_buf);
+  s->js_fd = -1;
+  s->js_buf = NULL;
   s->head = s->tail = NULL;
   napi_release_threadsafe_function(s->tsfn, napi_tsfn_release);
   s->tsfn = NULL;
@@ -383,7 +366,8 @@ static napi_value finish(napi_env env, napi_callback_info info) {
 }
 
 // take(session, meta: Int32Array) -> Buffer | null: the oldest request for JS
-// (meta[0] = the fd to answer on); an empty Buffer once the connection ended.
+// (meta[0] = the fd to answer on), else one read from the kernel on the JS
+// thread's clone; an empty Buffer once the connection ended.
 static napi_value take(napi_env env, napi_callback_info info) {
   ARGS(2);
   session_t *s = arg_session(env, argv[0]);
@@ -392,9 +376,22 @@ static napi_value take(napi_env env, napi_callback_info info) {
   item_t *it = s->head;
   if (it) { s->head = it->next; if (!s->head) s->tail = NULL; }
   pthread_mutex_unlock(&s->qlock);
-  if (!it) { napi_get_null(env, &out); return out; }
   napi_typedarray_type t; size_t n; void *meta; napi_value ab; size_t off;
   napi_get_typedarray_info(env, argv[1], &t, &n, &meta, &ab, &off);
+  if (!it) {
+    // Nothing queued: read the kernel's queue directly, serving what C can.
+    for (int i = 0; s->js_fd >= 0 && i < 64; i++) {
+      ssize_t r = read(s->js_fd, s->js_buf, REQ_BUF);
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) break; // EAGAIN: nothing pending; ENODEV is the reader threads' to report
+      if ((size_t) r < sizeof(struct fuse_in_header) || serve_in_c(s, s->js_fd, s->js_buf, (size_t) r)) continue;
+      ((int32_t *) meta)[0] = s->js_fd;
+      napi_create_buffer_copy(env, (size_t) r, s->js_buf, NULL, &out);
+      return out;
+    }
+    napi_get_null(env, &out);
+    return out;
+  }
   ((int32_t *) meta)[0] = it->devfd;
   napi_create_buffer_copy(env, it->len, it->data, NULL, &out);
   free(it);

@@ -24,7 +24,7 @@ import {
 } from './protocol.js';
 
 interface NativeEngine {
-  start(fd: number, threads: number, wake: () => void, spinUs: number): object;
+  start(fd: number, threads: number, wake: () => void): object;
   take(session: object, meta: Int32Array): Buffer | null;
   setAwake(session: object, awake: boolean): number;
   finish(session: object): number;
@@ -156,7 +156,7 @@ class Session {
 
   start(fd: number): Promise<FuseMount> {
     const initialized = new Promise<void>((resolve) => (this.ready = resolve));
-    this.native = native.start(fd, this.opts.threads, () => this.drain(), this.opts.spinMs * 1000);
+    this.native = native.start(fd, this.opts.threads, () => this.drain());
     const mount: FuseMount = {
       mountpoint: this.mountpoint,
       closed: this.closed,
