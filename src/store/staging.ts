@@ -14,7 +14,6 @@ import { decompress, layerMediaType, type Compression } from './decompress.js';
 import { hexOf, sha256, verifyDigest } from '../oci/digest.js';
 import { withLock } from './lock.js';
 import { normalizeRef } from '../oci/reference.js';
-import type { Store } from './store.js';
 import type { ImageConfig } from '../oci/config.js';
 import type { ImageManifest } from '../oci/manifest.js';
 import { MediaType } from '../oci/media-type.js';
@@ -34,13 +33,30 @@ export interface LayerExpect {
   onBytes?: (n: number) => void;
 }
 
+/**
+ * What an import needs of the store it commits into (the Store implements
+ * it), so that this module does not depend on store.ts, which creates it.
+ */
+export interface StagingHost {
+  readonly root: string;
+  blobPath(digest: string): string;
+  hasBlob(digest: string): Promise<boolean>;
+  /** The stored layer with this diff_id, or null. */
+  layer(diffId: string): Promise<LayerRef | null>;
+  /** Call with the lock held. */
+  writeRecord(record: ImageRecord): Promise<void>;
+  readTags(): Promise<Record<string, string>>;
+  /** Call with the lock held. */
+  writeTags(tags: Record<string, string>): Promise<void>;
+}
+
 export class Staging {
   private readonly layers = new Map<string, LayerRef>();
   private readonly blobs = new Set<string>();
   private readonly images: Array<{ record: ImageRecord; tags: string[] }> = [];
   private n = 0;
 
-  constructor(private readonly store: Store, readonly dir: string) {}
+  constructor(private readonly store: StagingHost, readonly dir: string) {}
 
   /** Stages a small blob (config, manifest) held in memory; returns its digest. */
   async putBlob(data: Buffer): Promise<string> {

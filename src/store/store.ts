@@ -18,7 +18,7 @@ import { hexOf, isDigest, shortId } from '../oci/digest.js';
 import { processAlive, withLock } from './lock.js';
 import { isRef, normalizeRef } from '../oci/reference.js';
 import { readHolds, removeHold, writeHold, type Hold } from './holds.js';
-import { Staging, type LayerExpect } from './staging.js';
+import { Staging, type LayerExpect, type StagingHost } from './staging.js';
 import type { ImageConfig } from '../oci/config.js';
 import type { ImageRecord, LayerRef, Opener } from './types.js';
 
@@ -42,7 +42,7 @@ async function writeAtomic(path: string, data: string): Promise<void> {
   await rename(tmp, path);
 }
 
-export class Store {
+export class Store implements StagingHost {
   private constructor(readonly root: string) {}
 
   static async open(root?: string): Promise<Store> {
