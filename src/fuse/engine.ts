@@ -9,37 +9,18 @@
  * whatever it threw (toErrno, the one place errors become errnos). FORGET and
  * BATCH_FORGET take no answer.
  */
-import { createRequire } from 'node:module';
-import { closeSync, fchmodSync, fchownSync, ftruncateSync, openSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { fchmodSync, fchownSync, ftruncateSync, openSync } from 'node:fs';
 import { FsError, errnoOf, toErrno } from '../errors.js';
-import { fileURLToPath } from 'node:url';
-import { dirname } from 'node:path';
-import { fstat, futimens, S_IFDIR, S_IFMT, S_IFREG, ST, type StatBuf } from '../sys.js';
+import { fstat, futimens, S_IFDIR, S_IFMT, ST, type StatBuf } from '../sys.js';
 import type { Caller, FuseMount, FuseOps } from './binding.js';
+import { native } from './engine-native.js';
+import { IoModes } from './io-modes.js';
+import { kernelMount, kernelUnmount } from './kernel-mount.js';
 import { NodeTable, type Node } from './nodes.js';
 import {
   ATTR_OUT, cstring, decodeDev, fileName, ENTRY_OUT, FATTR, FOPEN, IN_HEADER, INIT, INIT2, OP, OPEN_OUT, OUT_HEADER,
   PROTOCOL_MINOR, put64, putAttr, putTimeout, s64, u64,
 } from './protocol.js';
-
-interface NativeEngine {
-  start(fd: number, threads: number, wake: () => void): object;
-  take(session: object, meta: Int32Array): Buffer | null;
-  setAwake(session: object, awake: boolean): number;
-  finish(session: object): number;
-  noCaps(session: object, nodeid: number): number;
-  reply(devfd: number, buf: Buffer, len: number): number;
-  backingOpen(devfd: number, fd: number): number;
-  backingClose(devfd: number, id: number): number;
-  mount(source: string, target: string, type: string, flags: number, data: string): number;
-  umount(target: string, flags: number): number;
-  fusermount(program: string, mountpoint: string, options: string): number;
-}
-
-const native = createRequire(import.meta.url)(
-  join(dirname(fileURLToPath(import.meta.url)), '../../native/build/Release/layerfs_engine.node'),
-) as NativeEngine;
 
 export interface EngineOptions {
   fsname: string;
@@ -60,18 +41,12 @@ export interface EngineOptions {
   log: (msg: string) => void;
 }
 
-const MS_RDONLY = 1;
-const MS_NOSUID = 2;
-const MS_NODEV = 4;
 const MAX_WRITE = 1 << 20;
 const NO_ID = 0xffffffff;
 const UTIME_NOW = (1 << 30) - 1;
 const UTIME_OMIT = (1 << 30) - 2;
 const RENAME_NOREPLACE = 1;
 const CAPS = 'security.capability';
-/** Files opened read-only pass through from this size on. */
-const PASSTHROUGH_MIN = 64 * 1024;
-
 interface Req extends Caller {
   readonly op: number;
   readonly unique: number;
@@ -80,68 +55,20 @@ interface Req extends Caller {
   readonly buf: Buffer;
 }
 
-/**
- * A file registered with the kernel for passthrough. The kernel takes one
- * backing file per inode while any passthrough open of it lives, so every
- * open of a node shares this one; `file` is the backing file's identity.
- */
-interface Backing { id: number; file: string; opens: number }
-
-/**
- * How an open file's I/O is done: by the kernel on the backing file, or by C
- * on our fd (through the page cache, or direct beside a passthrough open).
- */
-type IoMode = 'passthrough' | 'cached' | 'direct';
-
-const OPEN_FLAGS: Record<IoMode, number> = {
-  passthrough: FOPEN.PASSTHROUGH, direct: FOPEN.PASSTHROUGH | FOPEN.DIRECT_IO, cached: FOPEN.KEEP_CACHE,
-};
+export async function mountEngine(mountpoint: string, ops: FuseOps, opts: EngineOptions): Promise<FuseMount> {
+  const root = await ops.getattr('/', { uid: 0, gid: 0, pid: 0, umask: 0 });
+  const fd = kernelMount(mountpoint, opts);
+  return new Session(ops, opts, root, mountpoint).start(fd);
+}
 
 /** A directory handle: the listing taken at offset 0, served in pieces. */
 interface DirHandle { node: Node; names: string[]; stats: StatBuf[] }
-
-export async function mountEngine(mountpoint: string, ops: FuseOps, opts: EngineOptions): Promise<FuseMount> {
-  const root = await ops.getattr('/', { uid: 0, gid: 0, pid: 0, umask: 0 });
-  const uid = process.getuid?.() ?? 0;
-  const gid = process.getgid?.() ?? 0;
-  // fusermount3 lets other users in only where /etc/fuse.conf says user_allow_other.
-  const allowOther = opts.allowOther && (uid === 0 || userAllowOther());
-  const common = `rootmode=40000,user_id=${uid},group_id=${gid},default_permissions${allowOther ? ',allow_other' : ''}`;
-  let fd: number;
-  if (uid === 0) {
-    const devfd = openSync('/dev/fuse', 'r+');
-    fd = devfd;
-    const flags = (opts.readonly ? MS_RDONLY : 0) | (opts.suid ? 0 : MS_NOSUID) | (opts.dev ? 0 : MS_NODEV);
-    const r = native.mount(opts.fsname, mountpoint, 'fuse.layerfs', flags, `fd=${devfd},${common}`);
-    if (r < 0) {
-      closeSync(devfd);
-      throw FsError.fromErrno(r, 'mount', mountpoint);
-    }
-  } else {
-    const o = `fsname=${opts.fsname},subtype=layerfs,${common}${opts.readonly ? ',ro' : ''}${opts.suid ? '' : ',nosuid'}${opts.dev ? '' : ',nodev'}`;
-    fd = native.fusermount('fusermount3', mountpoint, o);
-    if (fd < 0) throw new FsError(FsError.fromErrno(fd, 'mount').code, 'fusermount3', mountpoint, 'fusermount3 could not mount (its own message is above)');
-  }
-  const session = new Session(ops, opts, root, mountpoint);
-  return session.start(fd);
-}
-
-function userAllowOther(): boolean {
-  try {
-    return /^\s*user_allow_other\s*$/m.test(readFileSync('/etc/fuse.conf', 'utf8'));
-  } catch {
-    return false;
-  }
-}
 
 class Session {
   private readonly nodes: NodeTable;
   private readonly dirs = new Map<number, DirHandle>();
   private readonly fhNode = new Map<number, Node>();
-  private readonly fhMode = new Map<number, IoMode>();
-  private readonly backings = new Map<Node, Backing>();
-  private readonly cachedOpens = new Map<Node, number>();
-  private passthrough = false;
+  private io = new IoModes(false);
   private draining = false;
   private readonly meta = new Int32Array(1);
   private nextDir = 1;
@@ -161,13 +88,7 @@ class Session {
       mountpoint: this.mountpoint,
       closed: this.closed,
       unmount: async () => {
-        const r = native.umount(this.mountpoint, 0);
-        if (r < 0 && process.getuid?.() !== 0) {
-          const { unmountFuse } = await import('../sys.js');
-          await unmountFuse(this.mountpoint);
-        } else if (r < 0) {
-          throw FsError.fromErrno(r, 'umount', this.mountpoint);
-        }
+        await kernelUnmount(this.mountpoint);
         await this.closed;
       },
     };
@@ -434,7 +355,7 @@ class Session {
         const node = this.fhNode.get(fh);
         this.fhNode.delete(fh);
         node?.fds?.delete(fh);
-        if (node !== undefined) this.closedIo(req, node, fh);
+        if (node !== undefined) this.io.released(req.devfd, node, fh);
         await this.ops.release!(node === undefined ? '' : node.lastPath, fh);
         return this.ok(req);
       }
@@ -519,10 +440,11 @@ class Session {
     const offered2 = offered & INIT.INIT_EXT ? b.readUInt32LE(a + 16) : 0;
     const want = INIT.ASYNC_READ | INIT.ATOMIC_O_TRUNC | INIT.BIG_WRITES | INIT.DO_READDIRPLUS | INIT.READDIRPLUS_AUTO
       | INIT.ASYNC_DIO | INIT.PARALLEL_DIROPS | INIT.MAX_PAGES | INIT.CACHE_SYMLINKS | INIT.INIT_EXT;
-    this.passthrough = this.opts.passthrough && (offered2 & INIT2.PASSTHROUGH) !== 0;
+    const passthrough = this.opts.passthrough && (offered2 & INIT2.PASSTHROUGH) !== 0;
+    this.io = new IoModes(passthrough);
     out.writeUInt32LE(Math.min(b.readUInt32LE(a + 8), MAX_WRITE), o + 8); // max_readahead
     out.writeUInt32LE((offered & want) >>> 0, o + 12);
-    if (this.passthrough) {
+    if (passthrough) {
       out.writeUInt32LE(INIT2.PASSTHROUGH, o + 32);
       // Backing files on a plain filesystem (depth 0); on a stacked one the
       // kernel refuses them and those files fall back to C-served I/O.
@@ -627,64 +549,10 @@ class Session {
   private opened(req: Req, node: Node, fd: number, flags: number, out: Buffer, o: number): void {
     (node.fds ??= new Map()).set(fd, (flags & 3) !== 0);
     this.fhNode.set(fd, node);
-    const [mode, id] = this.ioMode(req, node, fd, (flags & 3) !== 0);
-    this.fhMode.set(fd, mode);
+    const io = this.io.opened(req.devfd, node, fd, (flags & 3) !== 0);
     put64(out, o, fd);
-    out.writeUInt32LE(OPEN_FLAGS[mode], o + 8);
-    out.writeUInt32LE(id, o + 12);
-  }
-
-  /**
-   * Passthrough when the kernel takes this fd as the node's backing file;
-   * the page cache and C-served I/O otherwise. The kernel takes one backing
-   * file per inode, refuses cached opens beside passthrough ones and wants
-   * every open of a passthrough inode in passthrough. So an open whose fd is
-   * another file (a writer after copy-up, beside readers of the lower file)
-   * names the same backing with direct I/O: its reads and writes come to C on
-   * its own fd; only an mmap of it would map the readers' file.
-   */
-  private ioMode(req: Req, node: Node, fd: number, writable: boolean): [IoMode, number] {
-    if (!this.passthrough || node.type !== S_IFREG) return this.cached(node);
-    const st = fstat(fd);
-    // Setting a backing file up costs the kernel an open of its own: for a
-    // small file read through the page cache, more than the reads it saves.
-    if (!writable && st[ST.size]! < PASSTHROUGH_MIN && !this.backings.has(node)) return this.cached(node);
-    const file = `${st[ST.dev]}:${st[ST.ino]}`;
-    const backing = this.backings.get(node);
-    if (backing !== undefined) {
-      backing.opens++;
-      return [backing.file === file ? 'passthrough' : 'direct', backing.id];
-    }
-    if (this.cachedOpens.has(node)) return this.cached(node);
-    const id = native.backingOpen(req.devfd, fd);
-    if (id < 0) {
-      // Without CAP_SYS_ADMIN nothing will pass; otherwise only this file (stacked, odd type).
-      if (id === -errnoOf('EPERM')) this.passthrough = false;
-      return this.cached(node);
-    }
-    this.backings.set(node, { id, file, opens: 1 });
-    return ['passthrough', id];
-  }
-
-  private cached(node: Node): [IoMode, number] {
-    this.cachedOpens.set(node, (this.cachedOpens.get(node) ?? 0) + 1);
-    return ['cached', 0];
-  }
-
-  private closedIo(req: Req, node: Node, fh: number): void {
-    const mode = this.fhMode.get(fh);
-    this.fhMode.delete(fh);
-    if (mode === 'cached') {
-      const n = (this.cachedOpens.get(node) ?? 1) - 1;
-      if (n > 0) this.cachedOpens.set(node, n);
-      else this.cachedOpens.delete(node);
-    } else if (mode !== undefined) {
-      const backing = this.backings.get(node)!;
-      if (--backing.opens === 0) {
-        this.backings.delete(node);
-        native.backingClose(req.devfd, backing.id);
-      }
-    }
+    out.writeUInt32LE(io.flags, o + 8);
+    out.writeUInt32LE(io.backingId, o + 12);
   }
 
   private async create(req: Req): Promise<void> {
