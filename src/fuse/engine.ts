@@ -165,7 +165,7 @@ class Session {
     out.writeUInt32LE(len, 0);
     out.writeInt32LE(0, 4);
     put64(out, 8, req.unique);
-    native.reply(req.devfd, out, len);
+    this.reply(req.devfd, out, len);
   }
 
   private error(req: Req, errno: number): void {
@@ -173,7 +173,12 @@ class Session {
     out.writeUInt32LE(OUT_HEADER, 0);
     out.writeInt32LE(-errno, 4);
     put64(out, 8, req.unique);
-    native.reply(req.devfd, out, OUT_HEADER);
+    this.reply(req.devfd, out, OUT_HEADER);
+  }
+
+  /** Once the connection ended its fds are closed, and their numbers may be reused: answer nothing. */
+  private reply(devfd: number, out: Buffer, len: number): void {
+    if (this.native !== undefined) native.reply(devfd, out, len);
   }
 
   private ok(req: Req): void {
