@@ -1,47 +1,165 @@
 /**
- * tar-stream decodes every PAX record as UTF-8, which destroys binary xattr
- * values (security.capability is a binary struct). We replace its decoder once
- * with one that keeps `SCHILY.xattr.*` values as latin1 strings, so
- * `Buffer.from(value, 'latin1')` gives back the exact bytes; every other
- * record is decoded as before.
+ * PAX extended headers, read from the raw tar bytes. tar-stream decodes every
+ * PAX record as UTF-8, which destroys binary xattr values (security.capability
+ * is a binary struct), and offers no way to see the record bytes. So a
+ * PaxTap sees the same bytes the extractor is fed, walks the tar's headers
+ * itself, and keeps each entry's `SCHILY.xattr.*` records as exact bytes,
+ * keyed by where the entry's data starts: tar-stream's `header.byteOffset`.
+ *
+ * The tap's states: at a header block → (a PAX or GNU long-name header: in
+ * its data, collected) | (any other entry: skipping its data) → at a header
+ * block …; a zero block is skipped; a header whose checksum is wrong stops
+ * the tap (the extractor reports the error).
  */
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-
-const require = createRequire(import.meta.url);
-// The package's exports map hides headers.js; the absolute path reaches the same module instance extract.js uses.
-const headers = require(join(dirname(require.resolve('tar-stream')), 'headers.js')) as {
-  decodePax(buf: Buffer): Record<string, string>;
-  __layerfsBinaryXattrs?: boolean;
-};
-
 export const XATTR_PREFIX = 'SCHILY.xattr.';
 
-function decodePax(buf: Buffer): Record<string, string> {
-  const result: Record<string, string> = {};
+const BLOCK = 512;
+/** As tar-stream: a long header larger than this is refused. */
+const MAX_HEADER = 1024 * 1024;
+
+export type PaxRecord = [key: string, value: Buffer];
+
+/** `LEN KEY=VALUE\n` records; a malformed tail ends the list, as in tar-stream. */
+export function decodePaxRecords(buf: Buffer): PaxRecord[] {
+  const out: PaxRecord[] = [];
   while (buf.length) {
     const space = buf.indexOf(0x20);
-    const len = parseInt(buf.subarray(0, space).toString(), 10);
-    if (!len || space < 0 || len > buf.length) return result;
+    const len = parseInt(buf.subarray(0, space).toString('latin1'), 10);
+    if (!len || space < 0 || len > buf.length || len <= space + 1) break;
     const record = buf.subarray(space + 1, len - 1);
     const eq = record.indexOf(0x3d);
-    if (eq === -1) return result;
-    const key = record.subarray(0, eq).toString('utf8');
-    result[key] = record.subarray(eq + 1).toString(key.startsWith(XATTR_PREFIX) ? 'latin1' : 'utf8');
+    if (eq === -1) break;
+    out.push([record.subarray(0, eq).toString('utf8'), Buffer.from(record.subarray(eq + 1))]);
     buf = buf.subarray(len);
   }
-  return result;
+  return out;
 }
 
-if (!headers.__layerfsBinaryXattrs) {
-  headers.decodePax = decodePax;
-  headers.__layerfsBinaryXattrs = true;
+/** Encodes records, values as given (bytes or UTF-8 text). */
+export function encodePaxRecords(records: Array<[string, Buffer | string]>): Buffer {
+  return Buffer.concat(
+    records.map(([key, value]) => {
+      const body = Buffer.concat([Buffer.from(` ${key}=`), Buffer.from(value), Buffer.from('\n')]);
+      let len = body.length + 1;
+      while (String(len).length + body.length !== len) len = String(len).length + body.length;
+      return Buffer.concat([Buffer.from(String(len)), body]);
+    }),
+  );
 }
 
-/** The xattrs a PAX header carries, as exact bytes. */
-export function paxXattrs(pax: Record<string, string> | null | undefined): Array<[string, Buffer]> {
-  if (!pax) return [];
-  return Object.entries(pax)
-    .filter(([k]) => k.startsWith(XATTR_PREFIX))
-    .map(([k, v]) => [k.slice(XATTR_PREFIX.length), Buffer.from(v, 'latin1')]);
+export const xattrsOf = (records: PaxRecord[]): PaxRecord[] =>
+  records.filter(([k]) => k.startsWith(XATTR_PREFIX)).map(([k, v]) => [k.slice(XATTR_PREFIX.length), v]);
+
+/** A size field: octal text, or GNU base-256 when its first byte has the high bit. */
+function sizeField(b: Buffer): number {
+  if (b[0]! & 0x80) {
+    let n = 0;
+    for (let i = 1; i < b.length; i++) n = n * 256 + b[i]!;
+    return n;
+  }
+  const text = b.toString('latin1').replace(/\0.*$/s, '').trim();
+  return text === '' ? 0 : parseInt(text, 8);
+}
+
+function checksumOk(h: Buffer): boolean {
+  let sum = 0;
+  for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : h[i]!;
+  return sum === sizeField(h.subarray(148, 156));
+}
+
+const isZero = (h: Buffer) => h.every((b) => b === 0);
+
+export class PaxTap {
+  private pending: Buffer[] = [];
+  private pendingLength = 0;
+  private offset = 0;
+  /** Bytes of the current entry's data still to skip, or to collect for a long header. */
+  private missing = 0;
+  private collecting: 'pax' | 'global' | 'other' | null = null;
+  private collected: Buffer[] = [];
+  private local: PaxRecord[] | null = null;
+  private global: PaxRecord[] = [];
+  private stopped = false;
+  private readonly xattrs = new Map<number, PaxRecord[]>();
+
+  /** Sees the next bytes of the tar, in order. */
+  push(chunk: Buffer): void {
+    if (this.stopped) return;
+    this.pending.push(chunk);
+    this.pendingLength += chunk.length;
+    while (!this.stopped) {
+      if (this.missing > 0) {
+        const n = Math.min(this.missing, this.pendingLength);
+        if (n === 0) return;
+        const bytes = this.take(n);
+        if (this.collecting) this.collected.push(bytes);
+        this.missing -= n;
+        if (this.missing === 0) this.endData();
+        continue;
+      }
+      if (this.pendingLength < BLOCK) return;
+      this.header(this.take(BLOCK));
+    }
+  }
+
+  /** The xattrs of the entry whose data starts at `byteOffset` (tar-stream's header.byteOffset), as exact bytes. */
+  xattrsAt(byteOffset: number): PaxRecord[] {
+    return this.xattrs.get(byteOffset) ?? [];
+  }
+
+  private take(n: number): Buffer {
+    const all = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending);
+    const out = all.subarray(0, n);
+    const rest = all.subarray(n);
+    this.pending = rest.length ? [rest] : [];
+    this.pendingLength = rest.length;
+    this.offset += n;
+    return out;
+  }
+
+  private header(h: Buffer): void {
+    if (isZero(h)) return;
+    if (!checksumOk(h)) {
+      this.stopped = true;
+      return;
+    }
+    const flag = h[156] === 0 ? 0 : h[156]! - 0x30;
+    let size = sizeField(h.subarray(124, 136));
+    const padded = (n: number) => Math.ceil(n / BLOCK) * BLOCK;
+    if (flag === 72 || flag === 55 || flag === 27 || flag === 28 || flag === 30) {
+      if (size > MAX_HEADER) {
+        this.stopped = true;
+        return;
+      }
+      this.collecting = flag === 72 ? 'pax' : flag === 55 ? 'global' : 'other';
+      this.collected = [];
+      this.missing = padded(size);
+      if (this.missing === 0) this.endData();
+      return;
+    }
+    // An entry: its pax records belong to the data that starts here. As in
+    // tar-stream, the global records count only for an entry with records of its own.
+    const records = this.local ? [...this.global, ...this.local] : [];
+    const paxSize = records.findLast(([k]) => k === 'size');
+    if (paxSize) size = parseInt(paxSize[1].toString('latin1'), 10) || 0;
+    const xattrs = xattrsOf(records);
+    if (xattrs.length) this.xattrs.set(this.offset, xattrs);
+    this.local = null;
+    // tar-stream gives a directory (or an old-style file name ending in '/') no data, whatever its size says.
+    const name = h.subarray(0, 100);
+    const nul = name.indexOf(0);
+    const slash = (nul < 0 ? name : name.subarray(0, nul)).at(-1) === 0x2f;
+    this.missing = flag === 5 || (flag === 0 && slash) ? 0 : padded(size);
+  }
+
+  private endData(): void {
+    const kind = this.collecting;
+    this.collecting = null;
+    if (kind === 'pax' || kind === 'global') {
+      const records = decodePaxRecords(Buffer.concat(this.collected));
+      if (kind === 'pax') this.local = records;
+      else this.global = records;
+    }
+    this.collected = [];
+  }
 }

@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import tar from 'tar-stream';
 import { BadArchiveError, LayerfsError, UnsafePathError } from '../errors.js';
 import { mkWhiteout, mknod, S_IFBLK, S_IFCHR, S_IFIFO, setxattr, utimens } from '../sys.js';
-import { paxXattrs } from './pax.js';
+import { PaxTap } from './pax.js';
 
 export interface UnpackLimits {
   /** Largest single file. */
@@ -94,6 +94,8 @@ class Unpacker {
   private readonly dirMeta = new Map<string, { mode: number; times: Times }>();
   unpackedSize = 0;
   entries = 0;
+  /** Sees the tar bytes too: the entries' xattrs as exact bytes (see pax.ts). */
+  readonly pax = new PaxTap();
 
   constructor(private readonly root: string, private readonly opts: UnpackOptions) {
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
@@ -156,7 +158,8 @@ class Unpacker {
     const base = rel.slice(rel.lastIndexOf('/') + 1);
     const times = timesOf(h);
     const mode = (h.mode ?? 0o644) & 0o7777;
-    const xattrs = paxXattrs(h.pax as Record<string, string> | null).filter(([n]) => !n.startsWith('trusted.overlay.'));
+    // byteOffset (where the entry's data starts) is set by tar-stream's extractor but not typed; hence the pinned version.
+    const xattrs = this.pax.xattrsAt((h as tar.Header & { byteOffset?: number }).byteOffset ?? -1).filter(([n]) => !n.startsWith('trusted.overlay.'));
 
     if (rel === '') {
       if (h.type !== 'directory') throw new BadArchiveError(src, 'the layer root is not a directory', h.name);
@@ -260,9 +263,10 @@ export function asArchiveError(err: unknown, source: string): unknown {
 }
 
 /** Feeds an async iterable into a tar-stream extractor, respecting its back-pressure. */
-export async function feed(input: AsyncIterable<Buffer> | Iterable<Buffer>, ex: tar.Extract): Promise<void> {
+export async function feed(input: AsyncIterable<Buffer> | Iterable<Buffer>, ex: tar.Extract, tap?: PaxTap): Promise<void> {
   for await (const chunk of input) {
     if (ex.destroyed) return;
+    tap?.push(chunk);
     if (!ex.write(chunk)) {
       await new Promise<void>((resolve) => {
         const done = () => {
@@ -285,7 +289,7 @@ export async function unpack(input: AsyncIterable<Buffer> | Iterable<Buffer>, di
   // The extractor's own error ("Unexpected end of data") says more than the "destroyed" an entry stream then reports.
   let cause: unknown = null;
   ex.on('error', (err: unknown) => (cause ??= err));
-  const feeding = feed(input, ex).catch((err: unknown) => {
+  const feeding = feed(input, ex, u.pax).catch((err: unknown) => {
     cause ??= err;
     ex.destroy(err as Error);
   });
