@@ -11,6 +11,8 @@
  * block …; a zero block is skipped; a header whose checksum is wrong stops
  * the tap (the extractor reports the error).
  */
+import { Transform } from 'node:stream';
+
 export const XATTR_PREFIX = 'SCHILY.xattr.';
 
 const BLOCK = 512;
@@ -162,4 +164,69 @@ export class PaxTap {
     }
     this.collected = [];
   }
+}
+
+/**
+ * Writing PAX records tar-stream cannot write: its packer encodes every
+ * record as UTF-8 text and takes no body for a PAX header. So a record set is
+ * packed as a plain file named PAX_MARK (paxEntry), and the packer's output
+ * goes through retypePaxEntries(), which turns those files into PAX headers
+ * (typeflag 'x', name `PaxHeader`) and fixes their checksums.
+ */
+export const PAX_MARK = '@@layerfs-pax-header@@';
+
+export function paxEntry(records: Array<[string, Buffer | string]>): { header: { name: string; type: 'file'; size: number; mode: number; mtime: Date }; body: Buffer } {
+  const body = encodePaxRecords(records);
+  return { header: { name: PAX_MARK, type: 'file', size: body.length, mode: 0o644, mtime: new Date(0) }, body };
+}
+
+function retypeHeader(h: Buffer): void {
+  h.fill(0, 0, 100);
+  h.write('PaxHeader', 0, 'latin1');
+  h[156] = 0x78; // 'x'
+  h.fill(0x20, 148, 156);
+  let sum = 0;
+  for (let i = 0; i < BLOCK; i++) sum += h[i]!;
+  h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 'latin1');
+}
+
+/** A pass-through of a tar stream that retypes the PAX_MARK files into PAX headers. */
+export function retypePaxEntries(): Transform {
+  let head: Buffer[] = [];
+  let headLength = 0;
+  let skip = 0;
+  const mark = Buffer.from(PAX_MARK + '\0', 'latin1');
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      const out: Buffer[] = [];
+      let rest = chunk;
+      while (rest.length) {
+        if (skip > 0) {
+          const n = Math.min(skip, rest.length);
+          out.push(rest.subarray(0, n));
+          rest = rest.subarray(n);
+          skip -= n;
+          continue;
+        }
+        const n = Math.min(BLOCK - headLength, rest.length);
+        head.push(rest.subarray(0, n));
+        headLength += n;
+        rest = rest.subarray(n);
+        if (headLength < BLOCK) break;
+        const h = Buffer.concat(head);
+        head = [];
+        headLength = 0;
+        if (!isZero(h)) {
+          if (h.subarray(0, mark.length).equals(mark)) retypeHeader(h);
+          const flag = h[156] === 0 ? 0 : h[156]! - 0x30;
+          if (flag !== 5) skip = Math.ceil(sizeField(h.subarray(124, 136)) / BLOCK) * BLOCK;
+        }
+        out.push(h);
+      }
+      cb(null, out.length ? Buffer.concat(out) : undefined);
+    },
+    flush(cb) {
+      cb(null, headLength ? Buffer.concat(head) : undefined);
+    },
+  });
 }
