@@ -1,5 +1,6 @@
 /** `layerfs rmi IMAGE...`: untag or remove images; layers no image needs are collected. */
 import { Command } from 'commander';
+import { holdContainerImages } from '../runtime/container-holds.js';
 import { openStore, withRoot, type RootOptions } from './store-options.js';
 
 export function register(program: Command): void {
@@ -12,6 +13,7 @@ export function register(program: Command): void {
   ).action(
     async (refs: string[], opts: RootOptions & { force?: boolean }) => {
       const store = await openStore(opts);
+      await holdContainerImages(store);
       for (const ref of refs) {
         const r = await store.rmi(ref, { force: opts.force });
         for (const t of r.untagged) process.stdout.write(`Untagged: ${t}\n`);

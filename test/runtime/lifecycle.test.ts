@@ -14,6 +14,7 @@ import { containerDir, findContainer, listContainers, pathsOf, type ContainerSta
 import { containerChanges } from '../../src/runtime/changes.js';
 import { commitContainer, writeChangesTar } from '../../src/runtime/commit.js';
 import { exportContainer } from '../../src/runtime/export.js';
+import { holdContainerImages } from '../../src/runtime/container-holds.js';
 import { removeContainer } from '../../src/runtime/remove.js';
 import { runContainer } from '../../src/runtime/run.js';
 import { addBusybox, CHANGES, CHANGES_DIFF, mountsUnder, processesMentioning, runCaptured, tempRoot, type TempRoot } from './helpers/busybox.js';
@@ -132,5 +133,13 @@ describe('ps and rm', () => {
     await expect(t.store.rmi('busybox:changed')).rejects.toMatchObject({ code: 'IMAGE_IN_USE', message: expect.stringContaining('used by container fresh') });
     await removeContainer(t.root, await findContainer(t.root, 'holder'));
     expect((await t.store.holds()).some((h) => h.holder === r.id)).toBe(false);
+  });
+
+  it('containers made before holds existed get theirs (rmi runs this first)', async () => {
+    const fresh = await findContainer(t.root, 'fresh');
+    await t.store.release(fresh.id);
+    expect((await t.store.holds()).some((h) => h.holder === fresh.id)).toBe(false);
+    await holdContainerImages(t.store);
+    expect((await t.store.holds()).find((h) => h.holder === fresh.id)).toMatchObject({ imageId: fresh.imageId, description: 'container fresh' });
   });
 });
