@@ -4,7 +4,7 @@
  * discriminated union, shape-checked, so nothing downstream trusts a field
  * it has not seen.
  */
-import { BadManifestError, LayerfsError } from '../errors.js';
+import { BadManifestError, LayerfsError, UsageError } from '../errors.js';
 import { checkDigest } from './digest.js';
 import { isIndexType, MediaType } from './media-type.js';
 
@@ -89,7 +89,7 @@ export function parseManifest(bytes: Buffer, contentType: string, what: string):
 /** `linux/amd64`, `linux/arm64/v8`. */
 export function parsePlatform(s: string): Platform {
   const [os, architecture, variant, ...extra] = s.split('/');
-  if (!os || !architecture || extra.length > 0) throw new LayerfsError('USAGE', `invalid platform '${s}': expected OS/ARCH[/VARIANT]`);
+  if (!os || !architecture || extra.length > 0) throw new UsageError(`invalid platform '${s}': expected OS/ARCH[/VARIANT]`);
   return { os, architecture, ...(variant ? { variant } : {}) };
 }
 
