@@ -13,6 +13,7 @@ PACKAGES=(
   attr            # getfattr/setfattr, used by tests
   build-essential # node-gyp builds
   pkg-config
+  patch           # scripts/build-native.js applies patches/ to fuse-native with it
   fuse-overlayfs  # benchmark peer (bench/)
   unionfs-fuse    # benchmark peer (bench/)
   debootstrap     # bench/: unpack workload builds a Debian minbase tree
@@ -36,7 +37,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# npm ci runs postinstall: patch-package, then node-gyp for fuse-native and native/.
+# npm ci runs postinstall: node-gyp for native/, then the patch and node-gyp for fuse-native.
 # Again whenever the lock file, a patch or the native sources changed since.
 marker=node_modules/.layerfs-installed
 if [ ! -f "$marker" ] || [ -n "$(find package-lock.json patches native -newer "$marker" -not -path 'native/build*' 2>/dev/null | head -1)" ]; then

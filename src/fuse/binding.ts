@@ -9,6 +9,7 @@
  * where an error becomes an errno (toErrno); nothing here times out.
  */
 import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
 import { access, constants, readdir, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { unmountFuse, type StatBuf } from '../sys.js';
@@ -102,7 +103,27 @@ interface Native {
 }
 
 // The addon built from source by scripts/build-native.js (never a prebuild).
-const native = createRequire(import.meta.url)('fuse-native/build/Release/fuse.node') as Native;
+// fuse-native is an optional dependency: when the install could not patch and
+// build it, importing this module (engine=fuse-native) fails with the reason
+// the install wrote to native/build/fuse-native.json.
+const native = loadNative();
+
+function loadNative(): Native {
+  let why: string | undefined;
+  try {
+    const status = JSON.parse(readFileSync(new URL('../../native/build/fuse-native.json', import.meta.url), 'utf8')) as { ok: boolean; reason?: string };
+    if (!status.ok) why = status.reason;
+  } catch { /* no status (built before it existed): try the addon */ }
+  if (why === undefined) {
+    try {
+      return createRequire(import.meta.url)('fuse-native/build/Release/fuse.node') as Native;
+    } catch (err) {
+      why = `cannot load fuse-native/build/Release/fuse.node: ${(err as Error).message.split('\n')[0]}`;
+    }
+  }
+  throw new LayerfsError('ENGINE_UNAVAILABLE',
+    `engine=fuse-native is unavailable: ${why}; the default engine (engine=layerfs) does not need it`, { engine: 'fuse-native', reason: why });
+}
 const op = (name: string) => native[`op_${name}`] as number;
 const signalOf = (name: string) => native[`fuse_native_signal_${name}`] as Signal;
 
