@@ -34,7 +34,7 @@ type Op =
   | { op: 'mkdir' | 'rmdir' | 'unlink' | 'read' | 'readdir'; path: string }
   | { op: 'rename' | 'link'; path: string; to: string }
   | { op: 'symlink'; path: string; target: string }
-  | { op: 'open'; slot: number; path: string; flags: 'r' | 'rw' | 'creat' | 'append' }
+  | { op: 'open'; slot: number; path: string; flags: 'r' | 'rw' | 'creat' | 'append' | 'trunc' }
   | { op: 'fdwrite'; slot: number; data: string }
   | { op: 'fdread' | 'fdstat' | 'fdtruncate' | 'fdchmod' | 'close'; slot: number };
 
@@ -44,7 +44,7 @@ import os, sys, json, stat, errno, hashlib
 ops = json.loads(sys.argv[1]); since = int(sys.argv[2])
 os.umask(0o022)
 fds = {}
-FLAGS = {'r': os.O_RDONLY, 'rw': os.O_RDWR, 'creat': os.O_RDWR | os.O_CREAT, 'append': os.O_WRONLY | os.O_APPEND}
+FLAGS = {'r': os.O_RDONLY, 'rw': os.O_RDWR, 'creat': os.O_RDWR | os.O_CREAT, 'append': os.O_WRONLY | os.O_APPEND, 'trunc': os.O_RDWR | os.O_TRUNC}
 KIND = {stat.S_IFDIR: 'dir', stat.S_IFREG: 'file', stat.S_IFLNK: 'symlink', stat.S_IFCHR: 'chr', stat.S_IFIFO: 'fifo'}
 def err(e): return errno.errorcode.get(e.errno, str(e.errno))
 def summary(s):
@@ -202,7 +202,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ op: fc.constantFrom('mkdir' as const, 'rmdir' as const, 'unlink' as const, 'read' as const, 'readdir' as const), path: name }) },
   { weight: 4, arbitrary: fc.record({ op: fc.constantFrom('rename' as const, 'link' as const), path: name, to: name }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('symlink' as const), path: name, target: fc.constantFrom('a', 'b/c', 'zz') }) },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant('open' as const), slot, path: name, flags: fc.constantFrom('r' as const, 'rw' as const, 'creat' as const, 'append' as const) }) },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant('open' as const), slot, path: name, flags: fc.constantFrom('r' as const, 'rw' as const, 'creat' as const, 'append' as const, 'trunc' as const) }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('fdwrite' as const), slot, data }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constantFrom('fdread' as const, 'fdstat' as const, 'fdtruncate' as const, 'fdchmod' as const, 'close' as const), slot }) },
 );
