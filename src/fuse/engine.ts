@@ -46,6 +46,8 @@ const NO_ID = 0xffffffff;
 const UTIME_NOW = (1 << 30) - 1;
 const UTIME_OMIT = (1 << 30) - 2;
 const RENAME_NOREPLACE = 1;
+const O_TRUNC = 0o1000;
+const NOTIFY_INVAL_INODE = 2;
 const CAPS = 'security.capability';
 interface Req extends Caller {
   readonly op: number;
@@ -545,9 +547,25 @@ class Session {
     const fd = path !== undefined
       ? await this.ops.open(path, flags, req)
       : openSync(`/proc/self/fd/${this.openFd(node, false)}`, flags & ~0o300);
+    // Opening for writing may have copied the file up (a lower hard link then
+    // has one link): the kernel must ask again. After O_TRUNC it does anyway.
+    if ((flags & 3) !== 0 && !(flags & O_TRUNC)) this.invalidateAttrs(req.devfd, node);
     const out = Buffer.alloc(OUT_HEADER + OPEN_OUT);
     this.opened(req, node, fd, flags, out, OUT_HEADER);
     this.send(req, out);
+  }
+
+  /**
+   * FUSE_NOTIFY_INVAL_INODE for attributes only (offset -1): the kernel takes
+   * no inode lock for it, so it is safe inside a request on the same node.
+   */
+  private invalidateAttrs(devfd: number, node: Node): void {
+    const out = Buffer.alloc(OUT_HEADER + 24);
+    out.writeUInt32LE(out.length, 0);
+    out.writeInt32LE(NOTIFY_INVAL_INODE, 4);
+    put64(out, OUT_HEADER, node.id);
+    put64(out, OUT_HEADER + 8, -1);
+    this.reply(devfd, out, out.length);
   }
 
   /** Records an open fd and writes its fuse_open_out at `o`. */
