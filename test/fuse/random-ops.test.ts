@@ -36,7 +36,7 @@ type Op =
   | { op: 'symlink'; path: string; target: string }
   | { op: 'open'; slot: number; path: string; flags: 'r' | 'rw' | 'creat' | 'append' | 'trunc' }
   | { op: 'fdwrite'; slot: number; data: string }
-  | { op: 'fdread' | 'fdstat' | 'fdtruncate' | 'fdchmod' | 'close'; slot: number };
+  | { op: 'fdread' | 'fdstat' | 'fdtruncate' | 'fdchmod' | 'fdchown' | 'fdutime' | 'close'; slot: number };
 
 /** The program each side runs: argv[1] the ops as JSON, argv[2] the run's start time (ns). */
 const PROGRAM = String.raw`
@@ -90,6 +90,8 @@ def apply(o):
         elif op == 'fdstat': return summary(os.fstat(fd))
         elif op == 'fdtruncate': os.ftruncate(fd, 1)
         elif op == 'fdchmod': os.fchmod(fd, 0o600)
+        elif op == 'fdchown': os.fchown(fd, 7, 8)
+        elif op == 'fdutime': os.utime(fd, ns=(123456789000000000, 123456789000000000))
         elif op == 'close': os.close(fds.pop(o['slot']))
 def attempt(f):
     try:
@@ -204,7 +206,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ op: fc.constant('symlink' as const), path: name, target: fc.constantFrom('a', 'b/c', 'zz') }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('open' as const), slot, path: name, flags: fc.constantFrom('r' as const, 'rw' as const, 'creat' as const, 'append' as const, 'trunc' as const) }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('fdwrite' as const), slot, data }) },
-  { weight: 2, arbitrary: fc.record({ op: fc.constantFrom('fdread' as const, 'fdstat' as const, 'fdtruncate' as const, 'fdchmod' as const, 'close' as const), slot }) },
+  { weight: 2, arbitrary: fc.record({ op: fc.constantFrom('fdread' as const, 'fdstat' as const, 'fdtruncate' as const, 'fdchmod' as const, 'fdchown' as const, 'fdutime' as const, 'close' as const), slot }) },
 );
 
 /** Layers top first: the upper dir at mount time, then the lower layers. */
