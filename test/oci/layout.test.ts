@@ -1,13 +1,21 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { sha256 } from '../../src/oci/digest.js';
 import { blobName, OciLayoutDir, readLayout, refsOf, tagOf } from '../../src/oci/layout.js';
 import { MediaType } from '../../src/oci/media-type.js';
 
-const fresh = () => mkdtempSync(join(tmpdir(), 'layerfs-oci-layout-'));
+const made: string[] = [];
+const fresh = () => {
+  const dir = mkdtempSync(join(tmpdir(), 'layerfs-oci-layout-'));
+  made.push(dir);
+  return dir;
+};
+afterEach(() => {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
 const json = (v: unknown) => Buffer.from(JSON.stringify(v));
 
 async function sample(dir: string) {
