@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Overlay } from '../../src/overlay/overlay.js';
-import { metadataOf, onKernel, onOverlay, outcome, type Op } from './ops.js';
+import { metadataOf, mountKernelOverlay, onKernel, onOverlay, type Op, outcome } from './ops.js';
 import { buildTree, removeRoot, snapshotDir, snapshotOverlay, tempRoot, type TreeSpec } from './tree.js';
 
 const LOWERS: TreeSpec[] = [
@@ -152,8 +152,7 @@ describe('against kernel overlayfs', () => {
           const layerDirs = (side: string) => lowers.map((_, i) => join(side, `lower${i}`));
           const mnt = join(k, 'merged');
           mkdirSync(mnt);
-          execFileSync('mount', ['-t', 'overlay', 'overlay', '-o',
-            `lowerdir=${layerDirs(k).join(':')},upperdir=${k}/upper,workdir=${k}/work,redirect_dir=off,index=off,metacopy=off,xino=off`, mnt]);
+          mountKernelOverlay(layerDirs(k), `${k}/upper`, `${k}/work`, mnt);
           try {
             const ov = new Overlay({ lowerdirs: layerDirs(o), upperdir: join(o, 'upper'), workdir: join(o, 'work') });
             for (const step of ops) {

@@ -13,7 +13,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import * as longPath from '../../src/overlay/long-path.js';
 import { Overlay } from '../../src/overlay/overlay.js';
 import { fileType, S_IFDIR, S_IFLNK, S_IFREG, ST } from '../../src/sys.js';
-import { onKernel, onOverlay, outcome, type Op } from './ops.js';
+import { mountKernelOverlay, onKernel, onOverlay, type Op, outcome } from './ops.js';
 import { readFd, root, tempRoot } from './tree.js';
 
 /** 20 directories of 200 bytes: 4019 bytes; a 75-byte name below them makes 4095. */
@@ -150,8 +150,7 @@ describe('paths of 4095 bytes inside the mount, as on kernel overlayfs', () => {
       }
       const mnt = join(k, 'merged');
       mkdirSync(mnt);
-      execFileSync('mount', ['-t', 'overlay', 'overlay', '-o',
-        `lowerdir=${k}/lower,upperdir=${k}/upper,workdir=${k}/work,redirect_dir=off,index=off,metacopy=off,xino=off`, mnt]);
+      mountKernelOverlay([`${k}/lower`], `${k}/upper`, `${k}/work`, mnt);
       try {
         const ov = new Overlay({ lowerdirs: [join(o, 'lower')], upperdir: join(o, 'upper'), workdir: join(o, 'work') });
         try {

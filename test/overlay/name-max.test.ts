@@ -10,7 +10,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Overlay } from '../../src/overlay/overlay.js';
-import { metadataOf, onKernel, onOverlay, outcome, type Op } from './ops.js';
+import { metadataOf, mountKernelOverlay, onKernel, onOverlay, type Op, outcome } from './ops.js';
 import { buildTree, removeRoot, snapshotDir, snapshotOverlay, tempRoot, type TreeSpec } from './tree.js';
 
 /** A name of exactly `bytes` UTF-8 bytes starting with `tag`: ASCII, or mixing 2-, 3- and 4-byte characters. */
@@ -105,8 +105,7 @@ describe('255-byte names, as on kernel overlayfs', () => {
       }
       const mnt = join(k, 'merged');
       mkdirSync(mnt);
-      execFileSync('mount', ['-t', 'overlay', 'overlay', '-o',
-        `lowerdir=${k}/lower,upperdir=${k}/upper,workdir=${k}/work,redirect_dir=off,index=off,metacopy=off,xino=off`, mnt]);
+      mountKernelOverlay([`${k}/lower`], `${k}/upper`, `${k}/work`, mnt);
       try {
         const ov = new Overlay({ lowerdirs: [join(o, 'lower')], upperdir: join(o, 'upper'), workdir: join(o, 'work') });
         const kernel: string[] = [];

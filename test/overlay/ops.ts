@@ -3,6 +3,7 @@
  * Node's fs, as a program would) and to the Overlay (the way the kernel's VFS
  * drives a FUSE filesystem), so tests can compare outcomes one for one.
  */
+import { execFileSync } from 'node:child_process';
 import {
   appendFileSync, chmodSync, closeSync, lchownSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmdirSync,
   symlinkSync, truncateSync, unlinkSync, writeFileSync, writeSync, constants as fsc,
@@ -106,4 +107,10 @@ export function metadataOf(side: Overlay | string, paths: string[]): Record<stri
     }
   }
   return out;
+}
+
+/** Kernel overlayfs as the oracle, in the semantics the Overlay implements (redirect_dir, index, metacopy, xino off). */
+export function mountKernelOverlay(lowerdirs: string[], upper: string, work: string, mnt: string): void {
+  execFileSync('mount', ['-t', 'overlay', 'overlay', '-o',
+    `lowerdir=${lowerdirs.join(':')},upperdir=${upper},workdir=${work},redirect_dir=off,index=off,metacopy=off,xino=off`, mnt]);
 }
