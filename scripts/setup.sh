@@ -24,6 +24,10 @@ PACKAGES=(
   zstd            # test/store: zstd-compressed layers
   podman          # test/store: interop, podman load/save of our archives
   runc            # podman's OCI runtime here (crun refuses the hybrid cgroup layout)
+  libseccomp-dev  # native/init.c: the containers' seccomp filter
+  nftables        # nft: the bridge network's NAT and published ports
+  iproute2        # ip: the bridge, veth pairs and network namespaces
+  buildah         # test/build: interop, the same Dockerfile built by buildah
 )
 
 missing=()
