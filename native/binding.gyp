@@ -11,7 +11,8 @@
   }, {
     "target_name": "layerfs-init",
     "type": "executable",
-    "sources": ["init.c"],
-    "cflags": ["-O2", "-Wall"]
+    "sources": ["init.c", "confine.c"],
+    "cflags": ["-O2", "-Wall"],
+    "libraries": ["-lseccomp"]
   }]
 }

@@ -5,7 +5,8 @@
  *
  *   layerfs-init -r ROOTFS [-h HOST] [-w DIR] [-u UID] [-g GID] [-G g1,g2]
  *                [-e K=V]... [-b SRC DST]... [-B SRC DST]... [-n] [-t]
- *                [-p PIDFILE] -- COMMAND [ARG]...
+ *                [-p PIDFILE] [-c CGROUPDIR]... [-k CAPMASK] [-s SECCOMP] [-N] [-m]
+ *                [-P] [-R] -- COMMAND [ARG]...
  *
  * Exit status: the command's own, 128+N when a signal killed it, 125 when
  * the container could not be set up, 126 when the command cannot be executed,
@@ -31,6 +32,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "confine.h"
+
 #define MAX_LIST 256
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -45,6 +48,9 @@ static int nenv;
 static struct bind binds[MAX_LIST];
 static int nbinds;
 static volatile pid_t child;
+static const char *cgroups[MAX_LIST];
+static int ncgroups, masks, privileged, readonly_root;
+static struct confinement confinement = {.caps = ~0ULL, .seccomp_fd = -1};
 
 static void die(const char *what, const char *path) {
   fprintf(stderr, "layerfs-init: %s %s: %s\n", what, path ? path : "", strerror(errno));
@@ -95,6 +101,7 @@ static void setup_dev(void) {
   make_link("/proc/self/fd/1", "dev/stdout");
   make_link("/proc/self/fd/2", "dev/stderr");
   make_link("/proc/kcore", "dev/core");
+  if (privileged) host_devices(rootfs);
   if (tty && isatty(0)) {
     /* The terminal comes from the host's devpts: show it as /dev/console, as runc does. */
     const char *console = in_root("dev/console");
@@ -163,14 +170,17 @@ static void container(char **argv) {
   umask(0);
   must_mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
   must_mount(rootfs, rootfs, NULL, MS_BIND | MS_REC, NULL); /* pivot_root needs a mount point */
+  if (readonly_root) must_mount(NULL, rootfs, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL);
   for (int i = 0; i < nbinds; i++) {
     const char *dst = in_root(binds[i].dst);
     must_mount(binds[i].src, dst, NULL, MS_BIND | MS_REC, NULL);
-    if (binds[i].ro) must_mount(NULL, dst, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL);
+    if (binds[i].ro) readonly_tree(dst);
   }
   must_mount("proc", in_root("proc"), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
   setup_dev();
-  must_mount("sysfs", in_root("sys"), "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+  must_mount("sysfs", in_root("sys"), "sysfs", (privileged ? 0 : MS_RDONLY) | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+  mount_cgroups(rootfs, cgroups, ncgroups, privileged);
+  if (masks) confine_mounts(rootfs);
   umask(022);
   /* pivot_root(".", ".") stacks the old root under the new one; detaching it leaves only the rootfs. */
   if (chdir(rootfs) < 0) die("chdir", rootfs);
@@ -186,7 +196,9 @@ static void container(char **argv) {
   parse_groups(groups, &ngroups);
   if (setgroups(ngroups, groups) < 0) die("setgroups", groups_arg);
   if (setgid(gid) < 0) die("setgid", NULL);
+  if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) die("set keepcaps", NULL);
   if (setuid(uid) < 0) die("setuid", NULL);
+  confine(&confinement);
   exec_command(argv);
 }
 
@@ -198,7 +210,7 @@ int main(int argc, char **argv) {
   int i = 1;
   for (; i < argc && strcmp(argv[i], "--") != 0; i++) {
     const char *opt = argv[i];
-    int takes = strchr("rhwugGep", opt[1]) ? 1 : strchr("bB", opt[1]) ? 2 : 0;
+    int takes = strchr("rhwugGepcks", opt[1]) ? 1 : strchr("bB", opt[1]) ? 2 : 0;
     if (opt[0] != '-' || opt[1] == '\0' || opt[2] != '\0' || i + takes >= argc) usage("bad arguments");
     const char *a = argv[i + 1];
     switch (opt[1]) {
@@ -215,6 +227,15 @@ int main(int argc, char **argv) {
         break;
       case 'n': new_net = 1; break;
       case 't': tty = 1; break;
+      case 'c': if (ncgroups < MAX_LIST) cgroups[ncgroups++] = a; break;
+      case 'k': confinement.caps = strtoull(a, NULL, 16); break;
+      case 's':
+        if ((confinement.seccomp_fd = open(a, O_RDONLY | O_CLOEXEC)) < 0) die("open", a);
+        break;
+      case 'N': confinement.no_new_privs = 1; break;
+      case 'm': masks = 1; break;
+      case 'P': privileged = 1; break;
+      case 'R': readonly_root = 1; break;
       default: usage("unknown option");
     }
     i += takes;
@@ -224,6 +245,8 @@ int main(int argc, char **argv) {
 
   /* Dies with whoever started it, so a killed runtime never leaves a container behind. */
   prctl(PR_SET_PDEATHSIG, SIGKILL);
+  /* Before the fork, so the command is limited from its first instruction. */
+  join_cgroups(cgroups, ncgroups);
   if (unshare(CLONE_NEWPID) < 0) die("unshare", NULL);
   child = fork();
   if (child < 0) die("fork", NULL);
