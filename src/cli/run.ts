@@ -2,10 +2,11 @@
 import { Command, Option } from 'commander';
 import { LayerfsError, UsageError } from '../errors.js';
 import { RUNTIME_FAILED, runContainer } from '../runtime/run.js';
+import { parseIsolation, type IsolationFlags } from '../runtime/isolation.js';
 
 const collect = (value: string, prev: string[]) => [...prev, value];
 
-interface RunFlags {
+interface RunFlags extends IsolationFlags {
   rm?: boolean; name?: string; env: string[]; workdir?: string; user?: string; hostname?: string;
   network: 'none' | 'host'; volume: string[]; interactive?: boolean; tty?: boolean; root?: string; rootfs: 'layerfs' | 'kernel';
 }
@@ -29,15 +30,26 @@ export function register(program: Command): void {
     .option('-v, --volume <HOST:CTR[:ro]>', 'bind-mount a host path; may repeat', collect, [])
     .option('-i, --interactive', 'keep stdin attached')
     .option('-t, --tty', 'give the command a terminal')
+    .option('--cap-add <cap>', 'add a Linux capability (NET_ADMIN, CAP_SYS_TIME, ALL); may repeat', collect, [])
+    .option('--cap-drop <cap>', 'drop a Linux capability from the default set (or ALL); may repeat', collect, [])
+    .option('--security-opt <opt>', 'no-new-privileges, seccomp=unconfined, seccomp=PROFILE.json, systempaths=unconfined; may repeat', collect, [])
+    .option('--privileged', 'give the container every capability, no seccomp, no masks, writable /sys and the host devices')
+    .option('--read-only', "mount the container's root filesystem read-only")
+    .option('-m, --memory <bytes>', 'memory limit (e.g. 64m, 1g); killed by the OOM killer beyond it (exit 137)')
+    .option('--memory-swap <bytes>', 'memory plus swap limit (default: twice --memory; -1: unlimited swap)')
+    .option('--cpus <n>', 'CPU quota in CPUs (e.g. 0.5)')
+    .option('-c, --cpu-shares <n>', 'relative CPU weight (default 1024)')
+    .option('--pids-limit <n>', 'most processes and threads at once (default: unlimited)')
     .option('--root <dir>', 'store root (default: $LAYERFS_ROOT or /var/lib/layerfs)')
     .addOption(new Option('--rootfs <mounter>', 'how the rootfs is mounted').choices(['layerfs', 'kernel']).default('layerfs').hideHelp())
     .action(async (image: string, command: string[], flags: RunFlags) => {
       try {
         if (flags.tty && !process.stdin.isTTY) throw new UsageError('the input device is not a TTY (-t needs a terminal)');
+        const isolation = await parseIsolation(flags);
         const result = await runContainer({
           root: flags.root, image, command, name: flags.name, env: flags.env, workdir: flags.workdir, user: flags.user,
           hostname: flags.hostname, network: flags.network, volumes: flags.volume, interactive: flags.interactive,
-          tty: flags.tty, remove: flags.rm, mounter: flags.rootfs, forwardSignals: true,
+          tty: flags.tty, remove: flags.rm, mounter: flags.rootfs, forwardSignals: true, isolation,
         });
         process.exitCode = result.exitCode;
       } catch (err) {

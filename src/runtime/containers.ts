@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { LayerfsError, UsageError } from '../errors.js';
 import { shortId } from '../oci/digest.js';
 import type { MounterName } from './rootfs.js';
+import type { IsolationOptions } from './isolation.js';
 
 export type ContainerStatus = 'created' | 'running' | 'exited' | 'failed';
 
@@ -41,6 +42,10 @@ export interface ContainerState {
   runtimePid?: number;
   initPid?: number;
   fusePid?: number;
+  /** Capabilities, seccomp, limits... as given to `run` (a later start repeats them). */
+  isolation?: IsolationOptions;
+  /** The kernel's OOM killer killed a process of the container (docker's State.OOMKilled). */
+  oomKilled?: boolean;
 }
 
 export class NoSuchContainerError extends LayerfsError {

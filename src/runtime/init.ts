@@ -33,6 +33,10 @@ export interface InitSpec {
   tty: boolean;
   /** Where init writes the container's PID 1 as the host sees it. */
   pidFile: string;
+  /** Capabilities, seccomp, masks... as init's options (isolation.ts confinementArgs). */
+  confinement?: string[];
+  /** cgroup dirs init joins before it forks the command. */
+  cgroups?: string[];
 }
 
 export function initArgv(s: InitSpec): string[] {
@@ -42,6 +46,8 @@ export function initArgv(s: InitSpec): string[] {
     '-p', s.pidFile,
     ...(s.hostNetwork ? [] : ['-n']),
     ...(s.tty ? ['-t'] : []),
+    ...(s.cgroups ?? []).flatMap((d) => ['-c', d]),
+    ...(s.confinement ?? []),
     ...s.env.flatMap((e) => ['-e', e]),
     ...s.binds.flatMap((b) => [b.readonly ? '-B' : '-b', b.source, b.target]),
     '--', ...s.args,

@@ -35,14 +35,20 @@ export async function readImageFile(rootfs: string, path: string): Promise<strin
   return st.isFile() ? readFile(posix.join(rootfs, path), 'utf8') : null;
 }
 
-/** Parses `-v HOSTDIR:CTRDIR[:ro|:rw]`. */
+/**
+ * Parses `-v HOSTDIR:CTRDIR[:OPTS]`, OPTS a comma list of ro or rw and z or Z
+ * (SELinux relabelling, which has no effect without SELinux, as with docker).
+ */
 export function parseVolume(spec: string): Bind {
   const parts = spec.split(':');
-  const mode = parts.length === 3 ? parts[2] : undefined;
+  const opts = parts.length === 3 ? parts[2]!.split(',') : [];
   const [source = '', target = ''] = parts;
-  if (parts.length < 2 || parts.length > 3 || (mode !== undefined && mode !== 'ro' && mode !== 'rw')) {
-    throw new UsageError(`invalid volume '${spec}': expected HOSTDIR:CTRDIR[:ro]`);
+  const known = (o: string) => ['ro', 'rw', 'z', 'Z'].includes(o);
+  const twice = (a: string, b: string) => opts.filter((o) => o === a || o === b).length > 1;
+  if (parts.length < 2 || parts.length > 3 || !opts.every(known) || twice('ro', 'rw') || twice('z', 'Z')) {
+    throw new UsageError(`invalid volume '${spec}': expected HOSTDIR:CTRDIR[:ro|rw][,z|Z]`);
   }
+  const mode = opts.includes('ro') ? 'ro' : 'rw';
   if (!posix.isAbsolute(source) || !posix.isAbsolute(target)) throw new UsageError(`invalid volume '${spec}': both paths must be absolute`);
   if (posix.normalize(target) === '/') throw new UsageError(`invalid volume '${spec}': cannot mount over the container's /`);
   return { source: posix.normalize(source), target: posix.normalize(target), readonly: mode === 'ro' };

@@ -19,6 +19,8 @@ import { mounters, type MounterName, type RootfsMount } from './rootfs.js';
 import { makeInitLayer } from './init-layer.js';
 import { ensureDir, parseVolume, prepareVolumes, readImageFile } from './rootfs-paths.js';
 import { resolveUser } from './users.js';
+import { confinementArgs, DEFAULT_ISOLATION, type IsolationOptions } from './isolation.js';
+import { createCgroup, type ContainerCgroup } from './cgroups.js';
 
 /** The runtime's own exit status when it, not the command, failed (docker's convention). */
 export const RUNTIME_FAILED = 125;
@@ -51,6 +53,8 @@ export interface RunOptions {
   onStart?: (state: ContainerState) => void;
   /** Messages from the runtime itself (default: stderr). */
   log?: (msg: string) => void;
+  /** Capabilities, seccomp, masks, limits (default: docker's defaults). */
+  isolation?: IsolationOptions;
 }
 
 export interface RunResult {
@@ -75,9 +79,10 @@ export async function runContainer(opts: RunOptions): Promise<RunResult> {
   const spec = processSpec(config.config, { command: opts.command ?? [], env: opts.env, workdir: opts.workdir, user: opts.user, hostname, tty: opts.tty });
   const binds = (opts.volumes ?? []).map(parseVolume);
   const mounter = mounters[opts.mounter ?? 'layerfs'];
+  const isolation = opts.isolation ?? DEFAULT_ISOLATION;
   const layers = store.layerDirs(img);
   const state = await createContainer(store.root, {
-    id, name: opts.name, image: opts.image, imageId: img.id, layers, args: spec.args, mounter: mounter.name,
+    id, name: opts.name, image: opts.image, imageId: img.id, layers, args: spec.args, mounter: mounter.name, isolation,
   });
   const paths = pathsOf(store.root, id);
   try {
@@ -90,6 +95,7 @@ export async function runContainer(opts: RunOptions): Promise<RunResult> {
   let mount: RootfsMount | undefined;
   let rootfsDied = false;
   let init: InitProcess | undefined;
+  let cgroup: ContainerCgroup | undefined;
   let interrupted: NodeJS.Signals | undefined;
   const stopForwarding: Array<() => void> = [];
   // A signal during set-up stops the start (and cleans up); afterwards it goes to the container.
@@ -108,11 +114,13 @@ export async function runContainer(opts: RunOptions): Promise<RunResult> {
     await ensureDir(paths.merged, spec.cwd);
     await prepareVolumes(paths.merged, binds);
 
+    const confinement = await confinementArgs(isolation, `${paths.dir}/seccomp`);
+    cgroup = await createCgroup(id, isolation.limits, !isolation.privileged);
     if (interrupted) throw new LayerfsError('INTERRUPTED', `${interrupted} before the container started`);
     init = startInit({
       rootfs: paths.merged, args: spec.args, env: withHome(spec.env, user.home), cwd: spec.cwd, hostname,
       uid: user.uid, gid: user.gid, groups: user.groups, hostNetwork: opts.network === 'host', binds: [...etcBinds, ...binds],
-      tty: opts.tty === true, pidFile: paths.pid,
+      tty: opts.tty === true, pidFile: paths.pid, confinement, cgroups: cgroup.dirs,
     }, { interactive: opts.interactive === true || opts.tty === true, stdout: opts.stdout, stderr: opts.stderr });
     state.status = 'running';
     state.initPid = init.pid;
@@ -136,6 +144,7 @@ export async function runContainer(opts: RunOptions): Promise<RunResult> {
       state.status = 'exited';
       state.exitCode = code;
     }
+    if (await cgroup.oomKilled()) state.oomKilled = true;
   } catch (err) {
     state.status = 'failed';
     state.error = (err as Error).message;
@@ -148,6 +157,7 @@ export async function runContainer(opts: RunOptions): Promise<RunResult> {
     delete state.fusePid;
     state.finished = new Date().toISOString();
     try {
+      await cgroup?.remove().catch((err: Error) => log(`removing the container's cgroup: ${err.message}`));
       await mount?.unmount();
     } finally {
       if (opts.remove) {
