@@ -1,0 +1,235 @@
+/**
+ * Isolation as docker's defaults, on real containers: a table of escape
+ * attempts from inside a default container, each with what it must give;
+ * then the same table under --privileged and --cap-add SYS_ADMIN, where the
+ * matching rows succeed. Then capabilities, seccomp options, --read-only
+ * and the cgroup limits (OOM kill, pids, CPU quota).
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listContainers } from '../../src/runtime/containers.js';
+import { cgroupDirs } from '../../src/runtime/cgroups.js';
+import { DEFAULT_ISOLATION, parseIsolation, type IsolationFlags, type IsolationOptions } from '../../src/runtime/isolation.js';
+import type { RunOptions } from '../../src/runtime/run.js';
+import { tarOf } from '../store/fixtures.js';
+import { busyboxConfig, busyboxEntries, mountsUnder, runCaptured, tempRoot, type TempRoot } from './helpers/busybox.js';
+
+// A static helper for what busybox has no applet for: the effective uid, and ptrace.
+const PROBE_C = `
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+  if (argc == 2 && strcmp(argv[1], "euid") == 0) return printf("%d\\n", (int)geteuid()) < 0;
+  if (argc == 3 && strcmp(argv[1], "ptrace") == 0) {
+    long r = ptrace(PTRACE_ATTACH, atoi(argv[2]), 0, 0);
+    printf("%s\\n", r == 0 ? "attached" : strerrorname_np(errno));
+    return r != 0;
+  }
+  return 2;
+}
+`;
+
+let t: TempRoot;
+let hostDir: string;
+
+beforeAll(async () => {
+  t = await tempRoot();
+  writeFileSync(join(t.root, 'probe.c'), PROBE_C);
+  execFileSync('gcc', ['-static', '-O2', '-o', join(t.root, 'probe'), join(t.root, 'probe.c')]);
+  const layer = await tarOf([...busyboxEntries(), { name: 'bin/probe', content: readFileSync(join(t.root, 'probe')), mode: 0o4755 }]);
+  await t.store.addImage({ config: busyboxConfig(), layers: [() => Readable.from([layer])], tags: ['busybox:test'] });
+  // A volume with another filesystem mounted below it on the host: `:ro` must reach it too.
+  hostDir = join(t.root, 'host-volume');
+  mkdirSync(join(hostDir, 'sub'), { recursive: true });
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'below', join(hostDir, 'sub')]);
+}, 60_000);
+
+afterAll(async () => {
+  execFileSync('umount', [join(hostDir, 'sub')]);
+  expect(await t.cleanup()).toEqual([]);
+});
+
+const iso = (flags: IsolationFlags = {}) => parseIsolation(flags);
+
+async function run(script: string, isolation: IsolationOptions = DEFAULT_ISOLATION, extra: Partial<RunOptions> = {}) {
+  const r = await runCaptured(t.root, { image: 'busybox:test', command: ['sh', '-c', script], remove: true, isolation, ...extra });
+  expect(mountsUnder(t.root).filter((m) => !m.startsWith(hostDir))).toEqual([]);
+  return r;
+}
+
+/**
+ * An escape attempt: the script, what it prints in a default container,
+ * and what it prints under --privileged and --cap-add SYS_ADMIN (omitted:
+ * the same as by default). Scripts print their exit status last.
+ */
+interface Escape {
+  name: string;
+  script: string;
+  denied: RegExp;
+  privileged?: RegExp;
+  sysAdmin?: RegExp;
+  volume?: boolean;
+}
+
+/** `MAJOR MINOR` of a block device of this host (under --privileged, opening it must work). */
+function hostBlockDevice(): string {
+  const dev = readdirSync('/dev').map((n) => statSync(join('/dev', n))).find((st) => st.isBlockDevice());
+  if (!dev) return '7 0';
+  return `${(dev.rdev >> 8) & 0xfff} ${(dev.rdev & 0xff) | ((dev.rdev >> 12) & 0xfff00)}`;
+}
+
+const ok = /^0\n$/;
+const openForWrite = (path: string) => `dd if=/dev/null of=${path} count=0 conv=notrunc 2>/tmp/e; r=$?; grep -v records /tmp/e; echo $r`;
+const escapes: Escape[] = [
+  { name: 'mount a tmpfs', script: 'mount -t tmpfs x /tmp 2>&1; echo $?', denied: /permission denied.*\n1\n$/, privileged: ok, sysAdmin: ok },
+  { name: 'write /proc/sys/kernel/hostname', script: 'echo box > /proc/sys/kernel/hostname 2>&1; echo $?', denied: /Read-only file system\n1\n$/, privileged: ok },
+  // Opened for writing, never written (both are the host's): dd with count=0 writes nothing.
+  { name: 'write /proc/sys/kernel/core_pattern', script: `${openForWrite('/proc/sys/kernel/core_pattern')}`, denied: /Read-only file system\n1\n$/, privileged: ok },
+  { name: 'write /sys (transparent_hugepage)', script: `${openForWrite('/sys/kernel/mm/transparent_hugepage/enabled')}`, denied: /Read-only file system\n1\n$/, privileged: ok },
+  { name: 'mount -o remount,rw /sys', script: 'mount -o remount,rw /sys 2>&1; echo $?', denied: /permission denied.*\n1\n$/, privileged: ok, sysAdmin: ok },
+  { name: 'read /proc/kcore, /proc/keys, /proc/timer_list', script: 'cat /proc/kcore /proc/keys /proc/timer_list 2>/dev/null | head -c 100 | wc -c', denied: /^0\n$/, privileged: /^100\n$/ },
+  { name: '/proc/acpi and /sys/firmware are empty', script: 'ls /proc/acpi /sys/firmware | wc -w', denied: /^2\n$/, privileged: /^([3-9]|\d\d+)\n$/ },
+  { name: 'dmesg', script: 'dmesg > /dev/null 2>&1; echo $?', denied: /^1\n$/, privileged: ok },
+  { name: 'load a module', script: 'insmod /bin/busybox 2>&1; echo $?', denied: /Operation not permitted\n1\n$/, privileged: /^(?![\s\S]*not permitted)[\s\S]*\n[1-9]\d*\n$/ },
+  { name: 'unshare -U', script: 'unshare -U true 2>&1; echo $?', denied: /Operation not permitted\n1\n$/, privileged: ok, sysAdmin: ok },
+  { name: 'mknod /dev/kmsg, open it for writing', script: 'mknod /tmp/kmsg c 1 11 && echo -n > /tmp/kmsg; echo $?', denied: /Operation not permitted\n1\n$/, privileged: ok },
+  { name: 'mknod a block device, open it', script: `mknod /tmp/disk b ${hostBlockDevice()} && head -c 0 /tmp/disk; echo $?`, denied: /Operation not permitted\n1\n$/, privileged: ok },
+  { name: 'the host devices are absent', script: 'ls /dev | wc -l', denied: /^14\n$/, privileged: /^([2-9]\d|\d{3,})\n$/ },
+  { name: 'write below a :ro volume into a mount under it', script: 'touch /data/sub/x 2>&1; echo $?', denied: /Read-only file system\n1\n$/, volume: true },
+  { name: 'ptrace a process outside the container', script: `probe ptrace ${process.pid}`, denied: /^ESRCH\n$/ },
+  // Docker allows ptrace between the container's own processes (kernel >= 4.8): so must we.
+  { name: 'ptrace inside the container still works', script: 'sleep 5 & probe ptrace $!', denied: /^attached\n$/ },
+];
+
+describe('escape attempts', () => {
+  const variants: Array<{ label: string; flags: IsolationFlags; expect: (e: Escape) => RegExp }> = [
+    { label: 'default', flags: {}, expect: (e) => e.denied },
+    { label: '--privileged', flags: { privileged: true }, expect: (e) => e.privileged ?? e.denied },
+    { label: '--cap-add SYS_ADMIN', flags: { capAdd: ['SYS_ADMIN'] }, expect: (e) => e.sysAdmin ?? e.denied },
+  ];
+  for (const v of variants) {
+    describe(v.label, () => {
+      for (const e of escapes) {
+        // dmesg and /dev under SYS_ADMIN: still refused (CAP_SYSLOG, the device cgroup), as with docker.
+        it(e.name, async () => {
+          const r = await run(e.script, await iso(v.flags), e.volume ? { volumes: [`${hostDir}:/data:ro`] } : {});
+          expect(r.err + r.out).toMatch(v.expect(e));
+        });
+      }
+    });
+  }
+
+  it('no-new-privileges: a -u 1000 process gains no root through a setuid-root binary', async () => {
+    // Without it docker lets setuid programs work (su): euid 0, with the default capabilities only.
+    expect((await run('probe euid', DEFAULT_ISOLATION, { user: '1000' })).out).toBe('0\n');
+    const r = await run('probe euid; grep NoNewPrivs /proc/self/status', await iso({ securityOpt: ['no-new-privileges'] }), { user: '1000' });
+    expect(r.out).toBe('1000\nNoNewPrivs:\t1\n');
+  });
+});
+
+const status = (field: string) => `grep ^${field}: /proc/self/status | cut -f2`;
+
+describe('capabilities and seccomp', () => {
+  const rows: Array<{ name: string; flags: IsolationFlags; user?: string; script: string; out: string | RegExp }> = [
+    { name: "root: docker's 14 in every set, none ambient", flags: {}, script: ['CapBnd', 'CapPrm', 'CapEff', 'CapInh', 'CapAmb'].map(status).join(';'), out: '00000000a80425fb\n'.repeat(4) + '0000000000000000\n' },
+    { name: 'a -u user: none, bounding as root', flags: {}, user: '1000', script: ['CapBnd', 'CapPrm', 'CapEff', 'CapInh'].map(status).join(';'), out: '00000000a80425fb\n' + '0000000000000000\n'.repeat(3) },
+    { name: '--cap-add net_admin --cap-drop CAP_CHOWN', flags: { capAdd: ['net_admin'], capDrop: ['CAP_CHOWN'] }, script: status('CapEff'), out: '00000000a80435fa\n' },
+    { name: '--cap-drop ALL --cap-add CHOWN', flags: { capDrop: ['ALL'], capAdd: ['CHOWN'] }, script: status('CapEff'), out: '0000000000000001\n' },
+    { name: 'the default seccomp filter is on', flags: {}, script: status('Seccomp'), out: '2\n' },
+    { name: 'seccomp=unconfined', flags: { securityOpt: ['seccomp=unconfined'] }, script: status('Seccomp'), out: '0\n' },
+    { name: 'clone3 answers ENOSYS, so libc falls back to clone: threads and forks work', flags: {}, script: 'sh -c "echo child" & wait', out: 'child\n' },
+    { name: 'systempaths=unconfined lifts the masks', flags: { securityOpt: ['systempaths=unconfined'] }, script: 'head -c 10 /proc/timer_list | wc -c', out: '10\n' },
+    { name: '--read-only: the root refuses writes, /dev/shm and volumes do not', flags: { readOnly: true }, script: 'touch /x 2>&1; touch /dev/shm/x && echo shm-ok', out: /Read-only file system\nshm-ok\n$/ },
+    { name: 'the cgroup is visible read-only at /sys/fs/cgroup', flags: { pidsLimit: '33' }, script: 'cat /sys/fs/cgroup/pids/pids.max; echo 1 > /sys/fs/cgroup/pids/pids.max', out: /^33\nsh: .*Read-only file system\n$/ },
+  ];
+  for (const row of rows) {
+    it(row.name, async () => {
+      const r = await run(row.script, await iso(row.flags), row.user ? { user: row.user } : {});
+      if (typeof row.out === 'string') expect(r.out).toBe(row.out);
+      else expect(r.out + r.err).toMatch(row.out);
+    });
+  }
+
+  it('seccomp=FILE: a docker-format profile, unknown syscall names skipped', async () => {
+    const file = join(t.root, 'profile.json');
+    writeFileSync(file, JSON.stringify({
+      defaultAction: 'SCMP_ACT_ALLOW',
+      architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86'],
+      syscalls: [
+        { names: ['mkdir', 'mkdirat', 'no_such_syscall_at_all'], action: 'SCMP_ACT_ERRNO', errnoRet: 13 },
+        { names: ['arm_only'], action: 'SCMP_ACT_ERRNO', includes: { arches: ['arm64'] } },
+      ],
+    }));
+    const r = await run('mkdir /tmp/d 2>&1; echo $?', await iso({ securityOpt: [`seccomp=${file}`] }));
+    expect(r.out).toMatch(/Permission denied\n1\n$/);
+  });
+});
+
+describe('cgroup limits', () => {
+  it('--memory 64m: a process holding 200 MB is OOM-killed: 137 and OOMKilled', async () => {
+    // busybox tail keeps the last 200 MB of an endless stream in memory.
+    const r = await runCaptured(t.root, { image: 'busybox:test', command: ['tail', '-c', '200m', '/dev/zero'], name: 'oom', isolation: await iso({ memory: '64m' }) });
+    expect(r.exitCode).toBe(137);
+    const state = (await listContainers(t.root)).find((c) => c.name === 'oom');
+    expect(state).toMatchObject({ exitCode: 137, oomKilled: true, isolation: { limits: { memory: 64 * 1024 * 1024 } } });
+  });
+
+  it('--pids-limit 20 stops a fork loop', async () => {
+    const r = await run('i=0; while [ $i -lt 50 ]; do sleep 2 & i=$((i+1)); done 2>&1 | head -1; ps | grep -c sleep', await iso({ pidsLimit: '20' }));
+    expect(r.out).toMatch(/can't fork: Resource temporarily unavailable\n/);
+    expect(Number(r.out.trim().split('\n').pop())).toBeLessThan(20);
+  });
+
+  it('--cpus 0.5 and --cpu-shares 512 are the cgroup quota and shares; the cgroup goes with the container', async () => {
+    let seen = '';
+    const r = await runCaptured(t.root, {
+      image: 'busybox:test', command: ['cat', '/sys/fs/cgroup/cpu/cpu.cfs_quota_us', '/sys/fs/cgroup/cpu/cpu.shares'], remove: true,
+      isolation: await iso({ cpus: '0.5', cpuShares: '512' }),
+      onStart: (s) => (seen = cgroupDirs(s.id).join(' ')),
+    });
+    expect(r.out).toBe('50000\n512\n');
+    expect(seen).toMatch(/\/layerfs\/[0-9a-f]{64}/);
+    for (const dir of seen.split(' ')) expect(existsSync(dir)).toBe(false);
+  });
+
+  it('hello-world and exit codes are unchanged', async () => {
+    const hello = await runCaptured(t.root, { image: 'hello-world', remove: true });
+    expect(hello.exitCode).toBe(0);
+    expect(hello.out).toMatch(/Hello from/);
+    expect((await run('exit 42')).exitCode).toBe(42);
+    expect((await run("sh -c 'kill -9 $$'; exit $?")).exitCode).toBe(137);
+  });
+});
+
+describe('flag parsing', () => {
+  const bad: Array<[IsolationFlags, RegExp]> = [
+    [{ capAdd: ['NOPE'] }, /^unknown capability: 'NOPE'$/],
+    [{ securityOpt: ['bogus'] }, /^invalid --security-opt 'bogus'/],
+    [{ securityOpt: ['seccomp=/no/such.json'] }, /^opening seccomp profile \/no\/such.json: no such file$/],
+    [{ memory: 'lots' }, /^invalid --memory 'lots'/],
+    [{ memory: '1m' }, /the minimum is 6m$/],
+    [{ memorySwap: '1g' }, /^--memory-swap needs --memory too$/],
+    [{ memory: '1g', memorySwap: '512m' }, /it must be at least --memory$/],
+    [{ cpus: '0' }, /^invalid --cpus '0': the range is 0.01 to \d+$/],
+    [{ cpuShares: '1' }, /the range is 2 to 262144$/],
+    [{ pidsLimit: 'x' }, /^invalid --pids-limit 'x'/],
+  ];
+  for (const [flags, message] of bad) {
+    it(`refuses ${JSON.stringify(flags)}`, async () => {
+      await expect(parseIsolation(flags)).rejects.toThrow(message);
+    });
+  }
+
+  it('sizes, names and combined forms', async () => {
+    const i = await parseIsolation({ memory: '1G', memorySwap: '-1', capAdd: ['sys_admin,cap_net_admin'], securityOpt: ['no-new-privileges:true', 'label=disable'] });
+    expect(i).toMatchObject({ noNewPrivileges: true, capAdd: ['CAP_SYS_ADMIN', 'CAP_NET_ADMIN'], limits: { memory: 1024 ** 3, memorySwap: -1 } });
+  });
+});
