@@ -14,6 +14,8 @@ import { listContainers } from '../../src/runtime/containers.js';
 import { cgroupDirs } from '../../src/runtime/cgroups.js';
 import { DEFAULT_ISOLATION, parseIsolation, type IsolationFlags, type IsolationOptions } from '../../src/runtime/isolation.js';
 import type { RunOptions } from '../../src/runtime/run.js';
+import { compileProfile, DEFAULT_PROFILE } from '../../src/runtime/seccomp.js';
+import { DEFAULT_CAPABILITIES } from '../../src/runtime/capabilities.js';
 import { tarOf } from '../store/fixtures.js';
 import { busyboxConfig, busyboxEntries, mountsUnder, runCaptured, tempRoot, type TempRoot } from './helpers/busybox.js';
 
@@ -206,6 +208,31 @@ describe('cgroup limits', () => {
     expect(hello.out).toMatch(/Hello from/);
     expect((await run('exit 42')).exitCode).toBe(42);
     expect((await run("sh -c 'kill -9 $$'; exit $?")).exitCode).toBe(137);
+  });
+});
+
+describe('seccomp profile', () => {
+  it("every syscall name of the default profile is known to this libseccomp (an unknown one would be skipped silently)", () => {
+    writeFileSync(join(t.root, 'resolve.c'), [
+      '#include <seccomp.h>', '#include <stdio.h>',
+      'int main(void) { char n[128]; while (scanf("%127s", n) == 1) if (seccomp_syscall_resolve_name(n) == __NR_SCMP_ERROR) puts(n); return 0; }',
+    ].join('\n'));
+    execFileSync('gcc', ['-o', join(t.root, 'resolve'), join(t.root, 'resolve.c'), '-lseccomp']);
+    const names = [...new Set(DEFAULT_PROFILE.rules.flatMap((r) => r.names))];
+    expect(names.length).toBeGreaterThan(350);
+    expect(execFileSync(join(t.root, 'resolve'), { input: names.join('\n'), encoding: 'utf8' })).toBe('');
+  });
+
+  it('compiles per capability set: mount only with SYS_ADMIN, clone3 ENOSYS only without', () => {
+    const plain = compileProfile(DEFAULT_PROFILE, DEFAULT_CAPABILITIES).split('\n');
+    const admin = compileProfile(DEFAULT_PROFILE, [...DEFAULT_CAPABILITIES, 'CAP_SYS_ADMIN']).split('\n');
+    expect(plain.slice(0, 3)).toEqual(['default errno:1', 'arch x86', 'arch x32']);
+    expect(plain).not.toContain('allow mount');
+    expect(plain).toContain('errno:38 clone3');
+    expect(plain).toContain('allow clone 0 masked_eq 2114060288 0');
+    expect(admin).toContain('allow mount');
+    expect(admin).toContain('allow clone');
+    expect(admin).not.toContain('errno:38 clone3');
   });
 });
 
