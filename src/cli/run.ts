@@ -27,7 +27,7 @@ export function register(program: Command): void {
     .option('-u, --user <user>', 'name|uid[:group|gid], resolved in the image /etc/passwd')
     .option('--hostname <name>', 'container host name (default: the short id)')
     .addOption(new Option('--network <mode>', 'none: own network namespace with lo; host: share ours').choices(['none', 'host']).default('none'))
-    .option('-v, --volume <HOST:CTR[:ro]>', 'bind-mount a host path; may repeat', collect, [])
+    .option('-v, --volume <HOST:CTR[:OPTS]>', 'bind-mount a host path; OPTS: ro (recursive) or rw, z or Z (no effect without SELinux); may repeat', collect, [])
     .option('-i, --interactive', 'keep stdin attached')
     .option('-t, --tty', 'give the command a terminal')
     .option('--cap-add <cap>', 'add a Linux capability (NET_ADMIN, CAP_SYS_TIME, ALL); may repeat', collect, [])

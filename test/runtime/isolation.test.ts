@@ -15,6 +15,7 @@ import { cgroupDirs } from '../../src/runtime/cgroups.js';
 import { DEFAULT_ISOLATION, parseIsolation, type IsolationFlags, type IsolationOptions } from '../../src/runtime/isolation.js';
 import type { RunOptions } from '../../src/runtime/run.js';
 import { compileProfile, DEFAULT_PROFILE } from '../../src/runtime/seccomp.js';
+import { parseVolume } from '../../src/runtime/rootfs-paths.js';
 import { DEFAULT_CAPABILITIES } from '../../src/runtime/capabilities.js';
 import { tarOf } from '../store/fixtures.js';
 import { busyboxConfig, busyboxEntries, mountsUnder, runCaptured, tempRoot, type TempRoot } from './helpers/busybox.js';
@@ -252,6 +253,17 @@ describe('flag parsing', () => {
   for (const [flags, message] of bad) {
     it(`refuses ${JSON.stringify(flags)}`, async () => {
       await expect(parseIsolation(flags)).rejects.toThrow(message);
+    });
+  }
+
+  const volumes: Array<[string, boolean | RegExp]> = [
+    ['/h:/c', false], ['/h:/c:ro', true], ['/h:/c:rw', false], ['/h:/c:z', false], ['/h:/c:ro,Z', true], ['/h:/c:Z,rw', false],
+    ['/h:/c:ro,rw', /^invalid volume '\/h:\/c:ro,rw': expected HOSTDIR:CTRDIR\[:ro\|rw\]\[,z\|Z\]$/], ['/h:/c:z,Z', /^invalid volume/], ['/h:/c:rx', /^invalid volume/],
+  ];
+  for (const [spec, want] of volumes) {
+    it(`-v ${spec}`, () => {
+      if (typeof want === 'boolean') expect(parseVolume(spec)).toEqual({ source: '/h', target: '/c', readonly: want });
+      else expect(() => parseVolume(spec)).toThrow(want);
     });
   }
 
