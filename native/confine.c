@@ -149,7 +149,7 @@ void confine(const struct confinement *c) {
   /* Last, through the filter (docker's profile allows capset and prctl, as runc needs too). */
   uint64_t keep = root ? c->caps & all : 0;
   set_caps(keep, keep, keep);
-  if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0) fail("clear keepcaps", NULL, errno);
+  /* PR_SET_KEEPCAPS needs no clearing: execve resets it. */
 }
 
 /* ---- mounts ---- */

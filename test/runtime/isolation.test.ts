@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listContainers } from '../../src/runtime/containers.js';
-import { cgroupDirs } from '../../src/runtime/cgroups.js';
+import { cgroupDirs, detectLayout } from '../../src/runtime/cgroups.js';
 import { DEFAULT_ISOLATION, parseIsolation, type IsolationFlags, type IsolationOptions } from '../../src/runtime/isolation.js';
 import type { RunOptions } from '../../src/runtime/run.js';
 import { compileProfile, DEFAULT_PROFILE } from '../../src/runtime/seccomp.js';
@@ -203,6 +203,11 @@ describe('cgroup limits', () => {
     for (const dir of seen.split(' ')) expect(existsSync(dir)).toBe(false);
   });
 
+  it('--memory 64m --memory-swap 128m: the v1 memory and memory+swap limits', async () => {
+    const r = await run('cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory/memory.memsw.limit_in_bytes', await iso({ memory: '64m', memorySwap: '128m' }));
+    expect(r.out).toBe('67108864\n134217728\n');
+  });
+
   it('hello-world and exit codes are unchanged', async () => {
     const hello = await runCaptured(t.root, { image: 'hello-world', remove: true });
     expect(hello.exitCode).toBe(0);
@@ -234,6 +239,28 @@ describe('seccomp profile', () => {
     expect(admin).toContain('allow mount');
     expect(admin).toContain('allow clone');
     expect(admin).not.toContain('errno:38 clone3');
+  });
+});
+
+describe('cgroup layouts', () => {
+  const line = (mp: string, type: string, opts: string) => `30 23 0:28 / ${mp} rw,relatime - ${type} ${type} ${opts}`;
+  const hybrid = [
+    line('/sys/fs/cgroup/cpu', 'cgroup', 'rw,cpu'), line('/sys/fs/cgroup/memory', 'cgroup', 'rw,memory'),
+    line('/sys/fs/cgroup/devices', 'cgroup', 'rw,devices'), line('/sys/fs/cgroup/systemd', 'cgroup', 'rw,name=systemd'),
+    line('/nonexistent/unified', 'cgroup2', 'rw'),
+  ].join('\n');
+  const id = 'a'.repeat(64);
+
+  it('hybrid: each controller from its v1 hierarchy, no v2 dir when v2 has no controllers', () => {
+    const layout = detectLayout(hybrid);
+    expect(layout.v1).toEqual({ cpu: '/sys/fs/cgroup/cpu', memory: '/sys/fs/cgroup/memory', devices: '/sys/fs/cgroup/devices' });
+    expect(layout.v2).toEqual({ path: '/nonexistent/unified', controllers: [] });
+    expect(cgroupDirs(id, layout)).toEqual(['cpu', 'memory', 'devices'].map((c) => `/sys/fs/cgroup/${c}/layerfs/${id}`));
+  });
+
+  it('v2 controllers fill in what v1 lacks; a pure v2 host gets one dir', () => {
+    expect(cgroupDirs(id, { v1: { memory: '/m' }, v2: { path: '/u', controllers: ['memory', 'pids'] } })).toEqual([`/m/layerfs/${id}`, `/u/layerfs/${id}`]);
+    expect(cgroupDirs(id, { v1: {}, v2: { path: '/sys/fs/cgroup', controllers: ['cpu', 'memory', 'pids'] } })).toEqual([`/sys/fs/cgroup/layerfs/${id}`]);
   });
 });
 
