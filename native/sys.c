@@ -15,6 +15,8 @@
 #include <sys/file.h>
 #include <sys/xattr.h>
 #include <linux/fs.h>
+#include <linux/bpf.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define PATH_BUF 4096
@@ -239,6 +241,71 @@ static napi_value js_flock(napi_env env, napi_callback_info info) {
   return num(env, r < 0 ? -errno : 0);
 }
 
+// cgroupDeviceFilter(dir, Int32Array of [type, major, minor, access]...) -> 0 | -errno
+// A cgroup v2 device program (BPF_PROG_TYPE_CGROUP_DEVICE) allowing only the
+// listed devices, attached to DIR. type: 0 any, 1 block, 2 char; major/minor
+// -1 any; access bits 1 mknod, 2 read, 4 write (the kernel's BPF_DEVCG_*).
+#define INSN(c, d, s, o, i) ((struct bpf_insn){.code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i)})
+static napi_value js_cgroup_device_filter(napi_env env, napi_callback_info info) {
+  ARGS(2)
+  PATH_ARG(dir, 0)
+  napi_typedarray_type t; size_t len; void *data; napi_value ab; size_t off;
+  if (napi_get_typedarray_info(env, argv[1], &t, &len, &data, &ab, &off) != napi_ok || t != napi_int32_array || len % 4)
+    return num(env, -EINVAL);
+  const int32_t *rule = data;
+  size_t nrules = len / 4, n = 0;
+  struct bpf_insn *p = calloc(6 + nrules * 8 + 2, sizeof *p); // at most 8 a rule
+  if (!p) return num(env, -ENOMEM);
+  // r2 = type (low 16 bits of access_type), r3 = access (high 16), r4 = major, r5 = minor
+  p[n++] = INSN(BPF_LDX | BPF_W | BPF_MEM, 2, 1, 0, 0);
+  p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_X, 3, 2, 0, 0);
+  p[n++] = INSN(BPF_ALU | BPF_AND | BPF_K, 2, 0, 0, 0xffff);
+  p[n++] = INSN(BPF_ALU | BPF_RSH | BPF_K, 3, 0, 0, 16);
+  p[n++] = INSN(BPF_LDX | BPF_W | BPF_MEM, 4, 1, 4, 0);
+  p[n++] = INSN(BPF_LDX | BPF_W | BPF_MEM, 5, 1, 8, 0);
+  for (size_t r = 0; r < nrules; r++, rule += 4) {
+    // Each test jumps past the rest of this rule's block when it fails.
+    struct bpf_insn *block = p + n;
+    int len = 0;
+    if (rule[0]) block[len++] = INSN(BPF_JMP | BPF_JNE | BPF_K, 2, 0, 0, rule[0]);
+    block[len++] = INSN(BPF_ALU64 | BPF_MOV | BPF_X, 6, 3, 0, 0);
+    block[len++] = INSN(BPF_ALU | BPF_AND | BPF_K, 6, 0, 0, ~rule[3] & 7); // access asked beyond the rule's
+    block[len++] = INSN(BPF_JMP | BPF_JNE | BPF_K, 6, 0, 0, 0);
+    if (rule[1] >= 0) block[len++] = INSN(BPF_JMP | BPF_JNE | BPF_K, 4, 0, 0, rule[1]);
+    if (rule[2] >= 0) block[len++] = INSN(BPF_JMP | BPF_JNE | BPF_K, 5, 0, 0, rule[2]);
+    block[len++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, 1);
+    block[len++] = INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+    for (int i = 0; i < len; i++)
+      if (BPF_CLASS(block[i].code) == BPF_JMP && BPF_OP(block[i].code) == BPF_JNE) block[i].off = (int16_t)(len - i - 1);
+    n += len;
+  }
+  p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, 0);
+  p[n++] = INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+  union bpf_attr load;
+  memset(&load, 0, sizeof load);
+  load.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
+  load.insns = (uint64_t)(uintptr_t)p;
+  load.insn_cnt = (uint32_t)n;
+  load.license = (uint64_t)(uintptr_t)"Apache-2.0";
+  int prog = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &load, sizeof load);
+  int err = prog < 0 ? -errno : 0;
+  free(p);
+  if (err) return num(env, err);
+  int cg = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (cg < 0) err = -errno;
+  else {
+    union bpf_attr attach;
+    memset(&attach, 0, sizeof attach);
+    attach.target_fd = (uint32_t)cg;
+    attach.attach_bpf_fd = (uint32_t)prog;
+    attach.attach_type = BPF_CGROUP_DEVICE;
+    if (syscall(SYS_bpf, BPF_PROG_ATTACH, &attach, sizeof attach) < 0) err = -errno;
+    close(cg);
+  }
+  close(prog); // the attachment holds the program for as long as the cgroup lives
+  return num(env, err);
+}
+
 #define EXPORT(name, fn) { name, 0, fn, 0, 0, 0, napi_default, 0 }
 
 NAPI_MODULE_INIT() {
@@ -251,6 +318,7 @@ NAPI_MODULE_INIT() {
     EXPORT("utimens", js_utimens), EXPORT("futimens", js_futimens),
     EXPORT("copyData", js_copy_data), EXPORT("copyDataAsync", js_copy_data_async),
     EXPORT("flock", js_flock),
+    EXPORT("cgroupDeviceFilter", js_cgroup_device_filter),
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

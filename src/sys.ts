@@ -26,6 +26,7 @@ interface NativeSys {
   copyData(inFd: number, outFd: number, len: number): number;
   copyDataAsync(inFd: number, outFd: number, len: number, done: (res: number) => void): number;
   flock(fd: number, op: number): number;
+  cgroupDeviceFilter(dir: string, rules: Int32Array): number;
 }
 
 export const native: NativeSys = require(join(root, 'native/build/Release/layerfs_sys.node'));
@@ -187,4 +188,13 @@ export function copyDataAsync(inFd: number, outFd: number, len: number, path?: s
     const r = native.copyDataAsync(inFd, outFd, len, (res) => (res < 0 ? reject(FsError.fromErrno(res, 'copy_file_range', path)) : resolve()));
     if (r < 0) reject(FsError.fromErrno(r, 'copy_file_range', path));
   });
+}
+
+/** One device rule: type 0 any, 1 block, 2 char; major/minor -1 any; access bits 1 mknod, 2 read, 4 write. */
+export interface DeviceRule { type: 0 | 1 | 2; major: number; minor: number; access: number }
+
+/** Attaches a cgroup v2 device program to `dir` that allows only `rules` (the v2 form of devices.allow). */
+export function cgroupDeviceFilter(dir: string, rules: DeviceRule[]): void {
+  const flat = Int32Array.from(rules.flatMap((r) => [r.type, r.major, r.minor, r.access]));
+  check(native.cgroupDeviceFilter(dir, flat), 'bpf', dir);
 }

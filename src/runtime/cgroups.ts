@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LayerfsError } from '../errors.js';
+import { cgroupDeviceFilter, type DeviceRule } from '../sys.js';
 
 export interface ResourceLimits {
   /** Bytes. */
@@ -69,6 +70,15 @@ export const DEFAULT_DEVICE_RULES = [
   'c 10:200 rwm', // net/tun
 ];
 
+/** A rule in the v2 program's terms: `c 136:* rwm` → char, 136, any, mknod|read|write. */
+export function deviceRule(rule: string): DeviceRule {
+  const [type = '', dev = '', access = ''] = rule.split(' ');
+  const [major = '*', minor = '*'] = dev.split(':');
+  const num = (n: string) => (n === '*' ? -1 : Number(n));
+  const bits = (access.includes('m') ? 1 : 0) | (access.includes('r') ? 2 : 0) | (access.includes('w') ? 4 : 0);
+  return { type: type === 'b' ? 1 : type === 'c' ? 2 : 0, major: num(major), minor: num(minor), access: bits };
+}
+
 export interface ContainerCgroup {
   /** The dirs layerfs-init joins (`-c`). */
   readonly dirs: string[];
@@ -113,7 +123,7 @@ async function removeDir(dir: string): Promise<void> {
 /** Where a container's cgroup dirs are (they may not exist). */
 export function cgroupDirs(id: string, layout = detectLayout()): string[] {
   const v1 = [...new Set(Object.values(layout.v1))].map((m) => join(m, 'layerfs', id));
-  const needV2 = layout.v2 && CONTROLLERS.some((c) => !layout.v1[c] && layout.v2!.controllers.includes(V2_NAME[c] ?? ''));
+  const needV2 = layout.v2 && (!layout.v1.devices || CONTROLLERS.some((c) => !layout.v1[c] && layout.v2!.controllers.includes(V2_NAME[c] ?? '')));
   return needV2 ? [...v1, join(layout.v2!.path, 'layerfs', id)] : v1;
 }
 
@@ -137,10 +147,12 @@ export async function createCgroup(id: string, limits: ResourceLimits, devices: 
       made.push(dir);
       for (const c of CONTROLLERS) if (layout.v1[c] === mountPoint) at[c] = { dir, v2: false };
     }
-    if (v2 && v2Used.length > 0) {
+    // v2 has no devices controller: a device program on the container's v2 dir does its work.
+    if (v2 && (v2Used.length > 0 || !layout.v1.devices)) {
       const dir = await makeDir(v2.path, id, true, v2Used);
       made.push(dir);
       for (const c of CONTROLLERS) if (!at[c] && v2Used.includes(V2_NAME[c] ?? '')) at[c] = { dir, v2: true };
+      at.devices ??= { dir, v2: true };
     }
     await applyLimits(at, limits, devices, layout);
   } catch (err) {
@@ -210,7 +222,13 @@ async function applyLimits(
     else await write(c.dir, 'cpu.shares', l.cpuShares);
   }
   if (l.pidsLimit !== undefined && l.pidsLimit > 0) await write(need(at.pids, '--pids-limit', 'pids').dir, 'pids.max', l.pidsLimit);
-  if (devices && at.devices && !at.devices.v2) {
+  if (devices && at.devices?.v2) {
+    try {
+      cgroupDeviceFilter(at.devices.dir, DEFAULT_DEVICE_RULES.map(deviceRule));
+    } catch (err) {
+      throw new LayerfsError('CGROUP_FAILED', `cgroup: attaching the device program to ${at.devices.dir}: ${(err as Error).message}`);
+    }
+  } else if (devices && at.devices) {
     await write(at.devices.dir, 'devices.deny', 'a');
     for (const rule of DEFAULT_DEVICE_RULES) await write(at.devices.dir, 'devices.allow', rule);
   }

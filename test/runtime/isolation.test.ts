@@ -6,12 +6,13 @@
  * and the cgroup limits (OOM kill, pids, CPU quota).
  */
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listContainers } from '../../src/runtime/containers.js';
-import { cgroupDirs, detectLayout } from '../../src/runtime/cgroups.js';
+import { cgroupDirs, createCgroup, DEFAULT_DEVICE_RULES, detectLayout, deviceRule } from '../../src/runtime/cgroups.js';
 import { DEFAULT_ISOLATION, parseIsolation, type IsolationFlags, type IsolationOptions } from '../../src/runtime/isolation.js';
 import type { RunOptions } from '../../src/runtime/run.js';
 import { compileProfile, DEFAULT_PROFILE } from '../../src/runtime/seccomp.js';
@@ -261,6 +262,37 @@ describe('cgroup layouts', () => {
   it('v2 controllers fill in what v1 lacks; a pure v2 host gets one dir', () => {
     expect(cgroupDirs(id, { v1: { memory: '/m' }, v2: { path: '/u', controllers: ['memory', 'pids'] } })).toEqual([`/m/layerfs/${id}`, `/u/layerfs/${id}`]);
     expect(cgroupDirs(id, { v1: {}, v2: { path: '/sys/fs/cgroup', controllers: ['cpu', 'memory', 'pids'] } })).toEqual([`/sys/fs/cgroup/layerfs/${id}`]);
+  });
+});
+
+describe('cgroup v2 device program', () => {
+  // This host's devices controller is v1; a layout without it makes createCgroup use the v2 program, which the kernel enforces too.
+  const v2 = detectLayout().v2;
+  it.runIf(v2 !== undefined)("allows docker's devices only: /dev/null yes, a made /dev/kmsg no (mknod itself yes)", async () => {
+    const id = randomBytes(32).toString('hex');
+    const cg = await createCgroup(id, {}, true, { v1: {}, v2: v2! });
+    const dir = join(t.root, 'v2dev');
+    mkdirSync(dir);
+    try {
+      expect(cg.dirs).toEqual([join(v2!.path, 'layerfs', id)]);
+      const script = [
+        `echo $$ > ${cg.dirs[0]}/cgroup.procs`,
+        'head -c 1 /dev/zero | wc -c',
+        `mknod ${dir}/kmsg c 1 11 && echo mknod-ok`,
+        `(echo -n > ${dir}/kmsg) 2>&1 | sed 's/.*: //'`,
+        `mknod ${dir}/disk b ${hostBlockDevice()} && (head -c 0 ${dir}/disk) 2>&1 | sed 's/.*: //'`,
+      ].join('; ');
+      expect(execFileSync('sh', ['-c', script], { encoding: 'utf8' })).toBe('1\nmknod-ok\nOperation not permitted\nOperation not permitted\n');
+    } finally {
+      await cg.remove();
+    }
+    expect(existsSync(cg.dirs[0]!)).toBe(false);
+  });
+
+  it('rules in the program\'s terms', () => {
+    expect(DEFAULT_DEVICE_RULES.map(deviceRule).slice(0, 3)).toEqual([
+      { type: 2, major: -1, minor: -1, access: 1 }, { type: 1, major: -1, minor: -1, access: 1 }, { type: 2, major: 1, minor: 3, access: 7 },
+    ]);
   });
 });
 
