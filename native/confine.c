@@ -227,8 +227,12 @@ void mount_cgroups(const char *rootfs, const char *const *dirs, int n, int writa
     char copy[2048];
     snprintf(copy, sizeof copy, "%s", dirs[i]);
     for (int up = 0; up < 2; up++) *strrchr(copy, '/') = '\0';
-    snprintf(dst, sizeof dst, "%s/%s", top, strrchr(copy, '/') + 1);
-    if (mkdir(dst, 0755) < 0 && errno != EEXIST) fail("mkdir", dst, errno);
+    if (strcmp(copy, "/sys/fs/cgroup") == 0) {
+      snprintf(dst, sizeof dst, "%s", top); /* pure v2: the one dir is the whole tree, as docker shows it */
+    } else {
+      snprintf(dst, sizeof dst, "%s/%s", top, strrchr(copy, '/') + 1);
+      if (mkdir(dst, 0755) < 0 && errno != EEXIST) fail("mkdir", dst, errno);
+    }
     if (mount(dirs[i], dst, NULL, MS_BIND, NULL) < 0) fail("bind", dst, errno);
   }
   if (!writable) readonly_tree(top);
