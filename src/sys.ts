@@ -6,7 +6,7 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
-import { check, FsError } from './errors.js';
+import { check, FsError, LayerfsError } from './errors.js';
 
 const require = createRequire(import.meta.url);
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -187,4 +187,27 @@ export function copyDataAsync(inFd: number, outFd: number, len: number, path?: s
     const r = native.copyDataAsync(inFd, outFd, len, (res) => (res < 0 ? reject(FsError.fromErrno(res, 'copy_file_range', path)) : resolve()));
     if (r < 0) reject(FsError.fromErrno(r, 'copy_file_range', path));
   });
+}
+
+// --- zstd compression: Node 20 has no zstd encoder, the zstd program does it ---
+import { spawn } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+
+/** `src` through `zstd -c` into `out`. A missing program or a failed run is an error that says which. */
+export async function zstdCompress(src: Readable, out: Writable, level = 3): Promise<void> {
+  const child = spawn('zstd', ['-q', '-c', `-${level}`], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+  const exited = new Promise<void>((res, rej) => {
+    child.on('error', (err: NodeJS.ErrnoException) =>
+      rej(err.code === 'ENOENT' ? new LayerfsError('NO_ZSTD', 'zstd compression needs the zstd program (apt-get install zstd)') : err),
+    );
+    child.on('close', (code, signal) => (code === 0 ? res() : rej(new LayerfsError('ZSTD_FAILED', `zstd failed (${signal ?? `exit ${code}`}): ${stderr.trim()}`))));
+  });
+  try {
+    await Promise.all([pipeline(src, child.stdin), pipeline(child.stdout, out), exited]);
+  } finally {
+    if (child.exitCode === null) child.kill();
+  }
 }

@@ -192,6 +192,56 @@ export class Store implements StagingHost {
   }
 
   /**
+   * Records `name@sha256:…` (a registry's manifest digest for this image, from
+   * a pull or a push) in the image's record: docker's RepoDigests.
+   */
+  async addRepoDigest(imageId: string, repoDigest: string): Promise<void> {
+    const path = join(this.root, 'images', `${hexOf(imageId)}.json`);
+    await withLock(this.root, async () => {
+      const text = await readFile(path, 'utf8').catch(() => null);
+      if (text === null) return; // removed meanwhile
+      const record = JSON.parse(text) as Omit<ImageRecord, 'repoTags'>;
+      if (record.repoDigests?.includes(repoDigest)) return;
+      record.repoDigests = [...(record.repoDigests ?? []), repoDigest].sort();
+      await writeAtomic(path, JSON.stringify(record, null, 2) + '\n');
+    });
+  }
+
+  /**
+   * A plain layer's blob compressed for push, kept in the layer's directory
+   * (it goes with the layer), so that every push sends the same bytes and digest.
+   */
+  async compressedLayer(diffId: string, kind: string): Promise<{ path: string; digest: string; size: number } | null> {
+    const path = join(this.root, 'layers', hexOf(diffId), `blob.${kind}`);
+    const text = await readFile(`${path}.json`, 'utf8').catch(() => null);
+    return text === null ? null : { path, ...(JSON.parse(text) as { digest: string; size: number }) };
+  }
+
+  /** Keeps `file` (on the store's filesystem) as the layer's `kind` blob; the first one kept wins. */
+  async keepCompressedLayer(diffId: string, kind: string, file: string, desc: { digest: string; size: number }): Promise<{ path: string; digest: string; size: number }> {
+    try {
+      return await withLock(this.root, async () => {
+        const known = await this.compressedLayer(diffId, kind);
+        if (known) return known;
+        if (!(await exists(join(this.root, 'layers', hexOf(diffId))))) {
+          throw new LayerfsError('STORE_RACE', `layer ${diffId} was removed while it was being pushed; push again`);
+        }
+        const path = join(this.root, 'layers', hexOf(diffId), `blob.${kind}`);
+        await rename(file, path);
+        await writeAtomic(`${path}.json`, JSON.stringify(desc) + '\n');
+        return { path, ...desc };
+      });
+    } finally {
+      await rm(file, { force: true });
+    }
+  }
+
+  /** A private temp file name inside the store (same filesystem, removed with its process's leftovers). */
+  tmpPath(what: string): string {
+    return join(this.root, 'tmp', `${process.pid}-${what}-${Math.random().toString(36).slice(2)}`);
+  }
+
+  /**
    * Marks image `imageId` as used by `holder` (one image per holder; a new
    * hold replaces the old). While held, `rmi` refuses the image unless forced,
    * and even then its layers stay until `release`. The image must exist.
