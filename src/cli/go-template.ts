@@ -437,7 +437,7 @@ class Exec {
           if (typeof v !== 'object' || Array.isArray(v) || !Object.hasOwn(v, name)) {
             if (this.header) return '';
             const at = a.base === null ? '.' + a.path.slice(0, i + 1).join('.') : [a.base, ...a.path.slice(0, i + 1)].join('.');
-            const known = v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.keys(v) : [];
+            const known = v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.keys(v).sort() : [];
             throw new TemplateError(
               `at <${at}>: can't evaluate field ${name}` + (known.length ? ` (fields: ${known.join(', ')})` : ` in type ${goType(v)}`),
             );

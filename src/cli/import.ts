@@ -2,22 +2,12 @@
 import { Command } from 'commander';
 import { stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
-import { Readable } from 'node:stream';
 import { UsageError } from '../errors.js';
 import { packTree } from '../runtime/tree-tar.js';
 import { importTarball } from '../store/load.js';
 import type { Opener } from '../store/types.js';
+import { nonEmptyStdin } from './stdin.js';
 import { openStore, withRoot, type RootOptions } from './store-options.js';
-
-/** The stream's bytes; none at all is an error that says so (an empty stdin is no tarball). */
-async function* nonEmpty(src: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-  let any = false;
-  for await (const chunk of src) {
-    any ||= chunk.length > 0;
-    yield chunk;
-  }
-  if (!any) throw new UsageError('import -: stdin is empty; pipe a tarball in (layerfs import - NAME < rootfs.tar)');
-}
 
 export function register(program: Command): void {
   withRoot(
@@ -30,7 +20,9 @@ export function register(program: Command): void {
     let source: { name: string; open?: Opener } = { name: file };
     if (file === '-') {
       if (process.stdin.isTTY) throw new UsageError('import -: stdin is a terminal; pipe a tarball in (layerfs import - NAME < rootfs.tar)');
-      source = { name: 'stdin', open: () => Readable.from(nonEmpty(process.stdin)) };
+      const input = await nonEmptyStdin();
+      if (input === null) throw new UsageError('import -: stdin is empty; pipe a tarball in (layerfs import - NAME < rootfs.tar)');
+      source = { name: 'stdin', open: () => input };
     } else if ((await stat(file)).isDirectory()) {
       const dir = resolve(file);
       source = { name: basename(dir) || dir, open: () => packTree(dir, { layer: false }) };

@@ -2,9 +2,11 @@
 import { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { createWriteStream } from 'node:fs';
-import { rm, stat } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { nonEmptyStdin } from './stdin.js';
 import { UsageError } from '../errors.js';
 import { humanSize } from './format.js';
 import { loadBuiltin } from '../store/hello-world.js';
@@ -47,14 +49,9 @@ export function printLoaded(images: ImageRecord[]): void {
 }
 
 /** Spools stdin into the store's tmp dir (an archive is read by name, more than once), for `load < FILE`. */
-async function spoolStdin(root: string): Promise<string> {
-  if (process.stdin.isTTY) throw new UsageError('load: requested load from stdin, but stdin is a terminal; use -i FILE or redirect (layerfs load < image.tar)');
+async function spoolStdin(root: string, input: Readable): Promise<string> {
   const file = join(root, 'tmp', `${process.pid}-stdin-${Date.now()}.tar`);
-  await pipeline(process.stdin, createWriteStream(file, { mode: 0o600 }));
-  if ((await stat(file)).size === 0) {
-    await rm(file, { force: true });
-    throw new UsageError('load: stdin is empty; use -i FILE or redirect an archive (layerfs load < image.tar)');
-  }
+  await pipeline(input, createWriteStream(file, { mode: 0o600 }));
   return file;
 }
 
@@ -68,9 +65,15 @@ export function register(program: Command): void {
       .option('-q, --quiet', 'no progress bar'),
   ).action(async (opts: RootOptions & { input?: string; builtin?: string; quiet?: boolean }) => {
     if (opts.input !== undefined && opts.builtin !== undefined) throw new UsageError('load takes -i FILE or --builtin NAME, not both');
+    let stdin: Readable | null = null;
+    if (opts.input === undefined && opts.builtin === undefined) {
+      if (process.stdin.isTTY) throw new UsageError('load: requested load from stdin, but stdin is a terminal; use -i FILE or redirect (layerfs load < image.tar)');
+      stdin = await nonEmptyStdin();
+      if (stdin === null) throw new UsageError('load: stdin is empty; use -i FILE or redirect an archive (layerfs load < image.tar)');
+    }
     const store = await openStore(opts);
     if (opts.builtin !== undefined) return printLoaded([await loadBuiltin(store, opts.builtin)]);
-    const input = opts.input ?? (await spoolStdin(store.root));
+    const input = opts.input ?? (await spoolStdin(store.root, stdin!));
     const bar = progressBar(!opts.quiet && process.stderr.isTTY === true);
     let images: ImageRecord[];
     try {

@@ -52,8 +52,8 @@ describe('go-template: the subset of text/template docker users write', () => {
   ])('%s', (tmpl, out) => expect(parseTemplate(tmpl).execute(data)).toBe(out));
 
   it.each([
-    ['{{.Missing}}', "template: at <.Missing>: can't evaluate field Missing (fields: ID, Names, Config, N, E, Nil)"],
-    ['{{.Config.Nope}}', "template: at <.Config.Nope>: can't evaluate field Nope (fields: Env, Labels, Empty)"],
+    ['{{.Missing}}', "template: at <.Missing>: can't evaluate field Missing (fields: Config, E, ID, N, Names, Nil)"],
+    ['{{.Config.Nope}}', "template: at <.Config.Nope>: can't evaluate field Nope (fields: Empty, Env, Labels)"],
     ['{{.Names.X}}', "template: at <.Names.X>: can't evaluate field X in type slice"],
     ['{{$y}}', 'template: undefined variable "$y"'],
     ['{{foo .ID}}', 'template: function "foo" not defined'],

@@ -67,7 +67,7 @@ describe('registry <-> layer store', () => {
     ['gzip', 'the same digest as the first push: the kept gzip blob is sent again'],
     ['none', "the store's own manifest, the layer as it is"],
     ['zstd', 'a zstd blob (made by the zstd program), kept too'],
-  ] as const)('push --compression %s: %s', async (compression) => {
+  ] as const)('push --compression %s: %s', async (compression, _why) => {
     const a = await Store.open(join(work, 'a'));
     const hello = await ensureBuiltin(a, 'hello-world');
     const ref = `${reg.host}/compressed/${compression}:1`;
