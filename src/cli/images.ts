@@ -48,7 +48,9 @@ function rows(images: ImageRecord[], repo: string | undefined, opts: { trunc: bo
     }
     for (const [name, digests] of digested) {
       if (opts.digests) for (const d of digests) out.push([name, '<none>', d]);
-      else out.push([name, '<none>', '']);
+      // docker lists a repository known only by digest as NAME <none>; we do for an untagged image,
+      // not for each registry a tagged one was pushed to under another name (docker pushes only tags)
+      else if (tagged.size === 0) out.push([name, '<none>', '']);
     }
     if (img.repoTags.length === 0 && (img.repoDigests ?? []).length === 0) out.push(['<none>', '<none>', '<none>']);
     const size = humanSize(sizeOf(img));
