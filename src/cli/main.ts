@@ -67,7 +67,8 @@ export async function main(argv: string[]): Promise<number> {
     .exitOverride()
     // commander's own messages are printed by main, as one line and a hint
     .configureOutput({ outputError: () => {} })
-    .hook('preAction', (_program, cmd) => checkStoreAccess(cmd));
+    .hook('preAction', (_program, cmd) => checkStoreAccess(cmd))
+    .addHelpText('after', '\nEnvironment:\n  LAYERFS_ROOT     the store (default /var/lib/layerfs; --root DIR on any command)\n  LAYERFS_DEBUG=1  print stack traces with errors');
   const names = new Set([...Object.keys(commands), ...Object.keys(aliases), 'help']);
   const args = withGlobalRoot(argv, names);
   // Load only the command asked for: podman starts a mount program for every
