@@ -57,25 +57,28 @@ async function withCompression(source: PushSource, img: PushImage, kind: Compres
 export async function push(image: string, reference: Reference | string, opts: PushOptions): Promise<PushResult> {
   const ref = typeof reference === 'string' ? Reference.parse(reference) : reference;
   const emit: ProgressListener = opts.onProgress ?? (() => {});
-  const img = await withCompression(opts.source, await opts.source.image(image), opts.compression ?? 'gzip');
+  const source = await opts.source.image(image);
+  // Lines are keyed by the layer as stored (a plain layer's digest is its diff_id, as docker shows on push),
+  // whatever blob goes up for it. docker lists the top layer first; a layer listed twice goes up once.
+  emit({ type: 'push-start', repository: ref.name });
+  for (const d of new Set([...source.layers].reverse().map((b) => b.digest))) emit({ type: 'layer', digest: d, state: 'preparing' });
+  const img = await withCompression(opts.source, source, opts.compression ?? 'gzip');
+  const shownAs = new Map(img.layers.map((l, i) => [l.digest, source.layers[i]!.digest]));
   const manifestDigest = sha256(img.manifest);
   if (ref.digest !== undefined && ref.digest !== manifestDigest) {
     throw new UsageError(`${ref}: the image's manifest is ${manifestDigest}, not the digest in the reference`);
   }
   const client = await connect(ref, ['pull', 'push'], opts);
   try {
-    emit({ type: 'push-start', repository: ref.name });
-    // docker lists the top layer first; a layer listed twice goes up once
     const blobs = [...new Map([...img.layers].reverse().map((b) => [b.digest, b])).values()];
-    for (const b of blobs) emit({ type: 'layer', digest: b.digest, state: 'preparing' });
     const statuses = settled(
       await mapLimit([...blobs, img.config], opts.concurrency ?? 3, async (blob) => {
-        const shown = blob !== img.config;
+        const shown = blob === img.config ? null : shownAs.get(blob.digest)!;
         const status = await uploadBlob(client, blob, {
           chunkSize: opts.chunkSize,
-          onProgress: (done, total) => shown && emit({ type: 'bytes', digest: blob.digest, direction: 'up', done, total }),
+          onProgress: (done, total) => shown && emit({ type: 'bytes', digest: shown, direction: 'up', done, total }),
         });
-        if (shown) emit({ type: 'layer', digest: blob.digest, state: status === 'exists' ? 'mounted' : 'pushed' });
+        if (shown) emit({ type: 'layer', digest: shown, state: status === 'exists' ? 'mounted' : 'pushed' });
         return status;
       }),
     );
