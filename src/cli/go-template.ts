@@ -80,8 +80,11 @@ const FUNCS: Record<string, Fn> = {
 /** and/or stop at the first deciding argument and return it, as Go's do. */
 const LAZY = new Set(['and', 'or']);
 
-/** In a table header row every function passes its first argument through (docker's HeaderFunctions). */
-const HEADER_FUNCS: Record<string, Fn> = Object.fromEntries(Object.keys(FUNCS).map((k) => [k, (v: unknown) => v]));
+/** In a table header row docker's own functions (not pad, not Go's) pass their first argument through (its HeaderFunctions). */
+const HEADER_FUNCS: Record<string, Fn> = {
+  ...FUNCS,
+  ...Object.fromEntries(['json', 'split', 'join', 'title', 'lower', 'upper', 'truncate'].map((k) => [k, (v: unknown) => v])),
+};
 
 function compare(a: unknown, b: unknown): number {
   if (typeof a !== typeof b || (typeof a !== 'number' && typeof a !== 'string')) throw new TemplateError(`incompatible types for comparison: ${goType(a)} and ${goType(b)}`);
