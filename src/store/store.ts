@@ -10,7 +10,7 @@
  *   tmp/<pid>-<n>/             imports being staged (see staging.ts)
  *   lock                       held while anything above changes
  */
-import { access, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { createReadStream, type ReadStream } from 'node:fs';
 import { join } from 'node:path';
 import { LayerfsError, UnknownImageError, UsageError } from '../errors.js';
@@ -214,7 +214,11 @@ export class Store implements StagingHost {
   async compressedLayer(diffId: string, kind: string): Promise<{ path: string; digest: string; size: number } | null> {
     const path = join(this.root, 'layers', hexOf(diffId), `blob.${kind}`);
     const text = await readFile(`${path}.json`, 'utf8').catch(() => null);
-    return text === null ? null : { path, ...(JSON.parse(text) as { digest: string; size: number }) };
+    if (text === null) return null;
+    const desc = JSON.parse(text) as { digest: string; size: number };
+    // A blob gone or cut short is made again (the registry checks the digest of what it gets).
+    const st = await stat(path).catch(() => null);
+    return st?.size === desc.size ? { path, ...desc } : null;
   }
 
   /** Keeps `file` (on the store's filesystem) as the layer's `kind` blob; the first one kept wins. */
