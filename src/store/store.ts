@@ -215,7 +215,12 @@ export class Store implements StagingHost {
     const path = join(this.root, 'layers', hexOf(diffId), `blob.${kind}`);
     const text = await readFile(`${path}.json`, 'utf8').catch(() => null);
     if (text === null) return null;
-    const desc = JSON.parse(text) as { digest: string; size: number };
+    let desc: { digest: string; size: number };
+    try {
+      desc = JSON.parse(text) as typeof desc;
+    } catch {
+      return null; // a damaged note: the blob is made again
+    }
     // A blob gone or cut short is made again (the registry checks the digest of what it gets).
     const st = await stat(path).catch(() => null);
     return st?.size === desc.size ? { path, ...desc } : null;
