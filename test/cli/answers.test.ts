@@ -106,6 +106,10 @@ describe('--format on every listing', () => {
     const id = (JSON.parse(full.out) as Array<{ Id: string }>)[0]!.Id;
     expect((await layerfs(['inspect', 'busybox:test', '--format', 'json'])).out).toBe(JSON.stringify(JSON.parse(full.out)) + '\n');
     expect((await layerfs(['inspect', '-f', '{{.Id}} {{json .RepoTags}} {{.Os}}', 'busybox:test'])).out).toBe(`${id} ["busybox:test"] linux\n`);
+    // as docker: what is there is printed, then one line for each name that is not
+    expect(await layerfs(['inspect', '-f', '{{.Id}}', 'busybox:test', 'nope', 'nope:2'])).toEqual({
+      code: 1, out: `${id}\n`, err: 'layerfs: no such image: nope\nlayerfs: no such image: nope:2\n',
+    });
   });
 
   it.each([
