@@ -21,9 +21,11 @@ export function register(program: Command): void {
       .description('show the history of an image')
       .argument('<image>')
       .option('--format <format>', "table (default), json (one object a line), 'table TEMPLATE' or a Go TEMPLATE such as '{{.CreatedBy}}'")
+      .option('-H, --human <bool>', 'sizes and dates for people; --human=false: bytes and RFC 3339 dates', 'true')
       .option('-q, --quiet', 'only image IDs')
       .option('--no-trunc', 'full IDs and commands'),
-  ).action(async (ref: string, opts: RootOptions & { format?: string; quiet?: boolean; trunc: boolean }) => {
+  ).action(async (ref: string, opts: RootOptions & { format?: string; quiet?: boolean; trunc: boolean; human: string }) => {
+    const human = !/^=?(false|0)$/.test(opts.human); // -H=false reaches us as '=false'
     const store = await openStore(opts);
     const img = await store.resolve(ref);
     const rows = historyRows(img, await store.config(img)).map((r) => {
@@ -32,11 +34,12 @@ export function register(program: Command): void {
         Comment: r.comment,
         CreatedAt: rfc3339(r.created),
         CreatedBy: opts.trunc ? ellipsis(createdBy, 45) : createdBy,
-        CreatedSince: r.created && Date.parse(r.created) > Date.parse('2000-01-01T00:00:00Z') ? timeAgo(r.created) : 'N/A',
+        CreatedSince: !human ? rfc3339(r.created) : r.created && Date.parse(r.created) > Date.parse('2000-01-01T00:00:00Z') ? timeAgo(r.created) : 'N/A',
         ID: r.image === '<missing>' || !opts.trunc ? r.image : shortId(r.image),
-        Size: humanSize(r.size),
+        Size: human ? humanSize(r.size) : String(r.size),
       };
     });
-    process.stdout.write(formatRows(opts.format, rows, HISTORY, { quiet: opts.quiet }));
+    const format = !human && (opts.format === undefined || opts.format === 'table') ? HISTORY.table.replace('{{.CreatedSince}}', '{{.CreatedAt}}') : opts.format;
+    process.stdout.write(formatRows(format, rows, HISTORY, { quiet: opts.quiet }));
   });
 }

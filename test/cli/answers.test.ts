@@ -77,6 +77,9 @@ describe('--format on every listing', () => {
     const rows = jsonLines((await layerfs(['history', '--format', 'json', 'busybox:test'])).out);
     expect(Object.keys(rows[0]!)).toEqual(['Comment', 'CreatedAt', 'CreatedBy', 'CreatedSince', 'ID', 'Size']);
     expect((await layerfs(['history', '-q', 'busybox:test'])).out.split('\n')[0]).toMatch(/^[0-9a-f]{12}$/);
+    const raw = (await layerfs(['history', '--human=false', 'busybox:test'])).out.split('\n');
+    expect(raw[0]).toMatch(/^IMAGE\s+CREATED AT\s+CREATED BY\s+SIZE\s+COMMENT$/);
+    expect(raw[1]).toMatch(/^[0-9a-f]{12}\s+\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\s.*\s\d+\s/);
   });
 
   it('ps: json with docker\'s keys, templates, -q', async () => {
