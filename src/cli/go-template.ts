@@ -223,7 +223,7 @@ class Parser {
         return { kind: 'field', base: name!, path, text: t.text };
       }
       case 'string':
-        return { kind: 'literal', value: t.text.startsWith('`') ? t.text.slice(1, -1) : (JSON.parse(t.text) as string) };
+        return { kind: 'literal', value: t.text.startsWith('`') ? t.text.slice(1, -1) : unquote(t.text) };
       case 'number':
         return { kind: 'literal', value: Number(t.text) };
       case 'ident':
@@ -450,6 +450,16 @@ class Exec {
         return v;
       }
     }
+  }
+}
+
+/** A Go "quoted" string: JSON's escapes, and Go's \xNN and \a \v. */
+function unquote(text: string): string {
+  const json = text.replace(/\\x([0-9a-fA-F]{2})/g, '\\u00$1').replace(/\\a/g, '\\u0007').replace(/\\v/g, '\\u000b');
+  try {
+    return JSON.parse(json) as string;
+  } catch {
+    throw new TemplateError(`bad string literal ${text}`);
   }
 }
 

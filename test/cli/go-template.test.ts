@@ -47,6 +47,7 @@ describe('go-template: the subset of text/template docker users write', () => {
     ['{{(index .Names 0) | upper}}', 'A'],
     ['a  {{- .ID -}}  b', 'aabcb'],
     ['{{"a}}b"}}{{`raw`}}', 'a}}braw'],
+    ['{{"tab\\there \\x41\\u00e9"}}', 'tab\there A\u00e9'],
     ['x{{/* a comment */}}y', 'xy'],
     ['{{true}} {{1}} {{nil}}', 'true 1 <no value>'],
   ])('%s', (tmpl, out) => expect(parseTemplate(tmpl).execute(data)).toBe(out));
@@ -68,6 +69,7 @@ describe('go-template: the subset of text/template docker users write', () => {
     ['{{join .ID ","}}', 'template: join: expected a list, got string'],
     ['{{lt .ID .N}}', 'template: incompatible types for comparison: string and int'],
     ['{{}}', 'template: missing value in {{}}'],
+    ['{{"\\q"}}', 'template: bad string literal "\\q"'],
     ['{{.ID | }}', 'template: missing value in {{.ID |}}'],
   ])('%s is an error', (tmpl, message) => expect(() => parseTemplate(tmpl).execute(data)).toThrow(message));
 
