@@ -21,7 +21,7 @@ PACKAGES=(
   apache2-utils   # test/registry: htpasswd for the registry's Basic auth
   skopeo          # test/registry: interop, pushing and pulling the other way
   busybox-static  # test/runtime: the tests build their own busybox image from it
-  zstd            # test/store: zstd-compressed layers
+  zstd            # test/store: zstd-compressed layers; push --compression zstd compresses with it
   podman          # test/store: interop, podman load/save of our archives
   runc            # podman's OCI runtime here (crun refuses the hybrid cgroup layout)
   libseccomp-dev  # native/init.c: the containers' seccomp filter

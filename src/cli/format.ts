@@ -23,6 +23,7 @@ export function timeAgo(iso: string | undefined, now = Date.now()): string {
   const days = h / 24;
   const text =
     s < 1 ? 'Less than a second'
+    : s < 2 ? '1 second'
     : s < 60 ? `${Math.floor(s)} seconds`
     : s < 120 ? 'About a minute'
     : s < 3600 ? `${Math.floor(s / 60)} minutes`
@@ -41,4 +42,16 @@ export function table(headers: string[], rows: string[][]): string {
   const line = (cells: string[]) =>
     cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]! + 3))).join('').trimEnd();
   return [line(headers), ...rows.map(line)].join('\n') + '\n';
+}
+
+/** Go's time.Time.String() in UTC, as docker's CreatedAt fields print it: "2021-01-01 00:00:00 +0000 UTC". */
+export function goTime(iso: string | undefined): string {
+  if (!iso || Number.isNaN(Date.parse(iso))) return '';
+  return new Date(iso).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' +0000 UTC');
+}
+
+/** docker's formatter.Ellipsis: at most `n` characters, the last one '…' when cut. */
+export function ellipsis(s: string, n: number): string {
+  const chars = [...s];
+  return chars.length <= n ? s : chars.slice(0, n - 1).join('') + '…';
 }

@@ -2,10 +2,17 @@
 import { Command } from 'commander';
 import { shortId } from '../oci/digest.js';
 import { historyRows } from '../store/describe.js';
-import { humanSize, table, timeAgo } from './format.js';
-import { checkFormat, openStore, printJson, withRoot, type RootOptions } from './store-options.js';
+import { ellipsis, humanSize, timeAgo } from './format.js';
+import { formatRows, type Listing } from './output-format.js';
+import { openStore, withRoot, type RootOptions } from './store-options.js';
 
-const displayId = (id: string, noTrunc: boolean) => (id === '<missing>' || noTrunc ? id : shortId(id));
+export const HISTORY: Listing = {
+  table: 'table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}',
+  headers: { Comment: 'COMMENT', CreatedAt: 'CREATED AT', CreatedBy: 'CREATED BY', CreatedSince: 'CREATED', ID: 'IMAGE', Size: 'SIZE' },
+};
+
+/** RFC 3339 to the second, as docker's history prints CreatedAt. */
+const rfc3339 = (iso: string | undefined) => (iso && !Number.isNaN(Date.parse(iso)) ? new Date(iso).toISOString().replace(/\.\d+Z$/, 'Z') : '');
 
 export function register(program: Command): void {
   withRoot(
@@ -13,20 +20,26 @@ export function register(program: Command): void {
       .command('history')
       .description('show the history of an image')
       .argument('<image>')
-      .option('--format <format>', 'table or json', 'table')
+      .option('--format <format>', "table (default), json (one object a line), 'table TEMPLATE' or a Go TEMPLATE such as '{{.CreatedBy}}'")
+      .option('-H, --human <bool>', 'sizes and dates for people; --human=false: bytes and RFC 3339 dates', 'true')
+      .option('-q, --quiet', 'only image IDs')
       .option('--no-trunc', 'full IDs and commands'),
-  ).action(async (ref: string, opts: RootOptions & { format?: string; trunc: boolean }) => {
-    const format = checkFormat(opts.format, ['table', 'json']);
+  ).action(async (ref: string, opts: RootOptions & { format?: string; quiet?: boolean; trunc: boolean; human: string }) => {
+    const human = !/^=?(false|0)$/.test(opts.human); // -H=false reaches us as '=false'
     const store = await openStore(opts);
     const img = await store.resolve(ref);
-    const rows = historyRows(img, await store.config(img));
-    if (format === 'json') return printJson(rows);
-    const cut = (s: string) => (opts.trunc && s.length > 45 ? s.slice(0, 44) + '…' : s);
-    process.stdout.write(
-      table(
-        ['IMAGE', 'CREATED', 'CREATED BY', 'SIZE', 'COMMENT'],
-        rows.map((r) => [displayId(r.image, !opts.trunc), timeAgo(r.created), cut(r.createdBy), humanSize(r.size), r.comment]),
-      ),
-    );
+    const rows = historyRows(img, await store.config(img)).map((r) => {
+      const createdBy = r.createdBy.replaceAll('\t', ' ');
+      return {
+        Comment: r.comment,
+        CreatedAt: rfc3339(r.created),
+        CreatedBy: opts.trunc ? ellipsis(createdBy, 45) : createdBy,
+        CreatedSince: !human ? rfc3339(r.created) : r.created && Date.parse(r.created) > Date.parse('2000-01-01T00:00:00Z') ? timeAgo(r.created) : 'N/A',
+        ID: r.image === '<missing>' || !opts.trunc ? r.image : shortId(r.image),
+        Size: human ? humanSize(r.size) : String(r.size),
+      };
+    });
+    const format = !human && (opts.format === undefined || opts.format === 'table') ? HISTORY.table.replace('{{.CreatedSince}}', '{{.CreatedAt}}') : opts.format;
+    process.stdout.write(formatRows(format, rows, HISTORY, { quiet: opts.quiet }));
   });
 }

@@ -1,20 +1,66 @@
-/** `layerfs images`: docker's table, `--tree` for the layer tree of seed 003, `--format json`. */
+/** `layerfs images`: docker's table and `--format`, `--tree` for the layer tree of seed 003. */
 import { Command } from 'commander';
 import { shortId } from '../oci/digest.js';
-import { humanSize, table, timeAgo } from './format.js';
+import { goTime, humanSize, timeAgo } from './format.js';
 import { layerTree } from '../store/layer-tree.js';
 import { drawTree } from './draw-tree.js';
 import { parseRef } from '../oci/reference.js';
 import type { ImageRecord } from '../store/types.js';
-import { checkFormat, openStore, printJson, withRoot, type RootOptions } from './store-options.js';
+import { formatRows, type Listing, type Row } from './output-format.js';
+import { openStore, printJson, withRoot, type RootOptions } from './store-options.js';
 
 const sizeOf = (img: ImageRecord) => img.layers.reduce((n, l) => n + l.unpackedSize, 0);
 
-/** One row per tag (an untagged image gets one `<none>` row), as docker lists them. */
-function rows(images: ImageRecord[], repo: string | undefined) {
+export const IMAGES: Listing = {
+  table: 'table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{if .CreatedSince }}{{.CreatedSince}}{{else}}N/A{{end}}\t{{.Size}}',
+  headers: {
+    Containers: 'CONTAINERS', CreatedAt: 'CREATED AT', CreatedSince: 'CREATED', Digest: 'DIGEST', ID: 'IMAGE ID',
+    Repository: 'REPOSITORY', SharedSize: 'SHARED SIZE', Size: 'SIZE', Tag: 'TAG', UniqueSize: 'UNIQUE SIZE', VirtualSize: 'SIZE',
+  },
+};
+const WITH_DIGEST = 'table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{if .CreatedSince }}{{.CreatedSince}}{{else}}N/A{{end}}\t{{.Size}}';
+
+/**
+ * One row per tag, as docker lists them: with the repository's digest when
+ * digests are asked for, a `<none>` tag row for a repository known only by
+ * digest, and one `<none>` row for an image with neither.
+ */
+function rows(images: ImageRecord[], repo: string | undefined, opts: { trunc: boolean; digests: boolean }): Row[] {
   return images.flatMap((img) => {
-    const tags = img.repoTags.length ? img.repoTags.map(parseRef) : [{ name: '<none>', tag: '<none>' }];
-    return tags.filter((t) => repo === undefined || t.name === repo).map((t) => ({ repository: t.name, tag: t.tag, img }));
+    const tagged = new Map<string, string[]>();
+    const digested = new Map<string, string[]>();
+    for (const t of img.repoTags) {
+      const r = parseRef(t);
+      tagged.set(r.name, [...(tagged.get(r.name) ?? []), r.tag]);
+    }
+    for (const d of img.repoDigests ?? []) {
+      const at = d.lastIndexOf('@');
+      digested.set(d.slice(0, at), [...(digested.get(d.slice(0, at)) ?? []), d.slice(at + 1)]);
+    }
+    const out: Array<[string, string, string]> = [];
+    for (const [name, tags] of tagged) {
+      const digests = opts.digests ? digested.get(name) ?? [] : [];
+      digested.delete(name);
+      for (const tag of tags) {
+        if (digests.length === 0) out.push([name, tag, '<none>']);
+        for (const d of digests) out.push([name, tag, d]);
+      }
+    }
+    for (const [name, digests] of digested) {
+      if (opts.digests) for (const d of digests) out.push([name, '<none>', d]);
+      // docker lists a repository known only by digest as NAME <none>; we do for an untagged image,
+      // not for each registry a tagged one was pushed to under another name (docker pushes only tags)
+      else if (tagged.size === 0) out.push([name, '<none>', '']);
+    }
+    if (img.repoTags.length === 0 && (img.repoDigests ?? []).length === 0) out.push(['<none>', '<none>', '<none>']);
+    const size = humanSize(sizeOf(img));
+    return out
+      .filter(([name]) => repo === undefined || name === repo)
+      .map(([name, tag, digest]) => ({
+        Containers: 'N/A', CreatedAt: goTime(img.created), CreatedSince: img.created ? timeAgo(img.created) : '',
+        Digest: digest, ID: opts.trunc ? shortId(img.id) : img.id, Repository: name, SharedSize: 'N/A', Size: size,
+        Tag: tag, UniqueSize: 'N/A', VirtualSize: size,
+      }));
   });
 }
 
@@ -25,37 +71,27 @@ export function register(program: Command): void {
       .description('list images')
       .argument('[repository]', 'only this repository')
       .option('--tree', 'draw the layer tree: shared layers once, sizes and tags')
-      .option('--format <format>', 'table or json', 'table')
+      .option('--format <format>', "table (default), json (one object a line), 'table TEMPLATE' or a Go TEMPLATE such as '{{.Repository}}:{{.Tag}}'")
+      .option('--digests', 'show digests (the registries the image was pulled from or pushed to)')
       .option('-q, --quiet', 'only image IDs')
       .option('--no-trunc', 'full image IDs'),
-  ).action(async (repo: string | undefined, opts: RootOptions & { tree?: boolean; format?: string; quiet?: boolean; trunc: boolean }) => {
-    const format = checkFormat(opts.format, ['table', 'json']);
+  ).action(async (repo: string | undefined, opts: RootOptions & { tree?: boolean; format?: string; digests?: boolean; quiet?: boolean; trunc: boolean }) => {
     const store = await openStore(opts);
     let images = await store.images();
     if (repo !== undefined) images = images.filter((i) => i.repoTags.some((t) => parseRef(t).name === repo));
     if (opts.tree) {
       const tree = layerTree(images);
-      if (format === 'json') printJson(tree);
+      if (opts.format === 'json') printJson(tree);
       else process.stdout.write(drawTree(tree));
       return;
     }
-    const id = (img: ImageRecord) => (opts.trunc ? shortId(img.id) : img.id);
-    if (format === 'json') {
-      return printJson(
-        rows(images, repo).map(({ repository, tag, img }) => ({
-          Repository: repository, Tag: tag, ID: img.id, CreatedAt: img.created ?? null, Size: sizeOf(img), Layers: img.layers.length,
-        })),
-      );
-    }
     if (opts.quiet) {
+      const id = (img: ImageRecord) => (opts.trunc ? shortId(img.id) : img.id);
       process.stdout.write([...new Set(images.map(id))].map((i) => i + '\n').join(''));
       return;
     }
-    process.stdout.write(
-      table(
-        ['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE'],
-        rows(images, repo).map(({ repository, tag, img }) => [repository, tag, id(img), timeAgo(img.created), humanSize(sizeOf(img))]),
-      ),
-    );
+    const digests = opts.digests === true || (opts.format ?? '').includes('{{.Digest}}');
+    const format = opts.digests && (opts.format === undefined || opts.format === 'table') ? WITH_DIGEST : opts.format;
+    process.stdout.write(formatRows(format, rows(images, repo, { trunc: opts.trunc, digests }), IMAGES));
   });
 }

@@ -1,6 +1,12 @@
-/** `layerfs load -i FILE|DIR` and `layerfs load --builtin hello-world`. */
+/** `layerfs load [-i FILE|DIR]` (stdin without -i) and `layerfs load --builtin hello-world`. */
 import { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
+import { createWriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { nonEmptyStdin } from './stdin.js';
 import { UsageError } from '../errors.js';
 import { humanSize } from './format.js';
 import { loadBuiltin } from '../store/hello-world.js';
@@ -42,24 +48,39 @@ export function printLoaded(images: ImageRecord[]): void {
   }
 }
 
+/** Spools stdin into the store's tmp dir (an archive is read by name, more than once), for `load < FILE`. */
+async function spoolStdin(root: string, input: Readable): Promise<string> {
+  const file = join(root, 'tmp', `${process.pid}-stdin-${Date.now()}.tar`);
+  await pipeline(input, createWriteStream(file, { mode: 0o600 }));
+  return file;
+}
+
 export function register(program: Command): void {
   withRoot(
     program
       .command('load')
-      .description('load images from a docker-save archive or an OCI layout (directory or tar; layers plain, gzip or zstd)')
-      .option('-i, --input <path>', 'archive file or OCI layout directory')
+      .description('load images from a docker-save archive or an OCI layout (directory or tar; layers plain, gzip or zstd), from -i or stdin')
+      .option('-i, --input <path>', 'archive file or OCI layout directory (default: stdin)')
       .option('--builtin <name>', 'build a built-in image instead (hello-world)')
       .option('-q, --quiet', 'no progress bar'),
   ).action(async (opts: RootOptions & { input?: string; builtin?: string; quiet?: boolean }) => {
-    if ((opts.input === undefined) === (opts.builtin === undefined)) throw new UsageError('load needs exactly one of -i FILE or --builtin NAME');
+    if (opts.input !== undefined && opts.builtin !== undefined) throw new UsageError('load takes -i FILE or --builtin NAME, not both');
+    let stdin: Readable | null = null;
+    if (opts.input === undefined && opts.builtin === undefined) {
+      if (process.stdin.isTTY) throw new UsageError('load: requested load from stdin, but stdin is a terminal; use -i FILE or redirect (layerfs load < image.tar)');
+      stdin = await nonEmptyStdin();
+      if (stdin === null) throw new UsageError('load: stdin is empty; use -i FILE or redirect an archive (layerfs load < image.tar)');
+    }
     const store = await openStore(opts);
     if (opts.builtin !== undefined) return printLoaded([await loadBuiltin(store, opts.builtin)]);
+    const input = opts.input ?? (await spoolStdin(store.root, stdin!));
     const bar = progressBar(!opts.quiet && process.stderr.isTTY === true);
     let images: ImageRecord[];
     try {
-      images = await loadArchive(store, opts.input!, { onProgress: (p) => bar.update(p) });
+      images = await loadArchive(store, input, { onProgress: (p) => bar.update(p) });
     } finally {
       bar.stop();
+      if (opts.input === undefined) await rm(input, { force: true });
     }
     printLoaded(images);
   });

@@ -3,8 +3,9 @@
  * command lives in its own module under src/cli/ and exports `register`.
  */
 import { Command, CommanderError } from 'commander';
-import { LayerfsError } from '../errors.js';
 import { version } from '../version.js';
+import { reportError, USAGE_FAILED } from './user-error.js';
+import { checkStoreAccess } from './store-access.js';
 
 type Register = (program: Command) => void;
 
@@ -64,7 +65,10 @@ export async function main(argv: string[]): Promise<number> {
     .description('union-filesystem layers: an overlay filesystem over FUSE, a layer store and a small runtime')
     .version(version, '-V, --version')
     .exitOverride()
-    .showHelpAfterError();
+    // commander's own messages are printed by main, as one line and a hint
+    .configureOutput({ outputError: () => {} })
+    .hook('preAction', (_program, cmd) => checkStoreAccess(cmd))
+    .addHelpText('after', '\nEnvironment:\n  LAYERFS_ROOT     the store (default /var/lib/layerfs; --root DIR on any command)\n  LAYERFS_DEBUG=1  print stack traces with errors');
   const names = new Set([...Object.keys(commands), ...Object.keys(aliases), 'help']);
   const args = withGlobalRoot(argv, names);
   // Load only the command asked for: podman starts a mount program for every
@@ -76,11 +80,12 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(args, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode;
-    if (err instanceof LayerfsError || (err as { code?: unknown }).code !== undefined) {
-      process.stderr.write(`layerfs: ${(err as Error).message}\n`);
-      return 1;
+    if (err instanceof CommanderError) {
+      if (err.exitCode === 0 || err.code === 'commander.help' || err.code === 'commander.helpDisplayed') return err.exitCode;
+      const cmd = commands[name] ? `layerfs ${args[0]}` : 'layerfs';
+      process.stderr.write(`layerfs: ${err.message.replace(/^error: /, '')}\nSee '${cmd} --help'.\n`);
+      return USAGE_FAILED;
     }
-    throw err;
+    return reportError(err);
   }
 }

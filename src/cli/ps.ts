@@ -1,8 +1,10 @@
-/** `layerfs ps [-a]`: containers with their status and exit code. */
+/** `layerfs ps [-a]`: containers with their status and exit code; `--format` as docker's. */
 import { Command } from 'commander';
 import { Store } from '../store/store.js';
 import { isLive, listContainers, type ContainerState } from '../runtime/containers.js';
 import { shortId } from '../oci/digest.js';
+import { ellipsis, goTime, timeAgo } from './format.js';
+import { formatRows, type Listing, type Row } from './output-format.js';
 
 export function statusText(c: ContainerState): string {
   if (c.status === 'running') return isLive(c) ? 'Up' : 'Dead (its runtime was killed)';
@@ -11,9 +13,33 @@ export function statusText(c: ContainerState): string {
   return 'Created';
 }
 
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]! + 3))).join('').trimEnd()).join('\n') + '\n';
+export const CONTAINERS: Listing = {
+  table: 'table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}',
+  headers: {
+    Command: 'COMMAND', CreatedAt: 'CREATED AT', ID: 'CONTAINER ID', Image: 'IMAGE', Labels: 'LABELS', LocalVolumes: 'LOCAL VOLUMES',
+    Mounts: 'MOUNTS', Names: 'NAMES', Networks: 'NETWORKS', Ports: 'PORTS', RunningFor: 'CREATED', Size: 'SIZE', State: 'STATE', Status: 'STATUS',
+  },
+};
+
+/** A container as docker's `ps` formatter sees it (cli/command/formatter/container.go). */
+export function containerRow(c: ContainerState, trunc: boolean): Row {
+  const cmd = c.args.join(' ');
+  return {
+    Command: JSON.stringify(trunc ? ellipsis(cmd, 20) : cmd),
+    CreatedAt: goTime(c.created),
+    ID: trunc ? shortId(c.id) : c.id,
+    Image: c.image,
+    Labels: '',
+    LocalVolumes: '0',
+    Mounts: '',
+    Names: c.name,
+    Networks: '',
+    Ports: '',
+    RunningFor: timeAgo(c.created),
+    Size: '0B',
+    State: c.status === 'running' && !isLive(c) ? 'dead' : c.status === 'failed' ? 'exited' : c.status,
+    Status: statusText(c),
+  };
 }
 
 export function register(program: Command): void {
@@ -22,18 +48,12 @@ export function register(program: Command): void {
     .description('list containers (running ones unless -a)')
     .option('-a, --all', 'show all containers')
     .option('-q, --quiet', 'only ids')
+    .option('--no-trunc', 'full ids and commands')
+    .option('--format <format>', "table (default), json (one object a line), 'table TEMPLATE' or a Go TEMPLATE such as '{{.ID}} {{.Status}}'")
     .option('--root <dir>', 'store root (default: $LAYERFS_ROOT or /var/lib/layerfs)')
-    .action(async (flags: { all?: boolean; quiet?: boolean; root?: string }) => {
+    .action(async (flags: { all?: boolean; quiet?: boolean; trunc: boolean; format?: string; root?: string }) => {
       const store = await Store.open(flags.root);
       const all = (await listContainers(store.root)).filter((c) => flags.all || isLive(c));
-      if (flags.quiet) {
-        process.stdout.write(all.map((c) => shortId(c.id) + '\n').join(''));
-        return;
-      }
-      const rows = all.map((c) => {
-        const cmd = c.args.join(' ');
-        return [shortId(c.id), c.image, JSON.stringify(cmd.length > 30 ? cmd.slice(0, 29) + '…' : cmd), c.created.replace('T', ' ').slice(0, 19), statusText(c), c.name];
-      });
-      process.stdout.write(table([['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'NAMES'], ...rows]));
+      process.stdout.write(formatRows(flags.format, all.map((c) => containerRow(c, flags.trunc)), CONTAINERS, { quiet: flags.quiet }));
     });
 }

@@ -1,5 +1,6 @@
 /** `layerfs push IMAGE [REF]`: a thin wrapper over the registry's push from the layer store. */
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
+import type { Compression } from '../oci/media-type.js';
 import { LayerProgress } from './transfer-progress.js';
 import { push } from '../registry/push.js';
 import { StoreTarget } from '../registry/store-adapter.js';
@@ -10,6 +11,7 @@ interface PushFlags {
   root?: string;
   insecure?: boolean;
   quiet?: boolean;
+  compression: Compression;
 }
 
 export function register(program: Command): void {
@@ -20,6 +22,7 @@ export function register(program: Command): void {
     .argument('[ref]', 'where to push: REGISTRY/NAME[:TAG] (default: IMAGE itself)')
     .option('--insecure', 'allow plain http to this registry (also: insecureRegistries in the config)')
     .option('-q, --quiet', 'print only the pushed digest')
+    .addOption(new Option('--compression <kind>', 'how uncompressed layers go up (the compressed blob is kept for the next push)').choices(['gzip', 'zstd', 'none']).default('gzip'))
     .option('--root <dir>', 'store root (default: $LAYERFS_ROOT or /var/lib/layerfs)')
     .action(async (image: string, ref: string | undefined, flags: PushFlags) => {
       const store = await Store.open(flags.root);
@@ -27,6 +30,7 @@ export function register(program: Command): void {
       const res = await push(image, ref ?? image, {
         source: new StoreTarget(store),
         insecure: flags.insecure,
+        compression: flags.compression,
         ...(flags.quiet ? {} : { onProgress: new LayerProgress(process.stdout).listener() }),
         warn: (m) => process.stderr.write(`${m}\n`),
       });

@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { Store } from '../store/store.js';
 import { findContainer } from '../runtime/containers.js';
 import { removeContainer } from '../runtime/remove.js';
+import { errorLine } from './user-error.js';
 
 export function register(program: Command): void {
   program
@@ -19,7 +20,7 @@ export function register(program: Command): void {
           await removeContainer(store.root, await findContainer(store.root, ref), flags.force);
           process.stdout.write(`${ref}\n`);
         } catch (err) {
-          process.stderr.write(`layerfs: ${(err as Error).message}\n`);
+          process.stderr.write(`layerfs: ${errorLine(err) ?? (err as Error).message}\n`);
           failed = true;
         }
       }

@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { LayerfsError, UsageError } from '../errors.js';
 import { RUNTIME_FAILED, runContainer } from '../runtime/run.js';
 import { parseIsolation, type IsolationFlags } from '../runtime/isolation.js';
+import { errorLine } from './user-error.js';
 
 const collect = (value: string, prev: string[]) => [...prev, value];
 
@@ -54,7 +55,7 @@ export function register(program: Command): void {
         process.exitCode = result.exitCode;
       } catch (err) {
         if (!(err instanceof LayerfsError) && (err as { code?: unknown }).code === undefined) throw err;
-        process.stderr.write(`layerfs: ${(err as Error).message}\n`);
+        process.stderr.write(`layerfs: ${errorLine(err) ?? (err as Error).message}\n`);
         process.exitCode = RUNTIME_FAILED;
       }
     });

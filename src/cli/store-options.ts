@@ -1,6 +1,7 @@
 /** What the store's commands share: the `--root` option and opening the store it names. */
 import type { Command } from 'commander';
 import { Store } from '../store/store.js';
+import { UsageError } from '../errors.js';
 
 export interface RootOptions {
   root?: string;
@@ -18,6 +19,6 @@ export function printJson(value: unknown): void {
 
 export function checkFormat(format: string | undefined, allowed: string[]): string {
   const f = format ?? allowed[0]!;
-  if (!allowed.includes(f)) throw new Error(`--format must be one of: ${allowed.join(', ')}`);
+  if (!allowed.includes(f)) throw new UsageError(`unsupported --format '${f}': use one of ${allowed.join(', ')}`);
   return f;
 }

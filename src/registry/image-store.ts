@@ -43,6 +43,8 @@ export interface PullTransaction {
 }
 
 export interface PullTarget {
+  /** Records that image `imageId` came from `repoDigest` (`name@sha256:…`), pulled or up to date. */
+  recordDigest?(imageId: string, repoDigest: string): Promise<void>;
   hasLayer(layer: { digest: string; diffId: string }): Promise<boolean>;
   /** Whether `ref` already names the image `imageId` (its config digest). */
   hasImage(ref: string, imageId: string): Promise<boolean>;
@@ -59,4 +61,12 @@ export interface PushImage {
 export interface PushSource {
   /** The image `name` names in this store; throws UnknownImageError when there is none. */
   image(name: string): Promise<PushImage>;
+  /**
+   * The plain (uncompressed) layer `layer` compressed as `kind`, made once and
+   * kept, so every push of it sends the same blob. A source without it pushes
+   * its layers as they are.
+   */
+  compressed?(layer: BlobSource, kind: 'gzip' | 'zstd'): Promise<BlobSource>;
+  /** Records that the registry holds `image` as `repoDigest` (`name@sha256:…`). */
+  recordDigest?(image: string, repoDigest: string): Promise<void>;
 }

@@ -136,6 +136,7 @@ export async function pull(reference: Reference | string, opts: PullOptions): Pr
         await tx.discard();
       }
     }
+    await target.recordDigest?.(img.config.digest, `${ref.name}@${img.digest}`);
     emit({ type: 'pull-done', ref: ref.toString(), digest: img.digest, upToDate });
     return { ref: ref.toString(), digest: img.digest, manifestDigest: img.manifestDigest, imageId: img.config.digest, upToDate, layers: results };
   } finally {

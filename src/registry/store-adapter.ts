@@ -3,10 +3,11 @@
  * A pull is one store import (Staging): each blob is unpacked through the
  * store's safe extraction path, which checks its digest and its diff_id, and
  * nothing appears in the store before the commit. A push reads the manifest
- * the store wrote for the image and the blobs it kept.
+ * the store wrote for the image and the blobs it kept; a plain layer is
+ * compressed once and the compressed blob kept beside it (see Store.keepCompressedLayer).
  */
 import { createReadStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { UnknownImageError } from '../errors.js';
 import type { Staging } from '../store/staging.js';
 import type { Store } from '../store/store.js';
@@ -14,6 +15,8 @@ import type { LayerRef } from '../store/types.js';
 import type { BlobSource } from './blob-upload.js';
 import type { PullTarget, PullTransaction, PushImage, PushSource } from './image-store.js';
 import { parseManifest, type Descriptor } from '../oci/manifest.js';
+import { layerMediaType } from '../oci/media-type.js';
+import { compressToFile, type CompressedBlob } from './compress-blob.js';
 
 /** Pulls by digest are stored untagged, as docker does. */
 const tagsFor = (ref: string): string[] => (ref.includes('@') ? [] : [ref]);
@@ -56,6 +59,30 @@ export class StoreTarget implements PullTarget, PushSource {
       },
       discard: () => staging.discard(),
     };
+  }
+
+  async recordDigest(image: string, repoDigest: string): Promise<void> {
+    const id = image.startsWith('sha256:') && image.length === 71 ? image : (await this.store.resolve(image)).id;
+    await this.store.addRepoDigest(id, repoDigest);
+  }
+
+  async compressed(layer: BlobSource, kind: 'gzip' | 'zstd'): Promise<BlobSource> {
+    // A plain layer's blob is its tar: its digest is its diff_id, the name of its directory.
+    const diffId = layer.digest;
+    const kept =
+      (await this.store.compressedLayer(diffId, kind)) ??
+      (await this.store.keepCompressedLayer(diffId, kind, ...(await this.compress(layer, kind))));
+    return { digest: kept.digest, size: kept.size, mediaType: layerMediaType(kind), open: (range) => createReadStream(kept.path, range) };
+  }
+
+  private async compress(layer: BlobSource, kind: 'gzip' | 'zstd'): Promise<[string, CompressedBlob]> {
+    const file = this.store.tmpPath(`${kind}`);
+    try {
+      return [file, await compressToFile(layer.open(), kind, file)];
+    } catch (err) {
+      await rm(file, { force: true });
+      throw err;
+    }
   }
 
   private blob(desc: Descriptor): BlobSource {

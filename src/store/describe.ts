@@ -8,7 +8,7 @@ export function inspectImage(img: ImageRecord, config: ImageConfig, layerDirs: s
   return {
     Id: img.id,
     RepoTags: img.repoTags,
-    RepoDigests: [],
+    RepoDigests: img.repoDigests ?? [],
     Parent: '',
     Comment: '',
     Created: config.created ?? img.created ?? '',

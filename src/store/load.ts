@@ -14,7 +14,7 @@ import { readOciLayout } from './oci-source.js';
 import { normalizeRef } from '../oci/reference.js';
 import type { Store } from './store.js';
 import type { ImageConfig } from '../oci/config.js';
-import type { ImageRecord } from './types.js';
+import type { ImageRecord, Opener } from './types.js';
 import type { UnpackLimits } from './unpack.js';
 
 export interface LoadOptions {
@@ -86,12 +86,15 @@ export async function loadArchive(store: Store, path: string, opts: LoadOptions 
 
 const ARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x' };
 
-/** `import`: one tarball (a rootfs or a layer, plain or compressed) becomes a one-layer image. */
-export async function importTarball(store: Store, file: string, ref?: string, opts: LoadOptions = {}): Promise<ImageRecord> {
+/**
+ * `import`: one tarball (a rootfs or a layer, plain or compressed) becomes a one-layer image.
+ * `opts.open` reads it from elsewhere (stdin, a packed directory); `file` then only names it.
+ */
+export async function importTarball(store: Store, file: string, ref?: string, opts: LoadOptions & { open?: Opener } = {}): Promise<ImageRecord> {
   const tags = ref === undefined ? [] : [normalizeRef(ref)];
   const created = new Date().toISOString();
   const { images } = await store.transaction(async (staging) => {
-    const layer = await staging.addLayer(() => createReadStream(file), { name: basename(file), limits: opts.limits, devices: opts.devices });
+    const layer = await staging.addLayer(opts.open ?? (() => createReadStream(file)), { name: basename(file), limits: opts.limits, devices: opts.devices });
     const config: ImageConfig = {
       architecture: ARCH[process.arch] ?? process.arch,
       os: 'linux',

@@ -10,7 +10,7 @@
  *   tmp/<pid>-<n>/             imports being staged (see staging.ts)
  *   lock                       held while anything above changes
  */
-import { access, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { createReadStream, type ReadStream } from 'node:fs';
 import { join } from 'node:path';
 import { LayerfsError, UnknownImageError, UsageError } from '../errors.js';
@@ -189,6 +189,65 @@ export class Store implements StagingHost {
       tags[name] = img.id;
       await this.writeTags(tags);
     });
+  }
+
+  /**
+   * Records `name@sha256:…` (a registry's manifest digest for this image, from
+   * a pull or a push) in the image's record: docker's RepoDigests.
+   */
+  async addRepoDigest(imageId: string, repoDigest: string): Promise<void> {
+    const path = join(this.root, 'images', `${hexOf(imageId)}.json`);
+    await withLock(this.root, async () => {
+      const text = await readFile(path, 'utf8').catch(() => null);
+      if (text === null) return; // removed meanwhile
+      const record = JSON.parse(text) as Omit<ImageRecord, 'repoTags'>;
+      if (record.repoDigests?.includes(repoDigest)) return;
+      record.repoDigests = [...(record.repoDigests ?? []), repoDigest].sort();
+      await writeAtomic(path, JSON.stringify(record, null, 2) + '\n');
+    });
+  }
+
+  /**
+   * A plain layer's blob compressed for push, kept in the layer's directory
+   * (it goes with the layer), so that every push sends the same bytes and digest.
+   */
+  async compressedLayer(diffId: string, kind: string): Promise<{ path: string; digest: string; size: number } | null> {
+    const path = join(this.root, 'layers', hexOf(diffId), `blob.${kind}`);
+    const text = await readFile(`${path}.json`, 'utf8').catch(() => null);
+    if (text === null) return null;
+    let desc: { digest: string; size: number };
+    try {
+      desc = JSON.parse(text) as typeof desc;
+    } catch {
+      return null; // a damaged note: the blob is made again
+    }
+    // A blob gone or cut short is made again (the registry checks the digest of what it gets).
+    const st = await stat(path).catch(() => null);
+    return st?.size === desc.size ? { path, ...desc } : null;
+  }
+
+  /** Keeps `file` (on the store's filesystem) as the layer's `kind` blob; the first one kept wins. */
+  async keepCompressedLayer(diffId: string, kind: string, file: string, desc: { digest: string; size: number }): Promise<{ path: string; digest: string; size: number }> {
+    try {
+      return await withLock(this.root, async () => {
+        const known = await this.compressedLayer(diffId, kind);
+        if (known) return known;
+        if (!(await exists(join(this.root, 'layers', hexOf(diffId))))) {
+          throw new LayerfsError('STORE_RACE', `layer ${diffId} was removed while it was being pushed; push again`);
+        }
+        const path = join(this.root, 'layers', hexOf(diffId), `blob.${kind}`);
+        await rename(file, path);
+        await writeAtomic(`${path}.json`, JSON.stringify(desc) + '\n');
+        return { path, ...desc };
+      });
+    } finally {
+      await rm(file, { force: true });
+    }
+  }
+
+  /** A private temp file name inside the store (same filesystem, removed with its process's leftovers). */
+  tmpPath(what: string): string {
+    return join(this.root, 'tmp', `${process.pid}-${what}-${Math.random().toString(36).slice(2)}`);
   }
 
   /**

@@ -25,6 +25,8 @@ export interface ImageRecord {
   /** Base first, as in the manifest. */
   layers: LayerRef[];
   repoTags: string[];
+  /** `name@sha256:…`: the manifest's digest in each registry the image was pulled from or pushed to. */
+  repoDigests?: string[];
   created?: string;
   loadedAt: string;
 }

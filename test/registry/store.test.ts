@@ -17,6 +17,7 @@ import { TestRegistry } from './helpers/registry-server.js';
 let reg: TestRegistry;
 let work: string;
 let config: RegistryConfig;
+let pushedDigest = '';
 
 beforeAll(async () => {
   reg = await TestRegistry.start();
@@ -34,14 +35,20 @@ describe('registry <-> layer store', () => {
     const hello = await ensureBuiltin(a, 'hello-world');
     const ref = `${reg.host}/library/hello-world:latest`;
     const pushed = await push('hello-world', ref, { source: new StoreTarget(a), config, insecure: true });
-    expect(pushed.digest).toBe(hello.manifestDigest);
+    // The plain layer went up gzipped, and the gzip blob stays with the layer.
+    const gz = (await a.compressedLayer(hello.layers[0]!.diffId, 'gzip'))!;
+    expect(pushed.layers).toEqual([{ digest: gz.digest, status: 'pushed' }]);
+    expect(pushed.digest).not.toBe(hello.manifestDigest);
+    pushedDigest = pushed.digest;
+    expect((await a.resolve('hello-world')).repoDigests).toEqual([`${reg.host}/library/hello-world@${pushed.digest}`]);
 
     const b = await Store.open(join(work, 'b'));
     const out = captured();
     const pulled = await pull(ref, { target: new StoreTarget(b), config, insecure: true, onProgress: out.progress });
     expect(pulled.imageId).toBe(hello.id);
-    const short = hello.layers[0]!.digest.slice(7, 19);
-    expect(out.lines()).toEqual([`${short}: Pull complete`, `Digest: ${hello.manifestDigest}`, `Status: Downloaded newer image for ${ref}`]);
+    const short = gz.digest.slice(7, 19);
+    expect(out.lines()).toEqual([`${short}: Pull complete`, `Digest: ${pushed.digest}`, `Status: Downloaded newer image for ${ref}`]);
+    expect((await b.resolve(ref)).repoDigests).toEqual([`${reg.host}/library/hello-world@${pushed.digest}`]);
 
     const img = await b.resolve(ref);
     const [dir] = b.layerDirs(img);
@@ -53,7 +60,27 @@ describe('registry <-> layer store', () => {
     const again = captured();
     const second = await pull(ref, { target: new StoreTarget(b), config, insecure: true, onProgress: again.progress });
     expect(second.layers.every((l) => l.status === 'exists')).toBe(true);
-    expect(again.lines()).toEqual([`${short}: Already exists`, `Digest: ${hello.manifestDigest}`, `Status: Image is up to date for ${ref}`]);
+    expect(again.lines()).toEqual([`${short}: Already exists`, `Digest: ${pushed.digest}`, `Status: Image is up to date for ${ref}`]);
+  });
+
+  it.each([
+    ['gzip', 'the same digest as the first push: the kept gzip blob is sent again'],
+    ['none', "the store's own manifest, the layer as it is"],
+    ['zstd', 'a zstd blob (made by the zstd program), kept too'],
+  ] as const)('push --compression %s: %s', async (compression, _why) => {
+    const a = await Store.open(join(work, 'a'));
+    const hello = await ensureBuiltin(a, 'hello-world');
+    const ref = `${reg.host}/compressed/${compression}:1`;
+    const first = await push('hello-world', ref, { source: new StoreTarget(a), config, insecure: true, compression });
+    const again = await push('hello-world', ref, { source: new StoreTarget(a), config, insecure: true, compression });
+    expect(again.digest).toBe(first.digest);
+    expect(again.layers.map((l) => l.status)).toEqual(['exists']);
+    if (compression === 'gzip') expect(first.digest).toBe(pushedDigest);
+    if (compression === 'none') expect(first.digest).toBe(hello.manifestDigest);
+    if (compression === 'zstd') expect(first.layers[0]!.digest).toBe((await a.compressedLayer(hello.layers[0]!.diffId, 'zstd'))!.digest);
+    // pulled back, the layer unpacks to the same diff_id (the image ID is the same)
+    const c = await Store.open(join(work, `pull-${compression}`));
+    expect((await pull(ref, { target: new StoreTarget(c), config, insecure: true })).imageId).toBe(hello.id);
   });
 
   it('reports shared base layers as Already exists and pulls only the new one', async () => {
@@ -78,7 +105,7 @@ describe('registry <-> layer store', () => {
     const s = await Store.open(join(work, 'd'));
     const a = await Store.open(join(work, 'a'));
     const hello = await a.resolve('hello-world');
-    const res = await pull(`${reg.host}/library/hello-world@${hello.manifestDigest}`, { target: new StoreTarget(s), config, insecure: true });
+    const res = await pull(`${reg.host}/library/hello-world@${pushedDigest}`, { target: new StoreTarget(s), config, insecure: true });
     expect(res.imageId).toBe(hello.id);
     expect((await s.images()).map((i) => [i.id, i.repoTags])).toEqual([[hello.id, []]]);
   });

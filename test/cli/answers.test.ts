@@ -1,0 +1,208 @@
+/**
+ * The CLI answers as docker's does, through the built bin/layerfs.js (run
+ * `npm run build` first): --format (json lines, templates, tables) on every
+ * listing, one-line errors with docker's exit codes, stdin for import and
+ * load, umount of what is no mount, and a user who is not root. Each row is
+ * an input that used to give a stack trace, a raw errno or the wrong shape.
+ */
+import { execFile } from 'node:child_process';
+import { chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LAYERFS_BIN } from '../helpers/mounts.js';
+import { addBusybox, tempRoot, type TempRoot } from '../runtime/helpers/busybox.js';
+import { hex, sha, tarOf } from '../store/fixtures.js';
+
+const execFileP = promisify(execFile);
+let t: TempRoot;
+
+interface Ran { code: number; out: string; err: string }
+
+/** Runs layerfs on the test's store; `input` is its stdin; `as` runs it as another user (setpriv). */
+async function layerfs(args: string[], opts: { input?: string | Buffer; env?: Record<string, string>; as?: number } = {}): Promise<Ran> {
+  const argv = [process.execPath, LAYERFS_BIN, ...args];
+  const [file, ...rest] = opts.as === undefined ? argv : ['setpriv', `--reuid=${opts.as}`, `--regid=${opts.as}`, '--clear-groups', ...argv];
+  const p = execFileP(file!, rest, { env: { ...process.env, LAYERFS_ROOT: t.root, ...opts.env } });
+  p.child.stdin!.end(opts.input ?? '');
+  try {
+    const r = await p;
+    return { code: 0, out: r.stdout, err: r.stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === 'number' ? e.code : -1, out: e.stdout ?? '', err: e.stderr ?? '' };
+  }
+}
+
+const jsonLines = (out: string) => out.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+/** A user error: one line on stderr, no stack trace. */
+const oneLine = (r: Ran) => expect(r.err.split('\n').filter(Boolean)).toHaveLength(1);
+
+/** Every file under `dir` with its size and mtime: a refused command must leave the store as it was. */
+function snapshot(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true }).map((d) => {
+    const p = join(d.parentPath, d.name);
+    const st = statSync(p);
+    return `${p} ${st.size} ${st.mtimeMs} ${d.isFile() ? readFileSync(p).toString('base64') : ''}`;
+  }).sort();
+}
+
+beforeAll(async () => {
+  t = await tempRoot();
+  await addBusybox(t.store);
+  const r = await layerfs(['run', '--name', 'c1', 'busybox:test', 'sh', '-c', 'echo x > /srv/new; rm /etc/motd']);
+  expect(r.code).toBe(0);
+});
+
+afterAll(async () => {
+  await layerfs(['rm', 'c1']);
+  expect(await t.cleanup()).toEqual([]);
+});
+
+describe('--format on every listing', () => {
+  it('images: templates, json lines with docker\'s keys, table headers, -q', async () => {
+    expect((await layerfs(['images', '--format', '{{.Repository}}:{{.Tag}}'])).out).toBe('busybox:test\n');
+    const [row] = jsonLines((await layerfs(['images', '--format', 'json'])).out);
+    expect(Object.keys(row!)).toEqual(['Containers', 'CreatedAt', 'CreatedSince', 'Digest', 'ID', 'Repository', 'SharedSize', 'Size', 'Tag', 'UniqueSize', 'VirtualSize']);
+    expect(row).toMatchObject({ Repository: 'busybox', Tag: 'test', Digest: '<none>', ID: expect.stringMatching(/^[0-9a-f]{12}$/) });
+    const table = (await layerfs(['images', '--format', 'table {{.Repository}}\\t{{.Tag}}\\t{{.Digest}}'])).out.split('\n');
+    expect(table.slice(0, 2)).toEqual(['REPOSITORY   TAG       DIGEST', 'busybox      test      <none>']);
+    expect((await layerfs(['images', '-q'])).out).toMatch(/^[0-9a-f]{12}\n$/);
+  });
+
+  it('history: a template (even plain text, as docker), json with docker\'s keys, -q', async () => {
+    const history = await layerfs(['history', '--format', 'x', 'busybox:test']);
+    expect(history.out).toMatch(/^(x\n)+$/);
+    const rows = jsonLines((await layerfs(['history', '--format', 'json', 'busybox:test'])).out);
+    expect(Object.keys(rows[0]!)).toEqual(['Comment', 'CreatedAt', 'CreatedBy', 'CreatedSince', 'ID', 'Size']);
+    expect((await layerfs(['history', '-q', 'busybox:test'])).out.split('\n')[0]).toMatch(/^[0-9a-f]{12}$/);
+    const raw = (await layerfs(['history', '--human=false', 'busybox:test'])).out.split('\n');
+    expect(raw[0]).toMatch(/^IMAGE\s+CREATED AT\s+CREATED BY\s+SIZE\s+COMMENT$/);
+    expect(raw[1]).toMatch(/^[0-9a-f]{12}\s+\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\s.*\s\d+\s/);
+  });
+
+  it('ps: json with docker\'s keys, templates, -q', async () => {
+    const [c] = jsonLines((await layerfs(['ps', '-a', '--format', 'json'])).out);
+    expect(Object.keys(c!)).toEqual([
+      'Command', 'CreatedAt', 'ID', 'Image', 'Labels', 'LocalVolumes', 'Mounts', 'Names', 'Networks', 'Ports', 'RunningFor', 'Size', 'State', 'Status',
+    ]);
+    expect(c).toMatchObject({ Names: 'c1', Image: 'busybox:test', State: 'exited', Status: 'Exited (0)' });
+    expect((await layerfs(['ps', '-a', '--format', '{{.Names}} {{.State}}'])).out).toBe('c1 exited\n');
+    expect((await layerfs(['ps', '-a', '--format', 'table {{.Names}}\\t{{.Image}}'])).out).toBe('NAMES     IMAGE\nc1        busybox:test\n');
+    expect((await layerfs(['ps', '-aq'])).out).toMatch(/^[0-9a-f]{12}\n$/);
+    expect((await layerfs(['ps', '--format', 'json'])).out).toBe('');
+  });
+
+  it('diff: A/C/D lines by default, json, templates', async () => {
+    const plain = (await layerfs(['diff', 'c1'])).out;
+    expect(plain).toContain('A /srv/new\n');
+    expect(plain).toContain('D /etc/motd\n');
+    expect(jsonLines((await layerfs(['diff', 'c1', '--format', 'json'])).out)).toContainEqual({ Path: '/srv/new', Type: 'A' });
+    expect((await layerfs(['diff', 'c1', '--format', '{{if eq .Type "D"}}{{.Path}}{{end}}'])).out).toContain('/etc/motd\n');
+    expect((await layerfs(['diff', 'c1', '--format', 'table'])).out.split('\n')[0]).toBe('CHANGE TYPE   PATH');
+  });
+
+  it('inspect: an indented array by default, json on one line, templates', async () => {
+    const full = await layerfs(['inspect', 'busybox:test']);
+    expect(full.out).toMatch(/^\[\n {4}\{\n {8}"Id": "sha256:/);
+    const id = (JSON.parse(full.out) as Array<{ Id: string }>)[0]!.Id;
+    expect((await layerfs(['inspect', 'busybox:test', '--format', 'json'])).out).toBe(JSON.stringify(JSON.parse(full.out)) + '\n');
+    expect((await layerfs(['inspect', '-f', '{{.Id}} {{json .RepoTags}} {{.Os}}', 'busybox:test'])).out).toBe(`${id} ["busybox:test"] linux\n`);
+    // as docker: what is there is printed, then one line for each name that is not
+    expect(await layerfs(['inspect', '-f', '{{.Id}}', 'busybox:test', 'nope', 'nope:2'])).toEqual({
+      code: 1, out: `${id}\n`, err: 'layerfs: no such image: nope\nlayerfs: no such image: nope:2\n',
+    });
+  });
+
+  it.each([
+    [['images', '--format', '{{.Repository}}{{.Nope}}'], "layerfs: --format: template: at <.Nope>: can't evaluate field Nope (fields: Containers, CreatedAt, CreatedSince, Digest, ID, Repository, SharedSize, Size, Tag, UniqueSize, VirtualSize)\n"],
+    [['ps', '-a', '--format', '{{.Nope}}'], expect.stringMatching(/^layerfs: --format: template: at <\.Nope>: can't evaluate field Nope \(fields: Command, /)],
+    [['history', '--format', '{{if .ID}}', 'busybox:test'], 'layerfs: --format: template: unexpected EOF: {{if}} without {{end}}\n'],
+    [['inspect', '--format', '{{.Config.Nope}}', 'busybox:test'], expect.stringMatching(/^layerfs: --format: template: at <\.Config\.Nope>: can't evaluate field Nope \(fields: .*Cmd/)],
+    [['save', '--format', 'docker', 'busybox:test', '-o', '/dev/null'], "layerfs: unsupported --format 'docker': use one of oci-archive, docker-archive\n"],
+  ])('%j: one line, exit 125', async (args, err) => {
+    const r = await layerfs(args);
+    expect(r).toMatchObject({ code: 125, out: '', err });
+    oneLine(r);
+  });
+});
+
+describe('errors: one line that names the thing and the reason', () => {
+  it.each([
+    [['run', '--bogus', 'busybox:test'], 125, "layerfs: unknown option '--bogus'\nSee 'layerfs run --help'.\n"],
+    [['images', 'a', 'b'], 125, "layerfs: too many arguments for 'images'. Expected 1 argument but got 2.\nSee 'layerfs images --help'.\n"],
+    [['nosuchcommand'], 125, "layerfs: unknown command 'nosuchcommand'\nSee 'layerfs --help'.\n"],
+    [['push', '--compression', 'lz4', 'busybox:test'], 125, "layerfs: option '--compression <kind>' argument 'lz4' is invalid. Allowed choices are gzip, zstd, none.\nSee 'layerfs push --help'.\n"],
+    [['import', '/nonexistent.tar', 'x:1'], 1, 'layerfs: /nonexistent.tar: no such file or directory\n'],
+    [['import', '-', 'x:1'], 125, 'layerfs: import -: stdin is empty; pipe a tarball in (layerfs import - NAME < rootfs.tar)\n'],
+    [['load'], 125, 'layerfs: load: stdin is empty; use -i FILE or redirect an archive (layerfs load < image.tar)\n'],
+    [['umount', '/tmp'], 1, 'layerfs: not mounted: /tmp\n'],
+    [['rmi', 'no-such:image'], 1, 'layerfs: no such image: no-such:image\n'],
+  ])('%j → exit %i', async (args, code, err) => {
+    const before = snapshot(t.root);
+    expect(await layerfs(args)).toEqual({ code, out: '', err });
+    expect(snapshot(t.root)).toEqual(before);
+  });
+
+  it('a bug is one line too; LAYERFS_DEBUG=1 shows the stack', async () => {
+    const other = await tempRoot();
+    try {
+      writeFileSync(join(other.root, 'tags.json'), '{"busybox:test": "sha');
+      const r = await layerfs(['images'], { env: { LAYERFS_ROOT: other.root } });
+      expect(r.code).toBe(1);
+      oneLine(r);
+      expect(r.err).not.toMatch(/\n\s+at /);
+      const debug = await layerfs(['images'], { env: { LAYERFS_ROOT: other.root, LAYERFS_DEBUG: '1' } });
+      expect(debug.err).toMatch(/\n\s+at /);
+    } finally {
+      await other.cleanup();
+    }
+  });
+});
+
+describe('stdin, directories, and users who are not root', () => {
+  it('import - and import DIR make one-layer images; load reads an archive from stdin', async () => {
+    const layer = await tarOf([{ name: 'etc/' }, { name: 'etc/motd', content: 'from stdin\n' }]);
+    const fromStdin = await layerfs(['import', '-', 'stdin:1'], { input: layer });
+    expect(fromStdin).toMatchObject({ code: 0, out: expect.stringMatching(/^sha256:[0-9a-f]{64}\n$/) });
+    const [inspected] = JSON.parse((await layerfs(['inspect', 'stdin:1'])).out) as Array<{ RootFS: { Layers: string[] } }>;
+    expect(inspected!.RootFS.Layers).toEqual([sha(layer)]);
+    expect(readFileSync(join(t.root, 'layers', hex(sha(layer)), 'diff/etc/motd'), 'utf8')).toBe('from stdin\n');
+
+    const dir = join(t.root, '..', `${t.root.split('/').pop()}-dir`);
+    mkdirSync(join(dir, 'srv'), { recursive: true });
+    writeFileSync(join(dir, 'srv/page'), 'a directory\n');
+    try {
+      expect((await layerfs(['import', dir, 'dir:1'])).code).toBe(0);
+      const [img] = JSON.parse((await layerfs(['inspect', 'dir:1'])).out) as Array<{ GraphDriver: { Data: { LowerDir: string } } }>;
+      expect(readFileSync(join(img!.GraphDriver.Data.LowerDir, 'srv/page'), 'utf8')).toBe('a directory\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+
+    const archive = (await execFileP(process.execPath, [LAYERFS_BIN, 'save', 'stdin:1'], { env: { ...process.env, LAYERFS_ROOT: t.root }, encoding: 'buffer', maxBuffer: 1 << 26 })).stdout;
+    const other = await tempRoot();
+    try {
+      expect(await layerfs(['load'], { input: archive, env: { LAYERFS_ROOT: other.root } })).toEqual({ code: 0, out: 'Loaded image: stdin:1\n', err: '' });
+      expect(readdirSync(join(other.root, 'tmp'))).toEqual([]);
+    } finally {
+      await other.cleanup();
+    }
+  });
+
+  it('a user who is not root: one line before anything is touched, and --root DIR they own works', async () => {
+    const before = snapshot(t.root);
+    const r = await layerfs(['images'], { as: 65534 });
+    expect(r).toEqual({ code: 1, out: '', err: `layerfs needs root (or --root DIR you own): ${t.root} is not writable\n` });
+    expect(snapshot(t.root)).toEqual(before);
+    const own = mkdtempSync(join(tmpdir(), 'layerfs-nobody-'));
+    try {
+      chownSync(own, 65534, 65534);
+      expect(await layerfs(['images', '--root', join(own, 'store'), '--format', 'json'], { as: 65534 })).toEqual({ code: 0, out: '', err: '' });
+      expect(statSync(join(own, 'store', 'images')).uid).toBe(65534);
+    } finally {
+      rmSync(own, { recursive: true, force: true });
+    }
+  });
+});
