@@ -8,6 +8,12 @@ import { parseRef } from '../oci/reference.js';
 import type { ImageRecord } from '../store/types.js';
 import { checkFormat, openStore, printJson, withRoot, type RootOptions } from './store-options.js';
 
+/** Untagged images that another image was built on: a build's intermediate steps, hidden unless `-a`, as docker hides them. */
+function withoutIntermediates(images: ImageRecord[]): ImageRecord[] {
+  const parents = new Set(images.map((i) => i.parent));
+  return images.filter((i) => i.repoTags.length > 0 || !parents.has(i.id));
+}
+
 const sizeOf = (img: ImageRecord) => img.layers.reduce((n, l) => n + l.unpackedSize, 0);
 
 /** One row per tag (an untagged image gets one `<none>` row), as docker lists them. */
@@ -27,11 +33,13 @@ export function register(program: Command): void {
       .option('--tree', 'draw the layer tree: shared layers once, sizes and tags')
       .option('--format <format>', 'table or json', 'table')
       .option('-q, --quiet', 'only image IDs')
+      .option('-a, --all', "also a build's intermediate images (the build cache)")
       .option('--no-trunc', 'full image IDs'),
-  ).action(async (repo: string | undefined, opts: RootOptions & { tree?: boolean; format?: string; quiet?: boolean; trunc: boolean }) => {
+  ).action(async (repo: string | undefined, opts: RootOptions & { all?: boolean; tree?: boolean; format?: string; quiet?: boolean; trunc: boolean }) => {
     const format = checkFormat(opts.format, ['table', 'json']);
     const store = await openStore(opts);
     let images = await store.images();
+    if (!opts.all) images = withoutIntermediates(images);
     if (repo !== undefined) images = images.filter((i) => i.repoTags.some((t) => parseRef(t).name === repo));
     if (opts.tree) {
       const tree = layerTree(images);

@@ -87,7 +87,10 @@ export async function loadArchive(store: Store, path: string, opts: LoadOptions 
 const ARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x' };
 
 /** `import`: one tarball (a rootfs or a layer, plain or compressed) becomes a one-layer image. */
-export async function importTarball(store: Store, file: string, ref?: string, opts: LoadOptions = {}): Promise<ImageRecord> {
+export async function importTarball(
+  store: Store, file: string, ref?: string,
+  opts: LoadOptions & { changeConfig?: (c: NonNullable<ImageConfig['config']>) => NonNullable<ImageConfig['config']> } = {},
+): Promise<ImageRecord> {
   const tags = ref === undefined ? [] : [normalizeRef(ref)];
   const created = new Date().toISOString();
   const { images } = await store.transaction(async (staging) => {
@@ -96,7 +99,7 @@ export async function importTarball(store: Store, file: string, ref?: string, op
       architecture: ARCH[process.arch] ?? process.arch,
       os: 'linux',
       created,
-      config: {},
+      config: opts.changeConfig ? opts.changeConfig({}) : {},
       rootfs: { type: 'layers', diff_ids: [layer.diffId] },
       history: [{ created, created_by: 'layerfs import', comment: `Imported from ${basename(file)}` }],
     };

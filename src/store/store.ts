@@ -29,6 +29,8 @@ export interface NewImage {
   /** Base first: layers the store already has, or openers of new (possibly compressed) layer tars. */
   layers: Array<LayerRef | Opener>;
   tags?: string[];
+  /** The image it was built on ('' for scratch), for the build cache and `images`. */
+  parent?: string;
 }
 
 export interface RemoveResult {
@@ -108,7 +110,9 @@ export class Store implements StagingHost {
         layers.push(typeof l === 'function' ? await s.addLayer(l, { name: `layer ${i + 1}` }) : l);
       }
       const config = { ...img.config, rootfs: { type: 'layers' as const, diff_ids: layers.map((l) => l.diffId) } };
-      return s.addImage(Buffer.from(JSON.stringify(config)), layers, img.tags ?? [], 'new image');
+      const record = await s.addImage(Buffer.from(JSON.stringify(config)), layers, img.tags ?? [], 'new image');
+      if (img.parent !== undefined) record.parent = img.parent;
+      return record;
     });
     return images[0]!;
   }

@@ -27,4 +27,6 @@ export interface ImageRecord {
   repoTags: string[];
   created?: string;
   loadedAt: string;
+  /** For a built image: the image it was built on ('' for scratch). */
+  parent?: string;
 }
