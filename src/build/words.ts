@@ -58,7 +58,8 @@ export function expand(word: string, lookup: Lookup, escape = '\\'): string {
         i++;
         return lookup(name) ?? '';
       }
-      let op = word[i] ?? '';
+      if (i >= word.length) fail("missing '}'");
+      let op = word[i]!;
       if (op === ':') op += word[++i] ?? '';
       if (!['-', '+', ':-', ':+'].includes(op)) fail(`unsupported modifier '${op}'`);
       i++;

@@ -9,7 +9,7 @@ export function inspectImage(img: ImageRecord, config: ImageConfig, layerDirs: s
     Id: img.id,
     RepoTags: img.repoTags,
     RepoDigests: [],
-    Parent: '',
+    Parent: img.parent ?? '',
     Comment: '',
     Created: config.created ?? img.created ?? '',
     Author: config.author ?? '',

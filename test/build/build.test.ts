@@ -177,7 +177,7 @@ describe('context rules', () => {
 });
 
 describe('errors', () => {
-  const failing = [
+  const failing: Array<{ name: string; files: ContextFiles; error: RegExp; target?: string }> = [
     { name: 'a parse error, before anything runs', files: { Dockerfile: 'FROM busybox:test\nRUN echo should-not-run\nFOO bar\n' }, error: /Dockerfile:3: unknown instruction: FOO$/ },
     { name: 'COPY from outside the context', files: { Dockerfile: 'FROM busybox:test\nCOPY ../x /x\n' }, error: /Dockerfile:2: COPY: \.\.\/x: forbidden path outside the build context$/ },
     { name: 'COPY of a symlink that leads out', files: { Dockerfile: 'FROM busybox:test\nCOPY link /x\n', link: { symlink: '/etc/passwd' } }, error: /Dockerfile:2: COPY: link: forbidden path outside the build context \(a symlink to \/etc\/passwd\)$/ },
