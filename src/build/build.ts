@@ -20,6 +20,7 @@ import type { HistoryEntry, ImageConfig } from '../oci/config.js';
 import { pull } from '../registry/pull.js';
 import { StoreTarget } from '../registry/store-adapter.js';
 import type { ProgressListener } from '../registry/events.js';
+import type { ConnectOptions } from '../registry/connect.js';
 import { commitUpper } from '../runtime/commit.js';
 import { loadState, pathsOf } from '../runtime/containers.js';
 import { DEFAULT_PATH } from '../runtime/process-spec.js';
@@ -58,6 +59,8 @@ export interface BuildOptions {
   stderr?: number;
   onEvent?: (e: BuildEvent) => void;
   onPullProgress?: ProgressListener;
+  /** How a missing FROM or COPY --from image is pulled (registry config, `insecure`). */
+  registry?: Omit<ConnectOptions, 'warn'>;
 }
 
 export type BuildEvent =
@@ -138,7 +141,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     } catch (err) {
       if (!(err instanceof UnknownImageError)) throw err;
       emit({ kind: 'pull', ref });
-      const res = await pull(ref, { target: new StoreTarget(store), onProgress: opts.onPullProgress, warn: (m) => emit({ kind: 'warning', message: m }) });
+      const res = await pull(ref, { ...opts.registry, target: new StoreTarget(store), onProgress: opts.onPullProgress, warn: (m) => emit({ kind: 'warning', message: m }) });
       return store.resolve(res.imageId);
     }
   };

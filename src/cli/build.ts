@@ -9,7 +9,7 @@ const collect = (value: string, prev: string[]) => [...prev, value];
 
 interface BuildFlags {
   tag: string[]; file?: string; buildArg: string[]; cache: boolean; target?: string; quiet?: boolean;
-  network: 'host' | 'none'; root?: string; rootfs: 'layerfs' | 'kernel';
+  network: 'host' | 'none'; root?: string; rootfs: 'layerfs' | 'kernel'; insecure?: boolean;
 }
 
 function line(e: BuildEvent): string {
@@ -51,6 +51,7 @@ export function register(program: Command): void {
     .option('--target <stage>', 'build up to this stage (FROM ... AS stage)')
     .option('-q, --quiet', 'print only the image ID')
     .addOption(new Option('--network <mode>', "RUN steps' network: host shares ours, none has only lo").choices(['host', 'none']).default('host'))
+    .option('--insecure', 'allow plain http when pulling a missing FROM image (also: insecureRegistries in the config)')
     .option('--root <dir>', 'store root (default: $LAYERFS_ROOT or /var/lib/layerfs)')
     .addOption(new Option('--rootfs <mounter>', 'how step rootfs are mounted').choices(['layerfs', 'kernel']).default('layerfs').hideHelp())
     .addHelpText('after', `
@@ -71,7 +72,7 @@ Example:
       try {
         const res = await build({
           root: flags.root, context: contextDir, dockerfile: flags.file, tags: flags.tag, buildArgs: buildArgs(flags.buildArg),
-          noCache: !flags.cache, target: flags.target, network: flags.network, mounter: flags.rootfs,
+          noCache: !flags.cache, registry: { insecure: flags.insecure }, target: flags.target, network: flags.network, mounter: flags.rootfs,
           ...(quietFd !== undefined ? { stdout: quietFd, stderr: quietFd } : { onPullProgress: new LayerProgress(process.stdout).listener() }),
           onEvent: print,
         });

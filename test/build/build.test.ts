@@ -12,6 +12,10 @@ import { helloElf, HELLO_MESSAGE, loadBuiltin } from '../../src/store/hello-worl
 import { UnknownImageError } from '../../src/errors.js';
 import { addBusybox, CHANGES, runCaptured, tempRoot, type TempRoot } from '../runtime/helpers/busybox.js';
 import { tarOf } from '../store/fixtures.js';
+import { push } from '../../src/registry/push.js';
+import { RegistryConfig } from '../../src/registry/registry-config.js';
+import { StoreTarget } from '../../src/registry/store-adapter.js';
+import { TestRegistry } from '../registry/helpers/registry-server.js';
 import { buildCaptured, layerEntries, stepLines, tryBuild, writeContext, type ContextFiles } from './helpers.js';
 
 let t: TempRoot;
@@ -208,4 +212,29 @@ describe('errors', () => {
     const again = await tryBuild(t.root, { context: ctx });
     expect(again.events.filter((e) => e.kind === 'cache')).toHaveLength(1);
   });
+});
+
+describe('FROM an image the store does not have', () => {
+  let reg: TestRegistry | undefined;
+  afterAll(async () => {
+    await reg?.stop();
+  });
+
+  it('pulls it from its registry', async () => {
+    reg = await TestRegistry.start();
+    const config = await RegistryConfig.load(join(t.root, 'registry-config.json'));
+    const ref = `${reg.host}/lib/busybox:test`;
+    await push('busybox:test', ref, { source: new StoreTarget(t.store), insecure: true, config });
+    const fresh = await tempRoot();
+    try {
+      const ctx = context({ Dockerfile: `FROM ${ref}\nRUN echo pulled > /pulled\n` });
+      const res = await buildCaptured(fresh.root, { context: ctx, tags: ['on-pulled:test'], registry: { insecure: true, config } });
+      expect(res.events.filter((e) => e.kind === 'pull')).toEqual([{ kind: 'pull', ref }]);
+      const base = await fresh.store.resolve(ref);
+      expect((await fresh.store.resolve('on-pulled:test')).layers.slice(0, 1)).toEqual(base.layers);
+      expect(base.layers.map((l) => l.diffId)).toEqual((await t.store.resolve('busybox:test')).layers.map((l) => l.diffId));
+    } finally {
+      expect(await fresh.cleanup()).toEqual([]);
+    }
+  }, 30_000);
 });
