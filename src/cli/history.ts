@@ -19,7 +19,10 @@ export function register(program: Command): void {
     const format = checkFormat(opts.format, ['table', 'json']);
     const store = await openStore(opts);
     const img = await store.resolve(ref);
-    const rows = historyRows(img, await store.config(img));
+    const byId = new Map((await store.images()).map((r) => [r.id, r]));
+    const ancestors: string[] = [];
+    for (let p = img.parent; p && byId.has(p); p = byId.get(p)!.parent) ancestors.push(p);
+    const rows = historyRows(img, await store.config(img), ancestors);
     if (format === 'json') return printJson(rows);
     const cut = (s: string) => (opts.trunc && s.length > 45 ? s.slice(0, 44) + '…' : s);
     process.stdout.write(
