@@ -58,6 +58,8 @@ export interface BuildOptions {
   stdout?: number;
   stderr?: number;
   onEvent?: (e: BuildEvent) => void;
+  /** SIGINT, SIGTERM and SIGHUP stop a running RUN step, which fails the build (its container is cleaned up). */
+  forwardSignals?: boolean;
   onPullProgress?: ProgressListener;
   /** How a missing FROM or COPY --from image is pulled (registry config, `insecure`). */
   registry?: Omit<ConnectOptions, 'warn'>;
@@ -252,7 +254,21 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     if (!state.image) throw new DockerfileError('RUN needs a base image with a shell: this stage is FROM scratch');
     const base = state.image;
     let containerId: string | undefined;
+    let initPid: number | undefined;
+    let interrupted: NodeJS.Signals | undefined;
+    // An interrupt ends the step (its PID 1 would ignore a forwarded SIGINT) and so the build.
+    const stop = (sig: NodeJS.Signals) => {
+      interrupted ??= sig;
+      try {
+        if (initPid !== undefined) process.kill(initPid, 'SIGKILL');
+      } catch {
+        // it has exited already
+      }
+    };
+    const signals: NodeJS.Signals[] = opts.forwardSignals ? ['SIGINT', 'SIGTERM', 'SIGHUP'] : [];
+    for (const sig of signals) process.on(sig, stop);
     const cleanup = async () => {
+      for (const sig of signals) process.off(sig, stop);
       if (containerId === undefined) return;
       await removeContainer(store.root, await loadState(store.root, containerId));
       emit({ kind: 'removed', container: shortId(containerId) });
@@ -263,11 +279,14 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
         mounter, stdout: opts.stdout, stderr: opts.stderr, remove: false,
         onStart: (s) => {
           containerId = s.id;
+          initPid = s.initPid;
+          if (interrupted) stop(interrupted);
           emit({ kind: 'running', container: shortId(s.id) });
         },
         log: (m) => emit({ kind: 'warning', message: m }),
       });
       containerId = res.id;
+      if (interrupted) throw new BuildError(`interrupted by ${interrupted} while running '${command.join(' ')}'`, 130);
       if (res.exitCode !== 0) {
         throw new BuildError(`The command '${command.join(' ')}' returned a non-zero code: ${res.exitCode}`, res.exitCode);
       }

@@ -74,7 +74,7 @@ Example:
           root: flags.root, context: contextDir, dockerfile: flags.file, tags: flags.tag, buildArgs: buildArgs(flags.buildArg),
           noCache: !flags.cache, registry: { insecure: flags.insecure }, target: flags.target, network: flags.network, mounter: flags.rootfs,
           ...(quietFd !== undefined ? { stdout: quietFd, stderr: quietFd } : { onPullProgress: new LayerProgress(process.stdout).listener() }),
-          onEvent: print,
+          onEvent: print, forwardSignals: true,
         });
         if (flags.quiet) process.stdout.write(`${res.id}\n`);
       } catch (err) {

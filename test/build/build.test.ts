@@ -4,12 +4,13 @@
  * hello-world Dockerfile, a multi-step build with its cache, multi-stage,
  * .dockerignore and ADD, and the errors that must stop a build.
  */
-import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { helloElf, HELLO_MESSAGE, loadBuiltin } from '../../src/store/hello-world.js';
-import { UnknownImageError } from '../../src/errors.js';
+import { BuildError, UnknownImageError } from '../../src/errors.js';
+import { build } from '../../src/build/build.js';
 import { addBusybox, CHANGES, runCaptured, tempRoot, type TempRoot } from '../runtime/helpers/busybox.js';
 import { tarOf } from '../store/fixtures.js';
 import { push } from '../../src/registry/push.js';
@@ -211,6 +212,28 @@ describe('errors', () => {
     // The ENV step succeeded: it is in the cache.
     const again = await tryBuild(t.root, { context: ctx });
     expect(again.events.filter((e) => e.kind === 'cache')).toHaveLength(1);
+  });
+});
+
+describe('an interrupt', () => {
+  it('stops a running RUN step, fails the build with 130 and leaves no container', async () => {
+    const ctx = context({ Dockerfile: 'FROM busybox:test\nRUN echo started && sleep 60\n' });
+    const events: string[] = [];
+    const t0 = performance.now();
+    const devNull = openSync('/dev/null', 'w');
+    const err = await build({
+      root: t.root, context: ctx, tags: ['interrupted:test'], forwardSignals: true, stdout: devNull, stderr: devNull,
+      onEvent: (e) => {
+        events.push(e.kind);
+        if (e.kind === 'running') setTimeout(() => process.kill(process.pid, 'SIGINT'), 300);
+      },
+    }).catch((e: unknown) => e as BuildError).finally(() => closeSync(devNull));
+    expect(err).toBeInstanceOf(BuildError);
+    expect((err as BuildError).exitCode).toBe(130);
+    expect(performance.now() - t0).toBeLessThan(20_000);
+    expect(events).toContain('removed');
+    expect(existsSync(join(t.root, 'containers')) ? readdirSync(join(t.root, 'containers')) : []).toEqual([]);
+    await expect(t.store.resolve('interrupted:test')).rejects.toBeInstanceOf(UnknownImageError);
   });
 });
 
