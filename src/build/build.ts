@@ -143,8 +143,12 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     } catch (err) {
       if (!(err instanceof UnknownImageError)) throw err;
       emit({ kind: 'pull', ref });
-      const res = await pull(ref, { ...opts.registry, target: new StoreTarget(store), onProgress: opts.onPullProgress, warn: (m) => emit({ kind: 'warning', message: m }) });
-      return store.resolve(res.imageId);
+      try {
+        const res = await pull(ref, { ...opts.registry, target: new StoreTarget(store), onProgress: opts.onPullProgress, warn: (m) => emit({ kind: 'warning', message: m }) });
+        return await store.resolve(res.imageId);
+      } catch (pullErr) {
+        throw new DockerfileError(`${ref}: not in the store, and pulling it failed: ${(pullErr as Error).message}`);
+      }
     }
   };
 
