@@ -12,7 +12,7 @@
  * Each step's image is kept untagged with its parent, which is the build
  * cache (cache.ts). The driver reports events; the CLI prints them.
  */
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BuildError, DockerfileError, UnknownImageError } from '../errors.js';
 import { shortId } from '../oci/digest.js';
@@ -32,7 +32,8 @@ import { Store } from '../store/store.js';
 import type { ImageRecord } from '../store/types.js';
 import { findCached } from './cache.js';
 import { applyMetadata, DEFAULT_SHELL, METADATA_KEYWORDS, type ContainerConfig } from './config-changes.js';
-import { copyFiles } from './copy-files.js';
+import { copyFiles, makeDirs } from './copy-files.js';
+import { Resolver } from '../overlay/resolve.js';
 import { DockerIgnore } from './dockerignore.js';
 import { parseDockerfile, type Dockerfile, type Instruction, type Stage } from './dockerfile.js';
 import { chownIds } from './chown.js';
@@ -237,6 +238,10 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     }
     if (METADATA_KEYWORDS.has(instr.keyword)) {
       const applied = applyMetadata(current, instr, lookup, df.escape);
+      // WORKDIR makes its directory when the image lacks it, in a layer of its own, as Docker's builder does.
+      if (instr.keyword === 'WORKDIR' && !hasPath(state.image, applied.config.WorkingDir!)) {
+        return workdirStep(state, applied.config, `${NOP} ${applied.text}`, parent, nextConfig, cachedImage, metadataStep);
+      }
       if (instr.keyword === 'CMD') state.cmdSet = true;
       // A new ENTRYPOINT drops a CMD inherited from the base image, as Docker does.
       if (instr.keyword === 'ENTRYPOINT' && !state.cmdSet) delete applied.config.Cmd;
@@ -346,6 +351,37 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       return false;
     } finally {
       await from.rootfs?.dispose();
+    }
+  }
+
+  async function workdirStep(
+    state: StageState, config: ContainerConfig, createdBy: string, parent: string,
+    nextConfig: (c: ContainerConfig, createdBy: string) => ImageConfig, cachedImage: (createdBy: string) => Promise<boolean>,
+    metadataStep: (c: ContainerConfig, createdBy: string) => Promise<boolean>,
+  ): Promise<boolean> {
+    if (await cachedImage(createdBy)) return true;
+    const rootfs = await openStepRootfs(store, state.image ? store.layerDirs(state.image) : [], mounter, true);
+    try {
+      await makeDirs(rootfs.merged, config.WorkingDir!);
+      await rootfs.unmount();
+      // Through a symlink the directory may have been there after all: then nothing changed.
+      if ((await readdir(rootfs.upper)).length === 0) return await metadataStep(config, createdBy);
+      const next = nextConfig(config, createdBy);
+      state.image = await commitUpper(store, rootfs.upper, state.image, next, { parent, name: `build-${process.pid}` });
+      state.config = next;
+      return false;
+    } finally {
+      await rootfs.dispose();
+    }
+  }
+
+  /** Whether `path` is in the image's layers; a symlink on the way reads as missing (the mount then tells). */
+  function hasPath(image: ImageRecord | null, path: string): boolean {
+    if (!image || path === '/') return path === '/';
+    try {
+      return new Resolver(store.layerDirs(image).map((root) => ({ root, upper: false }))).resolve(path).kind === 'found';
+    } catch {
+      return false;
     }
   }
 

@@ -50,6 +50,19 @@ async function isTar(file: string): Promise<boolean> {
   return Buffer.concat(head).subarray(257, 262).toString('latin1') === 'ustar';
 }
 
+/** `mkdir -p` of container path `path` in `rootfs` (symlinks followed inside it); new dirs are 0755 and owned by `owner` (root). */
+export async function makeDirs(rootfs: string, path: string, owner = { uid: 0, gid: 0 }): Promise<void> {
+  const parts = path.split('/').filter(Boolean);
+  for (let i = 1; i <= parts.length; i++) {
+    const host = await scopedPath(rootfs, '/' + parts.slice(0, i).join('/'));
+    const st = await lstat(host).catch(() => null);
+    if (st?.isDirectory()) continue;
+    if (st) throw new DockerfileError(`cannot make ${path}: /${parts.slice(0, i).join('/')} is not a directory`);
+    await mkdir(host, { mode: 0o755 });
+    await lchown(host, owner.uid, owner.gid);
+  }
+}
+
 export async function copyFiles(rootfs: string, spec: CopySpec): Promise<void> {
   const ownerOf = (st: Stats, keepOwner: boolean) => (keepOwner ? { uid: st.uid, gid: st.gid } : (spec.owner ?? { uid: 0, gid: 0 }));
   const metaOf = (st: Stats, keepOwner = false): Meta => ({
@@ -57,19 +70,7 @@ export async function copyFiles(rootfs: string, spec: CopySpec): Promise<void> {
     ...ownerOf(st, keepOwner),
     mtime: st.mtime,
   });
-  const dirOwner = spec.owner ?? { uid: 0, gid: 0 };
-
-  const ensureDir = async (path: string) => {
-    const parts = path.split('/').filter(Boolean);
-    for (let i = 1; i <= parts.length; i++) {
-      const host = await scopedPath(rootfs, '/' + parts.slice(0, i).join('/'));
-      const st = await lstat(host).catch(() => null);
-      if (st?.isDirectory()) continue;
-      if (st) throw new DockerfileError(`cannot copy to ${path}: /${parts.slice(0, i).join('/')} is not a directory`);
-      await mkdir(host, { mode: 0o755 });
-      await lchown(host, dirOwner.uid, dirOwner.gid);
-    }
-  };
+  const ensureDir = (path: string) => makeDirs(rootfs, path, spec.owner);
 
   const setMeta = async (host: string, m: Meta, isLink = false) => {
     await lchown(host, m.uid, m.gid);

@@ -70,6 +70,7 @@ it('buildah with layerfs as mount_program builds the same tree from the same Doc
       'COPY --chmod=700 tool.sh /usr/local/bin/',
       `RUN ${CHANGES}`,
       'WORKDIR /app',
+      'WORKDIR /work/space',
     ].join('\n'),
     'app.conf': 'conf\n', 'data/x': 'x\n', 'data/sub/y': 'y\n', 'tool.sh': '#!/bin/sh\necho tool\n',
   }, join(tmp, 'ctx'));
