@@ -323,7 +323,6 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     if (chmod !== undefined && !/^[0-7]{3,4}$/.test(chmod)) throw new DockerfileError(`${instr.keyword} --chmod=${chmod}: not an octal mode`);
     const current = state.config.config ?? {};
     const destPath = dest.startsWith('/') ? dest : `${(current.WorkingDir || '/').replace(/\/?$/, '/')}${dest}`;
-    const many = patterns.length > 1 || patterns.some((p) => /[*?[]/.test(p));
 
     let from: { root: SourceRoot; rootfs?: StepRootfs } = { root: context };
     try {
@@ -338,7 +337,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       try {
         const owner = instr.flags.chown !== undefined ? await chownIds(rootfs.merged, expand(instr.flags.chown, lookup, df.escape)) : undefined;
         await copyFiles(rootfs.merged, {
-          sources, from: from.root, dest: destPath, destIsDir: dest.endsWith('/') || many, add,
+          sources, from: from.root, dest: destPath, destIsDir: dest.endsWith('/'), add,
           ...(owner ? { owner } : {}), ...(chmod ? { chmod: parseInt(chmod, 8) } : {}), scratch: join(store.root, 'tmp'),
         });
         await rootfs.unmount();

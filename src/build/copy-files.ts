@@ -3,7 +3,7 @@
  * they write lands in its upper dir and becomes the layer). Docker's rules:
  * - a file goes to DEST, or into DEST when DEST ends in `/` or is a directory;
  * - a directory's contents (not the directory) go into DEST;
- * - several sources need a DEST that ends in `/`;
+ * - several sources (named or matched by a glob) need a DEST that ends in `/`;
  * - new files are owned by 0:0 unless `--chown`, keep their mode unless
  *   `--chmod`, and keep their mtime;
  * - ADD unpacks a local tar (plain, gzip or zstd) into DEST, keeping the
@@ -23,7 +23,7 @@ export interface CopySpec {
   from: SourceRoot;
   /** Absolute path in the image. */
   dest: string;
-  /** DEST ends in `/` or several sources (or a glob) were named. */
+  /** DEST ends in `/`. */
   destIsDir: boolean;
   owner?: { uid: number; gid: number };
   chmod?: number;
@@ -101,7 +101,7 @@ export async function copyFiles(rootfs: string, spec: CopySpec): Promise<void> {
   };
 
   if (spec.sources.length > 1 && !spec.destIsDir) {
-    throw new DockerfileError(`when copying more than one source, the destination must be a directory and end with a /: ${spec.dest}`);
+    throw new DockerfileError(`${spec.add ? 'ADD' : 'COPY'} of more than one source: the destination must be a directory and end with a /: ${spec.dest}`);
   }
   for (const s of spec.sources) {
     if (spec.add && s.stat.isFile() && (await isTar(s.abs))) {

@@ -187,6 +187,8 @@ describe('errors', () => {
     { name: 'COPY from outside the context', files: { Dockerfile: 'FROM busybox:test\nCOPY ../x /x\n' }, error: /Dockerfile:2: COPY: \.\.\/x: forbidden path outside the build context$/ },
     { name: 'COPY of a symlink that leads out', files: { Dockerfile: 'FROM busybox:test\nCOPY link /x\n', link: { symlink: '/etc/passwd' } }, error: /Dockerfile:2: COPY: link: forbidden path outside the build context \(a symlink to \/etc\/passwd\)$/ },
     { name: 'ADD of a URL', files: { Dockerfile: 'FROM scratch\nADD https://example.com/x.tar /\n' }, error: /Dockerfile:2: ADD https:\/\/example.com\/x.tar: ADD from a URL is not supported/ },
+    { name: 'several sources into a DEST without /', files: { Dockerfile: 'FROM scratch\nCOPY a b /dest\n', a: 'a', b: 'b' }, error: /Dockerfile:2: COPY of more than one source: the destination must be a directory and end with a \/: \/dest$/ },
+    { name: 'a glob that matches nothing', files: { Dockerfile: 'FROM scratch\nCOPY *.none /dest/\n' }, error: /Dockerfile:2: COPY: no source files were specified: nothing in the build context matches \*\.none$/ },
     { name: 'an unknown --target', files: { Dockerfile: 'FROM scratch AS one\n' }, target: 'two', error: /failed to reach build target two/ },
     { name: 'a bad EXPOSE', files: { Dockerfile: 'FROM busybox:test\nEXPOSE 80/tcp eighty\n' }, error: /Dockerfile:2: EXPOSE: invalid port 'eighty'/ },
   ];
