@@ -78,14 +78,23 @@ export async function copyFiles(rootfs: string, spec: CopySpec): Promise<void> {
     await lutimes(host, m.mtime, m.mtime);
   };
 
-  /** Copies one entry to container path `to`; a directory with its contents when `recurse`. */
-  const put = async (abs: string, rel: string, st: Stats, to: string, src: SourceRoot, keepOwner: boolean) => {
-    const host = await scopedPath(rootfs, to);
-    const there = await lstat(host).catch(() => null);
+  /**
+   * Copies one entry to container path `to` (a directory with its contents).
+   * `parent` is the host path of `to`'s directory when the caller has it, and
+   * `fresh` says that directory was just made (so nothing is in the way).
+   */
+  const put = async (abs: string, rel: string, st: Stats, to: string, src: SourceRoot, keepOwner: boolean, parent?: string, fresh = false) => {
+    let host = parent === undefined ? await scopedPath(rootfs, to) : join(parent, posix.basename(to));
+    let there = fresh ? null : await lstat(host).catch(() => null);
+    if (there?.isSymbolicLink() && st.isDirectory()) {
+      host = await scopedPath(rootfs, to);
+      there = await lstat(host).catch(() => null);
+    }
     if (st.isDirectory()) {
       if (there && !there.isDirectory()) await rm(host, { recursive: true, force: true });
-      if (!there?.isDirectory()) await mkdir(host, { mode: 0o700 });
-      for await (const e of src.walk(rel, 1, abs)) await put(e.abs, e.rel, e.stat, posix.join(to, basename(e.abs)), src, keepOwner);
+      const made = !there?.isDirectory();
+      if (made) await mkdir(host, { mode: 0o700 });
+      for await (const e of src.walk(rel, 1, abs)) await put(e.abs, e.rel, e.stat, posix.join(to, basename(e.abs)), src, keepOwner, host, made);
       await setMeta(host, metaOf(st, keepOwner));
       return;
     }

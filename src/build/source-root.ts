@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { lstat, readdir, readlink, realpath, stat } from 'node:fs/promises';
+import { lstat, readdir, readFile, readlink, realpath, stat } from 'node:fs/promises';
 import { join, posix, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Stats } from 'node:fs';
@@ -141,7 +141,8 @@ export class SourceRoot {
       const type = st.isDirectory() ? 'd' : st.isSymbolicLink() ? 'l' : st.isFile() ? 'f' : 'o';
       h.update(`${name}\0${type}\0${(st.mode & 0o7777).toString(8)}\0${st.uid}\0${st.gid}\0${type === 'f' ? st.size : 0}\0`);
       if (type === 'l') h.update(await readlink(abs));
-      if (type === 'f') await pipeline(createReadStream(abs), async (chunks: AsyncIterable<Buffer>) => {
+      if (type === 'f' && st.size < 1 << 20) h.update(await readFile(abs));
+      else if (type === 'f') await pipeline(createReadStream(abs), async (chunks: AsyncIterable<Buffer>) => {
         for await (const c of chunks) h.update(c);
       });
       h.update('\n');
