@@ -81,7 +81,14 @@ it('RUN output, cache hits, and the build as a branch under busybox in images --
     [0, ' Tags: busybox:test'], [2, ''], [4, ' Tags: tree:test'],
   ]);
   expect((await layerfs('images')).out).not.toContain('<none>');
-  expect((await layerfs('images', '-a')).out).toContain('<none>');
+  const all = (await layerfs('images', '-a', '-q', '--no-trunc')).out;
+  const intermediate = / ---> ([0-9a-f]{12})\nStep 3\/3/.exec(first.out)![1]!; // the COPY step's image
+  expect(all).toContain(intermediate);
+  // rmi takes the intermediate image with the last one built on it, and leaves the base.
+  const removed = await layerfs('rmi', 'tree:test');
+  expect(removed.out).toMatch(new RegExp(`Deleted: sha256:${intermediate}`));
+  expect((await layerfs('images', '-a', '-q', '--no-trunc')).out).not.toContain(intermediate);
+  expect((await layerfs('images', 'busybox')).out).toContain('busybox');
 });
 
 it.each([
