@@ -113,3 +113,23 @@ export class UsageError extends LayerfsError {
     super('USAGE', message);
   }
 }
+
+/** A Dockerfile (or `--change`) that cannot be built: names the file and line when it has them. */
+export class DockerfileError extends LayerfsError {
+  constructor(
+    readonly reason: string,
+    where?: { file: string; line: number },
+  ) {
+    super('DOCKERFILE', where ? `${where.file}:${where.line}: ${reason}` : reason, { ...where, reason });
+  }
+}
+
+/** A build step that failed; `exitCode` is a failed RUN's own status. */
+export class BuildError extends LayerfsError {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super('BUILD_FAILED', message, { exitCode });
+  }
+}

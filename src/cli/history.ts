@@ -28,7 +28,10 @@ export function register(program: Command): void {
     const human = !/^=?(false|0)$/.test(opts.human); // -H=false reaches us as '=false'
     const store = await openStore(opts);
     const img = await store.resolve(ref);
-    const rows = historyRows(img, await store.config(img)).map((r) => {
+    const byId = new Map((await store.images()).map((r) => [r.id, r]));
+    const ancestors: string[] = [];
+    for (let p = img.parent; p && byId.has(p); p = byId.get(p)!.parent) ancestors.push(p);
+    const rows = historyRows(img, await store.config(img), ancestors).map((r) => {
       const createdBy = r.createdBy.replaceAll('\t', ' ');
       return {
         Comment: r.comment,

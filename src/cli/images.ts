@@ -9,6 +9,12 @@ import type { ImageRecord } from '../store/types.js';
 import { formatRows, type Listing, type Row } from './output-format.js';
 import { openStore, printJson, withRoot, type RootOptions } from './store-options.js';
 
+/** Untagged images that another image was built on: a build's intermediate steps, hidden unless `-a`, as docker hides them. */
+function withoutIntermediates(images: ImageRecord[]): ImageRecord[] {
+  const parents = new Set(images.map((i) => i.parent));
+  return images.filter((i) => i.repoTags.length > 0 || !parents.has(i.id));
+}
+
 const sizeOf = (img: ImageRecord) => img.layers.reduce((n, l) => n + l.unpackedSize, 0);
 
 export const IMAGES: Listing = {
@@ -74,10 +80,12 @@ export function register(program: Command): void {
       .option('--format <format>', "table (default), json (one object a line), 'table TEMPLATE' or a Go TEMPLATE such as '{{.Repository}}:{{.Tag}}'")
       .option('--digests', 'show digests (the registries the image was pulled from or pushed to)')
       .option('-q, --quiet', 'only image IDs')
+      .option('-a, --all', "also a build's intermediate images (the build cache)")
       .option('--no-trunc', 'full image IDs'),
-  ).action(async (repo: string | undefined, opts: RootOptions & { tree?: boolean; format?: string; digests?: boolean; quiet?: boolean; trunc: boolean }) => {
+  ).action(async (repo: string | undefined, opts: RootOptions & { all?: boolean; tree?: boolean; format?: string; digests?: boolean; quiet?: boolean; trunc: boolean }) => {
     const store = await openStore(opts);
     let images = await store.images();
+    if (!opts.all) images = withoutIntermediates(images);
     if (repo !== undefined) images = images.filter((i) => i.repoTags.some((t) => parseRef(t).name === repo));
     if (opts.tree) {
       const tree = layerTree(images);

@@ -8,6 +8,9 @@ import { importTarball } from '../store/load.js';
 import type { Opener } from '../store/types.js';
 import { nonEmptyStdin } from './stdin.js';
 import { openStore, withRoot, type RootOptions } from './store-options.js';
+import { applyChanges } from '../build/config-changes.js';
+
+const collect = (value: string, prev: string[]) => [...prev, value];
 
 export function register(program: Command): void {
   withRoot(
@@ -15,8 +18,11 @@ export function register(program: Command): void {
       .command('import')
       .description('create a one-layer image from a tarball, a directory (its tree is the rootfs) or - (stdin)')
       .argument('<file>', 'tar, tar.gz or tar.zst; a directory; - reads the tarball from stdin')
-      .argument('[ref]', 'name[:tag] for the new image'),
-  ).action(async (file: string, ref: string | undefined, opts: RootOptions) => {
+      .argument('[ref]', 'name[:tag] for the new image')
+      .option('-c, --change <instruction>', "apply a Dockerfile instruction to the image's config (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR); may repeat", collect, []),
+  ).action(async (file: string, ref: string | undefined, opts: RootOptions & { change: string[] }) => {
+    const changeConfig = opts.change.length ? (c: object) => applyChanges(c, opts.change) : undefined;
+    if (changeConfig) changeConfig({}); // a bad --change fails before the tarball is read
     let source: { name: string; open?: Opener } = { name: file };
     if (file === '-') {
       if (process.stdin.isTTY) throw new UsageError('import -: stdin is a terminal; pipe a tarball in (layerfs import - NAME < rootfs.tar)');
@@ -27,7 +33,7 @@ export function register(program: Command): void {
       const dir = resolve(file);
       source = { name: basename(dir) || dir, open: () => packTree(dir, { layer: false }) };
     }
-    const img = await importTarball(await openStore(opts), source.name, ref, { open: source.open });
+    const img = await importTarball(await openStore(opts), source.name, ref, { open: source.open, changeConfig });
     process.stdout.write(`${img.id}\n`);
   });
 }

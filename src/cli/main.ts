@@ -11,6 +11,7 @@ type Register = (program: Command) => void;
 
 // One line per command module (name, and aliases, as the module registers them); keep them sorted.
 const commands: Record<string, () => Promise<{ register: Register }>> = {
+  build: () => import('./build.js'),
   commit: () => import('./commit.js'),
   diff: () => import('./diff.js'),
   export: () => import('./export.js'),

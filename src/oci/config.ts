@@ -26,6 +26,8 @@ export interface ImageConfig {
     ExposedPorts?: Record<string, object>;
     Volumes?: Record<string, object>;
     StopSignal?: string;
+    /** SHELL in a Dockerfile (docker keeps it in the config too). */
+    Shell?: string[];
   };
   rootfs: { type: 'layers'; diff_ids: string[] };
   history?: HistoryEntry[];

@@ -20,11 +20,32 @@ export interface CommitOptions {
   /** A comment for the history entry. */
   message?: string;
   author?: string;
+  /** Config changes (`--change`), applied to the image's container config. */
+  changeConfig?: (config: NonNullable<ImageConfig['config']>) => NonNullable<ImageConfig['config']>;
+}
+
+export interface CommitUpperOptions {
+  tags?: string[];
+  /** The image this one was built on (recorded for the build cache), '' for scratch. */
+  parent?: string;
+  /** Names the tar in the store's tmp dir. */
+  name: string;
 }
 
 /** Writes the container's changes as an OCI layer tar to `file`. */
 export async function writeChangesTar(upper: string, file: string): Promise<void> {
   await pipeline(packTree(upper, { layer: true }), createWriteStream(file));
+}
+
+/** Stores a new image: `base`'s layers plus `upper` as one more layer, described by `config`. */
+export async function commitUpper(store: Store, upper: string, base: ImageRecord | null, config: ImageConfig, opts: CommitUpperOptions): Promise<ImageRecord> {
+  const tarFile = join(store.root, 'tmp', `commit-${opts.name}-${process.pid}.tar`);
+  try {
+    await writeChangesTar(upper, tarFile);
+    return await store.addImage({ config, layers: [...(base?.layers ?? []), () => createReadStream(tarFile)], tags: opts.tags ?? [], parent: opts.parent });
+  } finally {
+    await rm(tarFile, { force: true });
+  }
 }
 
 export async function commitContainer(store: Store, state: ContainerState, ref: string | undefined, opts: CommitOptions = {}): Promise<ImageRecord> {
@@ -41,6 +62,7 @@ export async function commitContainer(store: Store, state: ContainerState, ref: 
   const created = new Date().toISOString();
   const config: ImageConfig = {
     ...baseConfig,
+    ...(opts.changeConfig ? { config: opts.changeConfig(baseConfig.config ?? {}) } : {}),
     created,
     ...(opts.author ? { author: opts.author } : {}),
     history: [
@@ -48,11 +70,5 @@ export async function commitContainer(store: Store, state: ContainerState, ref: 
       { created, created_by: state.args.join(' '), comment: opts.message ?? `layerfs commit of container ${shortId(state.id)}`, ...(opts.author ? { author: opts.author } : {}) },
     ],
   };
-  const tarFile = join(store.root, 'tmp', `commit-${state.id}-${process.pid}.tar`);
-  try {
-    await writeChangesTar(pathsOf(store.root, state.id).upper, tarFile);
-    return await store.addImage({ config, layers: [...base.layers, () => createReadStream(tarFile)], tags: ref ? [ref] : [] });
-  } finally {
-    await rm(tarFile, { force: true });
-  }
+  return commitUpper(store, pathsOf(store.root, state.id).upper, base, config, { tags: ref ? [ref] : [], name: state.id });
 }

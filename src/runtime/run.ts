@@ -31,6 +31,8 @@ export interface RunOptions {
   image: string;
   /** CMD...: replaces the image's Cmd. */
   command?: string[];
+  /** Replaces the image's Entrypoint ([] for none: a build's RUN ignores it). */
+  entrypoint?: string[];
   name?: string;
   env?: string[];
   workdir?: string;
@@ -76,7 +78,8 @@ export async function runContainer(opts: RunOptions): Promise<RunResult> {
   const config = await store.config(img);
   const id = newId();
   const hostname = opts.hostname ?? shortId(id);
-  const spec = processSpec(config.config, { command: opts.command ?? [], env: opts.env, workdir: opts.workdir, user: opts.user, hostname, tty: opts.tty });
+  const imageConfig = opts.entrypoint ? { ...config.config, Entrypoint: opts.entrypoint } : config.config;
+  const spec = processSpec(imageConfig, { command: opts.command ?? [], env: opts.env, workdir: opts.workdir, user: opts.user, hostname, tty: opts.tty });
   const binds = (opts.volumes ?? []).map(parseVolume);
   const mounter = mounters[opts.mounter ?? 'layerfs'];
   const isolation = opts.isolation ?? DEFAULT_ISOLATION;

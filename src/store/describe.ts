@@ -9,7 +9,7 @@ export function inspectImage(img: ImageRecord, config: ImageConfig, layerDirs: s
     Id: img.id,
     RepoTags: img.repoTags,
     RepoDigests: img.repoDigests ?? [],
-    Parent: '',
+    Parent: img.parent ?? '',
     Comment: '',
     Created: config.created ?? img.created ?? '',
     Author: config.author ?? '',
@@ -33,8 +33,12 @@ export interface HistoryRow {
   emptyLayer: boolean;
 }
 
-/** Newest first. History entries without empty_layer consume the layers in order. */
-export function historyRows(img: ImageRecord, config: ImageConfig): HistoryRow[] {
+/**
+ * Newest first. History entries without empty_layer consume the layers in order.
+ * `ancestors` (a build's parent images, nearest first) name the rows below the
+ * newest: each build step added one history entry.
+ */
+export function historyRows(img: ImageRecord, config: ImageConfig, ancestors: string[] = []): HistoryRow[] {
   const history: HistoryEntry[] = config.history?.length
     ? config.history
     : img.layers.map(() => ({ created: config.created, created_by: '' }));
@@ -45,6 +49,8 @@ export function historyRows(img: ImageRecord, config: ImageConfig): HistoryRow[]
     return { image: '<missing>', created: h.created, createdBy: h.created_by ?? '', size, comment: h.comment ?? '', emptyLayer: empty };
   });
   rows.reverse();
-  if (rows[0]) rows[0].image = img.id;
+  [img.id, ...ancestors].forEach((id, i) => {
+    if (rows[i]) rows[i].image = id;
+  });
   return rows;
 }

@@ -90,7 +90,7 @@ const ARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm',
  * `import`: one tarball (a rootfs or a layer, plain or compressed) becomes a one-layer image.
  * `opts.open` reads it from elsewhere (stdin, a packed directory); `file` then only names it.
  */
-export async function importTarball(store: Store, file: string, ref?: string, opts: LoadOptions & { open?: Opener } = {}): Promise<ImageRecord> {
+export async function importTarball(store: Store, file: string, ref?: string, opts: LoadOptions & { open?: Opener; changeConfig?: (c: NonNullable<ImageConfig['config']>) => NonNullable<ImageConfig['config']> } = {}): Promise<ImageRecord> {
   const tags = ref === undefined ? [] : [normalizeRef(ref)];
   const created = new Date().toISOString();
   const { images } = await store.transaction(async (staging) => {
@@ -99,7 +99,7 @@ export async function importTarball(store: Store, file: string, ref?: string, op
       architecture: ARCH[process.arch] ?? process.arch,
       os: 'linux',
       created,
-      config: {},
+      config: opts.changeConfig ? opts.changeConfig({}) : {},
       rootfs: { type: 'layers', diff_ids: [layer.diffId] },
       history: [{ created, created_by: 'layerfs import', comment: `Imported from ${basename(file)}` }],
     };

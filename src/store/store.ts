@@ -29,6 +29,8 @@ export interface NewImage {
   /** Base first: layers the store already has, or openers of new (possibly compressed) layer tars. */
   layers: Array<LayerRef | Opener>;
   tags?: string[];
+  /** The image it was built on ('' for scratch), for the build cache and `images`. */
+  parent?: string;
 }
 
 export interface RemoveResult {
@@ -108,7 +110,9 @@ export class Store implements StagingHost {
         layers.push(typeof l === 'function' ? await s.addLayer(l, { name: `layer ${i + 1}` }) : l);
       }
       const config = { ...img.config, rootfs: { type: 'layers' as const, diff_ids: layers.map((l) => l.diffId) } };
-      return s.addImage(Buffer.from(JSON.stringify(config)), layers, img.tags ?? [], 'new image');
+      const record = await s.addImage(Buffer.from(JSON.stringify(config)), layers, img.tags ?? [], 'new image');
+      if (img.parent !== undefined) record.parent = img.parent;
+      return record;
     });
     return images[0]!;
   }
@@ -292,8 +296,29 @@ export class Store implements StagingHost {
       await this.writeTags(tags);
       if (untag.length < mine.length) return { untagged: untag, deleted: [] };
       await rm(join(this.root, 'images', `${hexOf(img.id)}.json`), { force: true });
-      return { untagged: untag, deleted: [img.id, ...(await this.collect())] };
+      const parents = await this.dropParents(img, tags);
+      return { untagged: untag, deleted: [img.id, ...parents, ...(await this.collect())] };
     });
+  }
+
+  /**
+   * A build's intermediate images go with the last image built on them, as
+   * docker's rmi does: each untagged, unheld parent no other image was built on.
+   * Call with the lock held.
+   */
+  private async dropParents(img: ImageRecord, tags: Record<string, string>): Promise<string[]> {
+    const held = new Set((await readHolds(this.root)).map((h) => h.imageId));
+    const tagged = new Set(Object.values(tags));
+    const gone: string[] = [];
+    for (let id = img.parent; id; ) {
+      const records = await this.records();
+      const rec = records.find((r) => r.id === id);
+      if (!rec || tagged.has(id) || held.has(id) || records.some((r) => r.parent === id)) break;
+      await rm(join(this.root, 'images', `${hexOf(id)}.json`), { force: true });
+      gone.push(id);
+      id = rec.parent;
+    }
+    return gone;
   }
 
   /** Removes unreferenced layers and blobs and abandoned imports; returns what went. */

@@ -29,4 +29,6 @@ export interface ImageRecord {
   repoDigests?: string[];
   created?: string;
   loadedAt: string;
+  /** For a built image: the image it was built on ('' for scratch). */
+  parent?: string;
 }

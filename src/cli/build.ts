@@ -1,0 +1,86 @@
+/** `layerfs build [flags] CONTEXT`: prints the build's events in Docker's classic builder layout. */
+import { openSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import { BuildError, UsageError } from '../errors.js';
+import { build, type BuildEvent } from '../build/build.js';
+import { LayerProgress } from './transfer-progress.js';
+
+const collect = (value: string, prev: string[]) => [...prev, value];
+
+interface BuildFlags {
+  tag: string[]; file?: string; buildArg: string[]; cache: boolean; target?: string; quiet?: boolean;
+  network: 'host' | 'none'; root?: string; rootfs: 'layerfs' | 'kernel'; insecure?: boolean;
+}
+
+function line(e: BuildEvent): string {
+  switch (e.kind) {
+    case 'step': return `Step ${e.n}/${e.total} : ${e.text}`;
+    case 'cache': return ' ---> Using cache';
+    case 'running': return ` ---> Running in ${e.container}`;
+    case 'removed': return `Removing intermediate container ${e.container}`;
+    case 'image': return ` ---> ${e.id}`;
+    case 'pull': return `Pulling ${e.ref}`;
+    case 'warning': return e.message;
+    case 'built': return `Successfully built ${e.id}`;
+    case 'tagged': return `Successfully tagged ${e.ref}`;
+  }
+}
+
+function buildArgs(list: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const a of list) {
+    const eq = a.indexOf('=');
+    if (eq === 0) throw new UsageError(`invalid --build-arg '${a}': it needs a NAME`);
+    // `--build-arg NAME` takes the value from our environment, as docker does.
+    if (eq < 0) {
+      if (process.env[a] !== undefined) out[a] = process.env[a]!;
+    } else out[a.slice(0, eq)] = a.slice(eq + 1);
+  }
+  return out;
+}
+
+export function register(program: Command): void {
+  program
+    .command('build')
+    .description('build an image from a Dockerfile: one layer per RUN, COPY and ADD, cached between builds')
+    .argument('<context>', 'the build context directory (COPY and ADD read from it; .dockerignore applies)')
+    .option('-t, --tag <name[:tag]>', 'tag the image; may repeat', collect, [])
+    .option('-f, --file <path>', 'the Dockerfile (default: CONTEXT/Dockerfile)')
+    .option('--build-arg <K=V>', 'set a build-time variable declared with ARG; may repeat', collect, [])
+    .option('--no-cache', 'build every step again')
+    .option('--target <stage>', 'build up to this stage (FROM ... AS stage)')
+    .option('-q, --quiet', 'print only the image ID')
+    .addOption(new Option('--network <mode>', "RUN steps' network: host shares ours, none has only lo").choices(['host', 'none']).default('host'))
+    .option('--insecure', 'allow plain http when pulling a missing FROM image (also: insecureRegistries in the config)')
+    .option('--root <dir>', 'store root (default: $LAYERFS_ROOT or /var/lib/layerfs)')
+    .addOption(new Option('--rootfs <mounter>', 'how step rootfs are mounted').choices(['layerfs', 'kernel']).default('layerfs').hideHelp())
+    .addHelpText('after', `
+Instructions: FROM [--platform] IMAGE [AS NAME], RUN, COPY [--from] [--chown] [--chmod], ADD [--chown] [--chmod]
+(local tars are unpacked; URLs are refused), ENV, ARG, WORKDIR, CMD, ENTRYPOINT, USER, LABEL, EXPOSE,
+VOLUME, STOPSIGNAL, SHELL, MAINTAINER. A missing FROM image is pulled. Each step's image is kept
+untagged as the cache (\`images -a\` lists them).
+
+Example:
+  layerfs build -t hello .      # FROM scratch / COPY hello / / CMD ["/hello"]
+  layerfs run hello`)
+    .action(async (contextDir: string, flags: BuildFlags) => {
+      const print = (e: BuildEvent) => {
+        if (e.kind === 'warning') process.stderr.write(`${e.message}\n`);
+        else if (!flags.quiet) process.stdout.write(`${line(e)}\n`);
+      };
+      const quietFd = flags.quiet ? openSync('/dev/null', 'w') : undefined;
+      try {
+        const res = await build({
+          root: flags.root, context: contextDir, dockerfile: flags.file, tags: flags.tag, buildArgs: buildArgs(flags.buildArg),
+          noCache: !flags.cache, registry: { insecure: flags.insecure }, target: flags.target, network: flags.network, mounter: flags.rootfs,
+          ...(quietFd !== undefined ? { stdout: quietFd, stderr: quietFd } : { onPullProgress: new LayerProgress(process.stdout).listener() }),
+          onEvent: print, forwardSignals: true,
+        });
+        if (flags.quiet) process.stdout.write(`${res.id}\n`);
+      } catch (err) {
+        if (!(err instanceof BuildError)) throw err;
+        process.stderr.write(`layerfs: ${err.message}\n`);
+        process.exitCode = err.exitCode;
+      }
+    });
+}

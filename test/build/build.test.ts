@@ -1,0 +1,265 @@
+/**
+ * `build` for real: steps run in layerfs containers and on layerfs mounts in
+ * a throwaway store, on the busybox image the runtime tests build. The seed's
+ * hello-world Dockerfile, a multi-step build with its cache, multi-stage,
+ * .dockerignore and ADD, and the errors that must stop a build.
+ */
+import { closeSync, existsSync, openSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { helloElf, HELLO_MESSAGE, loadBuiltin } from '../../src/store/hello-world.js';
+import { BuildError, UnknownImageError } from '../../src/errors.js';
+import { build } from '../../src/build/build.js';
+import { addBusybox, CHANGES, runCaptured, tempRoot, type TempRoot } from '../runtime/helpers/busybox.js';
+import { tarOf } from '../store/fixtures.js';
+import { push } from '../../src/registry/push.js';
+import { RegistryConfig } from '../../src/registry/registry-config.js';
+import { StoreTarget } from '../../src/registry/store-adapter.js';
+import { TestRegistry } from '../registry/helpers/registry-server.js';
+import { buildCaptured, layerEntries, stepLines, tryBuild, writeContext, type ContextFiles } from './helpers.js';
+
+let t: TempRoot;
+const contexts: string[] = [];
+const context = (files: ContextFiles) => {
+  const dir = writeContext(files);
+  contexts.push(dir);
+  return dir;
+};
+
+beforeAll(async () => {
+  t = await tempRoot();
+  await addBusybox(t.store);
+});
+
+afterAll(async () => {
+  for (const c of contexts) rmSync(c, { recursive: true, force: true });
+  expect(await t.cleanup()).toEqual([]);
+});
+
+const HELLO_DOCKERFILE = 'FROM scratch\nCOPY hello /\nCMD ["/hello"]\n';
+
+describe('the seed hello-world Dockerfile', () => {
+  it('builds the layer `load --builtin hello-world` has, and runs to the seed text', async () => {
+    const ctx = context({ Dockerfile: HELLO_DOCKERFILE, hello: { content: helloElf(), mode: 0o755, mtime: new Date('2015-06-01T00:00:00Z') } });
+    const res = await buildCaptured(t.root, { context: ctx, tags: ['hello:built'] });
+    expect(stepLines(res.events)).toEqual(['Step 1/3 : FROM scratch', 'Step 2/3 : COPY hello /', 'Step 3/3 : CMD ["/hello"]']);
+    const built = await t.store.resolve('hello:built');
+    const builtin = await loadBuiltin(t.store, 'hello-world');
+    expect(built.layers.map((l) => l.diffId)).toEqual(builtin.layers.map((l) => l.diffId));
+    const config = await t.store.config(built);
+    expect(config.config?.Cmd).toEqual(['/hello']);
+    expect(config.history?.map((h) => h.empty_layer ?? false)).toEqual([false, true]);
+    const ran = await runCaptured(t.root, { image: 'hello:built', remove: true, mounter: 'layerfs' });
+    expect(ran.exitCode).toBe(0);
+    expect(ran.out).toBe(HELLO_MESSAGE);
+  });
+});
+
+describe('a multi-step build on busybox', () => {
+  const dockerfile = [
+    'FROM busybox:test',
+    'ARG GREETING=hello',
+    'ENV APP_HOME=/app MODE="demo mode"',
+    'COPY app.conf $APP_HOME/',
+    'COPY --chown=1000:1000 data/ ${APP_HOME}/data/',
+    `RUN ${CHANGES} && echo "$GREETING from RUN: $(cat /app/app.conf)"`,
+    'WORKDIR $APP_HOME',
+    'USER app',
+    'ENTRYPOINT ["/bin/sh", "-c"]',
+    'CMD ["echo running as $(id -u) in $(pwd) with $MODE; ls /app /app/data"]',
+  ].join('\n');
+  let ctx: string;
+  let first: Awaited<ReturnType<typeof buildCaptured>>;
+
+  beforeAll(async () => {
+    ctx = context({ Dockerfile: dockerfile, 'app.conf': 'conf v1\n', 'data/x': 'x1\n', 'data/y': 'y1\n' });
+    first = await buildCaptured(t.root, { context: ctx, tags: ['demo:test'] });
+  }, 60_000);
+
+  it('runs each step, streams the RUN output and records the config', async () => {
+    expect(first.events.filter((e) => e.kind === 'cache')).toEqual([]);
+    expect(first.events.filter((e) => e.kind === 'running')).toHaveLength(1);
+    expect(first.out).toBe('hello from RUN: conf v1\n');
+    const img = await t.store.resolve('demo:test');
+    const config = await t.store.config(img);
+    expect(config.config).toMatchObject({
+      Env: ['PATH=/bin', 'FROM_IMAGE=yes', 'APP_HOME=/app', 'MODE=demo mode'],
+      WorkingDir: '/app', User: 'app', Entrypoint: ['/bin/sh', '-c'],
+      Cmd: ['echo running as $(id -u) in $(pwd) with $MODE; ls /app /app/data'],
+    });
+    // busybox + COPY + COPY + RUN; ARG, ENV, WORKDIR, USER, ENTRYPOINT and CMD are empty layers.
+    expect(img.layers).toHaveLength(4);
+    expect(config.history?.filter((h) => h.empty_layer).length).toBe(6);
+    expect(config.history?.find((h) => h.created_by?.includes('echo "$GREETING'))?.created_by).toMatch(/^\|1 GREETING=hello \/bin\/sh -c echo new/);
+  });
+
+  it('writes the RUN layer in the OCI form: whiteouts, an opaque dir, no /etc files of the runtime', async () => {
+    const img = await t.store.resolve('demo:test');
+    const names = (await layerEntries(t.store, img.layers[3]!)).map((e) => e.name);
+    expect(names).toEqual(expect.arrayContaining(['etc/.wh.motd', 'lib/data/.wh..wh..opq', 'lib/data/c', 'srv/new', 'srv/notes', 'newdir/sub/link']));
+    expect(names.filter((n) => /^etc\/(hosts|hostname|resolv\.conf)$/.test(n))).toEqual([]);
+    const copied = await layerEntries(t.store, img.layers[2]!);
+    expect(copied.filter((e) => e.type === 'file').map((e) => [e.name, e.uid, e.gid])).toEqual([['app/data/x', 1000, 1000], ['app/data/y', 1000, 1000]]);
+  });
+
+  it('runs as the image says', async () => {
+    const ran = await runCaptured(t.root, { image: 'demo:test', remove: true, mounter: 'layerfs' });
+    expect(ran.out).toBe('running as 1000 in /app with demo mode\n/app:\napp.conf\ndata\n\n/app/data:\nx\ny\n');
+  });
+
+  it('builds again from the cache alone, in a fraction of the time', async () => {
+    const again = await buildCaptured(t.root, { context: ctx, tags: ['demo:test'] });
+    expect(again.events.filter((e) => e.kind === 'cache')).toHaveLength(9);
+    expect(again.out).toBe('');
+    expect(again.id).toBe(first.id);
+    expect(again.ms).toBeLessThan(first.ms / 2);
+  });
+
+  it('rebuilds from the step whose copied file changed', async () => {
+    writeFileSync(join(ctx, 'data/y'), 'y2\n');
+    const changed = await buildCaptured(t.root, { context: ctx, tags: ['demo:test'] });
+    expect(stepLines(changed.events).slice(1)).toEqual([
+      'Step 2/10 : ARG GREETING=hello', ' ---> Using cache',
+      'Step 3/10 : ENV APP_HOME=/app MODE="demo mode"', ' ---> Using cache',
+      'Step 4/10 : COPY app.conf $APP_HOME/', ' ---> Using cache',
+      'Step 5/10 : COPY --chown=1000:1000 data/ ${APP_HOME}/data/',
+      `Step 6/10 : RUN ${CHANGES} && echo "$GREETING from RUN: $(cat /app/app.conf)"`,
+      'Step 7/10 : WORKDIR $APP_HOME', 'Step 8/10 : USER app', 'Step 9/10 : ENTRYPOINT ["/bin/sh", "-c"]',
+      'Step 10/10 : CMD ["echo running as $(id -u) in $(pwd) with $MODE; ls /app /app/data"]',
+    ]);
+    expect(changed.id).not.toBe(first.id);
+    const noCache = await buildCaptured(t.root, { context: ctx, noCache: true });
+    expect(noCache.events.filter((e) => e.kind === 'cache')).toEqual([]);
+  }, 60_000);
+});
+
+describe('multi-stage', () => {
+  const dockerfile = [
+    'FROM busybox:test AS builder',
+    'RUN mkdir /out && echo built > /out/artifact && echo junk > /out/junk',
+    'FROM scratch',
+    'COPY --from=builder /out/artifact /artifact',
+    'COPY --from=0 /etc/passwd /etc/',
+  ].join('\n');
+
+  it('keeps only what COPY --from took', async () => {
+    const ctx = context({ Dockerfile: dockerfile });
+    const res = await buildCaptured(t.root, { context: ctx, tags: ['stages:final'] });
+    const img = await t.store.resolve('stages:final');
+    expect(img.id).toBe(res.id);
+    expect(img.layers).toHaveLength(2);
+    expect((await layerEntries(t.store, img.layers[0]!)).map((e) => [e.name, e.size])).toEqual([['artifact', 6]]);
+    expect((await layerEntries(t.store, img.layers[1]!)).map((e) => e.name)).toEqual(['etc/', 'etc/passwd']);
+    const target = await buildCaptured(t.root, { context: ctx, target: 'builder', tags: ['stages:builder'] });
+    expect(target.events.filter((e) => e.kind === 'cache')).toHaveLength(1);
+    expect((await t.store.resolve('stages:builder')).layers).toHaveLength(2);
+  }, 30_000);
+});
+
+describe('context rules', () => {
+  it('.dockerignore and its exceptions, ADD of a local tar.gz, COPY of a glob', async () => {
+    const tgz = gzipSync(await tarOf([{ name: 'pkg/' }, { name: 'pkg/readme', content: 'unpacked\n', uid: 7, gid: 8 }]));
+    const ctx = context({
+      Dockerfile: 'FROM scratch\nCOPY . /ctx/\nADD files.tgz /unpacked/\nCOPY --chmod=600 *.txt /txt/\n',
+      '.dockerignore': '# logs stay home\n*.log\nlogs\n!logs/keep.log\nsecret\nfiles.tgz\n',
+      'a.txt': 'a\n', 'b.txt': 'b\n', 'b.log': 'b\n', 'logs/x.log': 'x\n', 'logs/keep.log': 'keep\n', 'secret/key': 'k\n',
+      'files.tgz': tgz,
+    });
+    // files.tgz is ignored for COPY . but ADD names it: Docker refuses that, and so do we.
+    const refused = await tryBuild(t.root, { context: ctx });
+    expect('error' in refused && refused.error.message).toMatch(/Dockerfile:3: ADD: files.tgz: not found in the build context or excluded by .dockerignore/);
+    writeFileSync(join(ctx, '.dockerignore'), '# logs stay home\n*.log\nlogs\n!logs/keep.log\nsecret\n');
+    const res = await buildCaptured(t.root, { context: ctx });
+    const img = await t.store.resolve(res.id);
+    const copied = (await layerEntries(t.store, img.layers[0]!)).map((e) => e.name);
+    expect(copied).toEqual(['ctx/', 'ctx/.dockerignore', 'ctx/Dockerfile', 'ctx/a.txt', 'ctx/b.txt', 'ctx/files.tgz', 'ctx/logs/', 'ctx/logs/keep.log']);
+    const added = await layerEntries(t.store, img.layers[1]!);
+    expect(added.map((e) => [e.name, e.uid, e.gid])).toEqual([['unpacked/', 0, 0], ['unpacked/pkg/', 0, 0], ['unpacked/pkg/readme', 7, 8]]);
+    const globbed = await layerEntries(t.store, img.layers[2]!);
+    expect(globbed.map((e) => [e.name, e.mode.toString(8)])).toEqual([['txt/', '755'], ['txt/a.txt', '600'], ['txt/b.txt', '600']]);
+  });
+});
+
+describe('errors', () => {
+  const failing: Array<{ name: string; files: ContextFiles; error: RegExp; target?: string }> = [
+    { name: 'a parse error, before anything runs', files: { Dockerfile: 'FROM busybox:test\nRUN echo should-not-run\nFOO bar\n' }, error: /Dockerfile:3: unknown instruction: FOO$/ },
+    { name: 'COPY from outside the context', files: { Dockerfile: 'FROM busybox:test\nCOPY ../x /x\n' }, error: /Dockerfile:2: COPY: \.\.\/x: forbidden path outside the build context$/ },
+    { name: 'COPY of a symlink that leads out', files: { Dockerfile: 'FROM busybox:test\nCOPY link /x\n', link: { symlink: '/etc/passwd' } }, error: /Dockerfile:2: COPY: link: forbidden path outside the build context \(a symlink to \/etc\/passwd\)$/ },
+    { name: 'ADD of a URL', files: { Dockerfile: 'FROM scratch\nADD https://example.com/x.tar /\n' }, error: /Dockerfile:2: ADD https:\/\/example.com\/x.tar: ADD from a URL is not supported/ },
+    { name: 'several sources into a DEST without /', files: { Dockerfile: 'FROM scratch\nCOPY a b /dest\n', a: 'a', b: 'b' }, error: /Dockerfile:2: COPY of more than one source: the destination must be a directory and end with a \/: \/dest$/ },
+    { name: 'a glob that matches nothing', files: { Dockerfile: 'FROM scratch\nCOPY *.none /dest/\n' }, error: /Dockerfile:2: COPY: no source files were specified: nothing in the build context matches \*\.none$/ },
+    { name: 'an unknown --target', files: { Dockerfile: 'FROM scratch AS one\n' }, target: 'two', error: /failed to reach build target two/ },
+    { name: 'a bad EXPOSE', files: { Dockerfile: 'FROM busybox:test\nEXPOSE 80/tcp eighty\n' }, error: /Dockerfile:2: EXPOSE: invalid port 'eighty'/ },
+  ];
+  it.each(failing)('$name', async ({ files, error, target }) => {
+    const before = (await t.store.images()).length;
+    const res = await tryBuild(t.root, { context: context(files), tags: ['broken:test'], ...(target ? { target } : {}) });
+    expect('error' in res && res.error.message).toMatch(error);
+    expect(res.out).toBe('');
+    expect((await t.store.images()).length).toBe(before);
+    await expect(t.store.resolve('broken:test')).rejects.toBeInstanceOf(UnknownImageError);
+  });
+
+  it('a failing RUN stops the build with its exit code; nothing is tagged, no container is left', async () => {
+    const ctx = context({ Dockerfile: 'FROM busybox:test\nENV A=1\nRUN echo about to fail && exit 3\nCMD ["never"]\n' });
+    const res = await tryBuild(t.root, { context: ctx, tags: ['fails:test'] });
+    if (!('error' in res)) throw new Error('the build succeeded');
+    expect(res.error.message).toBe("The command '/bin/sh -c echo about to fail && exit 3' returned a non-zero code: 3");
+    expect(res.error.exitCode).toBe(3);
+    expect(res.out).toBe('about to fail\n');
+    expect(res.events.map((e) => e.kind)).toContain('removed');
+    await expect(t.store.resolve('fails:test')).rejects.toBeInstanceOf(UnknownImageError);
+    expect(existsSync(join(t.root, 'containers')) ? readdirSync(join(t.root, 'containers')) : []).toEqual([]);
+    // The ENV step succeeded: it is in the cache.
+    const again = await tryBuild(t.root, { context: ctx });
+    expect(again.events.filter((e) => e.kind === 'cache')).toHaveLength(1);
+  });
+});
+
+describe('an interrupt', () => {
+  it('stops a running RUN step, fails the build with 130 and leaves no container', async () => {
+    const ctx = context({ Dockerfile: 'FROM busybox:test\nRUN echo started && sleep 60\n' });
+    const events: string[] = [];
+    const t0 = performance.now();
+    const devNull = openSync('/dev/null', 'w');
+    const err = await build({
+      root: t.root, context: ctx, tags: ['interrupted:test'], forwardSignals: true, stdout: devNull, stderr: devNull,
+      onEvent: (e) => {
+        events.push(e.kind);
+        if (e.kind === 'running') setTimeout(() => process.kill(process.pid, 'SIGINT'), 300);
+      },
+    }).catch((e: unknown) => e as BuildError).finally(() => closeSync(devNull));
+    expect(err).toBeInstanceOf(BuildError);
+    expect((err as BuildError).exitCode).toBe(130);
+    expect(performance.now() - t0).toBeLessThan(20_000);
+    expect(events).toContain('removed');
+    expect(existsSync(join(t.root, 'containers')) ? readdirSync(join(t.root, 'containers')) : []).toEqual([]);
+    await expect(t.store.resolve('interrupted:test')).rejects.toBeInstanceOf(UnknownImageError);
+  });
+});
+
+describe('FROM an image the store does not have', () => {
+  let reg: TestRegistry | undefined;
+  afterAll(async () => {
+    await reg?.stop();
+  });
+
+  it('pulls it from its registry', async () => {
+    reg = await TestRegistry.start();
+    const config = await RegistryConfig.load(join(t.root, 'registry-config.json'));
+    const ref = `${reg.host}/lib/busybox:test`;
+    await push('busybox:test', ref, { source: new StoreTarget(t.store), insecure: true, config });
+    const fresh = await tempRoot();
+    try {
+      const ctx = context({ Dockerfile: `FROM ${ref}\nRUN echo pulled > /pulled\n` });
+      const res = await buildCaptured(fresh.root, { context: ctx, tags: ['on-pulled:test'], registry: { insecure: true, config } });
+      expect(res.events.filter((e) => e.kind === 'pull')).toEqual([{ kind: 'pull', ref }]);
+      const base = await fresh.store.resolve(ref);
+      expect((await fresh.store.resolve('on-pulled:test')).layers.slice(0, 1)).toEqual(base.layers);
+      expect(base.layers.map((l) => l.diffId)).toEqual((await t.store.resolve('busybox:test')).layers.map((l) => l.diffId));
+    } finally {
+      expect(await fresh.cleanup()).toEqual([]);
+    }
+  }, 30_000);
+});

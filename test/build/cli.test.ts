@@ -1,0 +1,124 @@
+/**
+ * `layerfs build`, `import --change` and `commit --change` through the built
+ * CLI (`npm run build` first): Docker's classic builder output, -q, exit
+ * codes, `images --tree` with a build as a branch under its base.
+ */
+import { execFile } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { helloElf, HELLO_MESSAGE } from '../../src/store/hello-world.js';
+import { LAYERFS_BIN } from '../helpers/mounts.js';
+import { addBusybox, busyboxEntries, tempRoot, type TempRoot } from '../runtime/helpers/busybox.js';
+import { tarOf } from '../store/fixtures.js';
+import { writeContext } from './helpers.js';
+
+const execFileP = promisify(execFile);
+let t: TempRoot;
+const dirs: string[] = [];
+
+interface Ran { code: number; out: string; err: string }
+
+async function layerfs(...args: string[]): Promise<Ran> {
+  try {
+    const r = await execFileP(process.execPath, [LAYERFS_BIN, ...args], { env: { ...process.env, LAYERFS_ROOT: t.root } });
+    return { code: 0, out: r.stdout, err: r.stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === 'number' ? e.code : -1, out: e.stdout ?? '', err: e.stderr ?? '' };
+  }
+}
+
+const ctx = (files: Parameters<typeof writeContext>[0]) => {
+  const d = writeContext(files);
+  dirs.push(d);
+  return d;
+};
+const ids = (out: string) => out.replace(/[0-9a-f]{12}/g, 'ID');
+
+beforeAll(async () => {
+  t = await tempRoot();
+  await addBusybox(t.store);
+});
+
+afterAll(async () => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  expect(await t.cleanup()).toEqual([]);
+});
+
+it('the seed hello-world: build, then run, in the classic builder layout', async () => {
+  const dir = ctx({ Dockerfile: 'FROM scratch\nCOPY hello /\nCMD ["/hello"]\n', hello: { content: helloElf(), mode: 0o755 } });
+  const built = await layerfs('build', '-t', 'hello', dir);
+  expect(built.code).toBe(0);
+  expect(ids(built.out)).toBe([
+    'Step 1/3 : FROM scratch', 'Step 2/3 : COPY hello /', ' ---> ID', 'Step 3/3 : CMD ["/hello"]', ' ---> ID',
+    'Successfully built ID', 'Successfully tagged hello:latest', '',
+  ].join('\n'));
+  expect((await layerfs('run', '--rm', 'hello')).out).toBe(HELLO_MESSAGE);
+  const again = await layerfs('build', '-q', '-t', 'hello', dir);
+  expect(again.out).toMatch(/^sha256:[0-9a-f]{64}\n$/);
+  expect(again.out.slice(7, 19)).toBe(/Successfully built ([0-9a-f]{12})/.exec(built.out)![1]);
+});
+
+it('RUN output, cache hits, and the build as a branch under busybox in images --tree', async () => {
+  const dir = ctx({ Dockerfile: 'FROM busybox:test\nCOPY a /a\nRUN echo from-run && cat /a > /b\n', a: 'A\n' });
+  const first = await layerfs('build', '-t', 'tree:test', dir);
+  expect(ids(first.out)).toBe([
+    'Step 1/3 : FROM busybox:test', ' ---> ID', 'Step 2/3 : COPY a /a', ' ---> ID',
+    'Step 3/3 : RUN echo from-run && cat /a > /b', ' ---> Running in ID', 'from-run', 'Removing intermediate container ID', ' ---> ID',
+    'Successfully built ID', 'Successfully tagged tree:test', '',
+  ].join('\n'));
+  const second = await layerfs('build', '-t', 'tree:test', dir);
+  expect(second.out.match(/ ---> Using cache/g)).toHaveLength(2);
+  expect(second.out).not.toContain('\nfrom-run\n');
+  const tree = (await layerfs('images', '--tree')).out;
+  // busybox's node, then the COPY layer one level down, then the RUN layer (the built image) below it.
+  const lines = tree.split('\n');
+  const at = lines.findIndex((l) => l.includes('busybox:test'));
+  const depth = (l: string) => l.search(/[├└]─/);
+  expect(lines.slice(at, at + 3).map((l) => [depth(l) - depth(lines[at]!), l.replace(/^.*?─[0-9a-f]{12} Virtual Size: \S+/, '')])).toEqual([
+    [0, ' Tags: busybox:test'], [2, ''], [4, ' Tags: tree:test'],
+  ]);
+  expect((await layerfs('images')).out).not.toContain('<none>');
+  const all = (await layerfs('images', '-a', '-q', '--no-trunc')).out;
+  const intermediate = / ---> ([0-9a-f]{12})\nStep 3\/3/.exec(first.out)![1]!; // the COPY step's image
+  expect(all).toContain(intermediate);
+  // rmi takes the intermediate image with the last one built on it, and leaves the base.
+  const removed = await layerfs('rmi', 'tree:test');
+  expect(removed.out).toMatch(new RegExp(`Deleted: sha256:${intermediate}`));
+  expect((await layerfs('images', '-a', '-q', '--no-trunc')).out).not.toContain(intermediate);
+  expect((await layerfs('images', 'busybox')).out).toContain('busybox');
+});
+
+it.each([
+  { files: { Dockerfile: 'FROM busybox:test\nRUN exit 7\n' }, code: 7, err: "layerfs: The command '/bin/sh -c exit 7' returned a non-zero code: 7\n" },
+  { files: { Dockerfile: 'FROM busybox:test\n\nCOPY\n' }, code: 1, err: 'Dockerfile:3: COPY needs at least one source and a destination\n' },
+])('fails with $code: $err', async ({ files, code, err }) => {
+  const dir = ctx(files);
+  const res = await layerfs('build', '-t', 'no:tag', dir);
+  expect(res.code).toBe(code);
+  expect(res.err.endsWith(err)).toBe(true);
+  expect(res.err.split('\n').filter(Boolean)).toHaveLength(1);
+  expect((await layerfs('images', 'no')).out.split('\n').filter(Boolean)).toHaveLength(1);
+});
+
+it('import and commit take --change', async () => {
+  const rootfs = join(t.root, 'rootfs.tar');
+  writeFileSync(rootfs, await tarOf(busyboxEntries()));
+  const bare = await layerfs('import', rootfs, 'bare');
+  expect(bare.code).toBe(0);
+  expect((await layerfs('run', '--rm', 'bare')).err).toContain('no command specified');
+  const imported = await layerfs('import', '--change', 'ENV PATH=/bin GREETING=hi', '-c', 'CMD ["sh", "-c", "echo $GREETING"]', rootfs, 'changed');
+  expect(imported.code).toBe(0);
+  expect((await layerfs('run', '--rm', 'changed')).out).toBe('hi\n');
+  expect((await layerfs('import', '--change', 'RUN true', rootfs, 'refused')).err).toBe(
+    'layerfs: --change:1: RUN cannot be a --change (allowed: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR)\n',
+  );
+
+  expect((await layerfs('run', '--name', 'tochange', 'changed', 'touch', '/made')).code).toBe(0);
+  const committed = await layerfs('commit', '-c', 'WORKDIR /srv', '--change', 'CMD ["pwd"]', 'tochange', 'committed');
+  expect(committed.code).toBe(0);
+  expect((await layerfs('run', '--rm', 'committed')).out).toBe('/srv\n');
+  await layerfs('rm', 'tochange');
+});
