@@ -71,6 +71,29 @@ function checksumOk(h: Buffer): boolean {
 
 const isZero = (h: Buffer) => h.every((b) => b === 0);
 
+const GNU_TYPES: Record<string, string> = {
+  S: "GNU sparse file (type 'S')",
+  V: "GNU volume header (type 'V')",
+  M: "GNU multi-volume continuation (type 'M')",
+  D: "GNU dump directory (type 'D')",
+  N: "old GNU long name (type 'N')",
+};
+
+/**
+ * Entries whose data is not the file's bytes: sparse files, whose data is a
+ * map plus the non-hole parts (GNU's type 'S', and PAX's GNU.sparse.*
+ * records, which keep type '0' and so would unpack as garbage), and GNU's
+ * archive-level types. tar-stream types them all as null, or as a plain file.
+ */
+function unsupportedKind(typeflag: number, records: PaxRecord[]): string | null {
+  const c = String.fromCharCode(typeflag);
+  if (GNU_TYPES[c]) return GNU_TYPES[c]!;
+  const sparse = new Map(records.filter(([k]) => k.startsWith('GNU.sparse.')).map(([k, v]) => [k, v.toString('latin1')]));
+  if (sparse.size === 0) return null;
+  const version = sparse.has('GNU.sparse.major') ? `${sparse.get('GNU.sparse.major')}.${sparse.get('GNU.sparse.minor') ?? '0'}` : sparse.has('GNU.sparse.map') ? '0.1' : '0.0';
+  return `PAX sparse file (GNU.sparse format ${version})`;
+}
+
 export class PaxTap {
   private pending: Buffer[] = [];
   private pendingLength = 0;
@@ -83,6 +106,8 @@ export class PaxTap {
   private global: PaxRecord[] = [];
   private stopped = false;
   private readonly xattrs = new Map<number, PaxRecord[]>();
+  /** Entries layerfs does not unpack, by data offset: what they are, for the error that refuses them. */
+  private readonly unsupported = new Map<number, string>();
 
   /** Sees the next bytes of the tar, in order. */
   push(chunk: Buffer): void {
@@ -107,6 +132,11 @@ export class PaxTap {
   /** The xattrs of the entry whose data starts at `byteOffset` (tar-stream's header.byteOffset), as exact bytes. */
   xattrsAt(byteOffset: number): PaxRecord[] {
     return this.xattrs.get(byteOffset) ?? [];
+  }
+
+  /** What the entry at `byteOffset` is when it is a kind layerfs refuses (a sparse file, a GNU volume header), else null. */
+  unsupportedAt(byteOffset: number): string | null {
+    return this.unsupported.get(byteOffset) ?? null;
   }
 
   private take(n: number): Buffer {
@@ -146,6 +176,8 @@ export class PaxTap {
     if (paxSize) size = parseInt(paxSize[1].toString('latin1'), 10) || 0;
     const xattrs = xattrsOf(records);
     if (xattrs.length) this.xattrs.set(this.offset, xattrs);
+    const kind = unsupportedKind(h[156]!, records);
+    if (kind !== null) this.unsupported.set(this.offset, kind);
     this.local = null;
     // tar-stream gives a directory (or an old-style file name ending in '/') no data, whatever its size says.
     const name = h.subarray(0, 100);
