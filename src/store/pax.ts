@@ -91,7 +91,8 @@ function unsupportedKind(typeflag: number, records: PaxRecord[]): string | null 
   const sparse = new Map(records.filter(([k]) => k.startsWith('GNU.sparse.')).map(([k, v]) => [k, v.toString('latin1')]));
   if (sparse.size === 0) return null;
   const version = sparse.has('GNU.sparse.major') ? `${sparse.get('GNU.sparse.major')}.${sparse.get('GNU.sparse.minor') ?? '0'}` : sparse.has('GNU.sparse.map') ? '0.1' : '0.0';
-  return `PAX sparse file (GNU.sparse format ${version})`;
+  const name = sparse.get('GNU.sparse.name');
+  return `PAX sparse file${name ? ` '${name}'` : ''} (GNU.sparse format ${version})`;
 }
 
 export class PaxTap {
