@@ -1,23 +1,28 @@
 /** `layerfs system check|df|prune`: the store's health and disk use, as Docker's `system` commands. */
 import { Command } from 'commander';
-import { createInterface } from 'node:readline/promises';
+import { createInterface } from 'node:readline';
 import { checkSystem, diskUsage, prune } from '../runtime/system.js';
 import { humanSize, table } from './format.js';
 import { openStore, withRoot, type RootOptions } from './store-options.js';
 
 const percent = (part: number, whole: number) => (whole > 0 ? ` (${Math.round((part / whole) * 100)}%)` : '');
 
+/** Docker's prompt: only "y" or "yes" goes on; end of input is a no. */
 async function confirm(question: string): Promise<boolean> {
-  const rl = createInterface({ input: process.stdin, output: process.stdout });
-  try {
-    return /^y(es)?$/i.test((await rl.question(question)).trim());
-  } finally {
-    rl.close();
-  }
+  process.stdout.write(question);
+  const rl = createInterface({ input: process.stdin });
+  const answer = await new Promise<string>((resolve) => {
+    rl.once('line', resolve);
+    rl.once('close', () => resolve(''));
+  });
+  rl.close();
+  return /^y(es)?$/i.test(answer.trim());
 }
 
 export function register(program: Command): void {
-  const system = program.command('system').description('check, show the disk use of and prune the store');
+  // `layerfs --root DIR system df` puts --root after `system`: it counts for the subcommands too.
+  const system = withRoot(program.command('system').description('check, show the disk use of and prune the store'));
+  const rootOf = (opts: RootOptions): RootOptions => ({ root: opts.root ?? (system.opts() as RootOptions).root });
 
   withRoot(
     system
@@ -25,7 +30,7 @@ export function register(program: Command): void {
       .description('read every record and follow every reference; report damage and what nothing uses')
       .option('--repair', 'rebuild what can be rebuilt, remove damaged records and what nothing reaches'),
   ).action(async (opts: RootOptions & { repair?: boolean }) => {
-    const store = await openStore(opts);
+    const store = await openStore(rootOf(opts));
     const { problems, removed } = await checkSystem(store, { repair: opts.repair });
     for (const p of problems) process.stdout.write(`${p.what}: ${p.reason}${opts.repair ? ` (repaired: ${p.repair})` : ` (--repair: ${p.repair})`}\n`);
     if (opts.repair && removed.length) process.stdout.write(`Removed ${removed.length} unused layer(s)\n`);
@@ -39,7 +44,7 @@ export function register(program: Command): void {
       .description('disk space used by images, containers and layers')
       .option('--format <format>', 'table or json', 'table'),
   ).action(async (opts: RootOptions & { format: string }) => {
-    const rows = await diskUsage(await openStore(opts));
+    const rows = await diskUsage(await openStore(rootOf(opts)));
     if (opts.format === 'json') {
       for (const r of rows) {
         process.stdout.write(
@@ -75,7 +80,7 @@ export function register(program: Command): void {
       ].join('\n');
       if (!(await confirm(warning))) return;
     }
-    const r = await prune(await openStore(opts), { all: opts.all });
+    const r = await prune(await openStore(rootOf(opts)), { all: opts.all });
     if (r.containers.length) process.stdout.write(`Deleted Containers:\n${r.containers.map((c) => c + '\n').join('')}\n`);
     const lines = r.images.flatMap((i) => [...i.untagged.map((t) => `untagged: ${t}`), ...i.deleted.map((d) => `deleted: ${d}`)]);
     if (lines.length) process.stdout.write(`Deleted Images:\n${lines.map((l) => l + '\n').join('')}\n`);

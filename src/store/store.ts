@@ -208,30 +208,32 @@ export class Store implements StagingHost {
   /** As `resolve`, and the stored tag the reference matched (null when it named an ID). */
   async lookup(ref: string): Promise<{ image: ImageRecord; tag: string | null }> {
     const { images: all, damaged } = await this.scan();
+    // A damaged record the reference leads to: reported if nothing else matches.
+    let damage: DamagedRecordError | undefined;
     if (isRef(ref)) {
-      const tagsDamage = damaged.find((d) => d.data.file === this.tagsFile);
-      if (tagsDamage) throw tagsDamage;
-      const m = matchTag(ref, all.flatMap((r) => r.repoTags));
-      if (m.kind === 'ambiguous') {
-        throw new LayerfsError('AMBIGUOUS_NAME', `short name '${ref}' matches several images: ${m.tags.join(', ')}; use the full name`, { ref, matches: m.tags });
+      damage = damaged.find((d) => d.data.file === this.tagsFile);
+      if (damage === undefined) {
+        const tags = await this.readTags();
+        const m = matchTag(ref, Object.keys(tags));
+        if (m.kind === 'ambiguous') {
+          throw new LayerfsError('AMBIGUOUS_NAME', `short name '${ref}' matches several images: ${m.tags.join(', ')}; use the full name`, { ref, matches: m.tags });
+        }
+        if (m.kind === 'found') {
+          const id = tags[m.tags[0]!]!;
+          const image = all.find((r) => r.id === id);
+          if (image) return { image, tag: m.tags[0]! };
+          damage = damaged.find((d) => d.data.file === this.imageFile(id));
+        }
       }
-      const tag = m.tags[0];
-      const byTag = m.kind === 'found' ? all.find((r) => r.repoTags.includes(tag!)) : undefined;
-      if (byTag) return { image: byTag, tag: tag! };
-      // a tag whose image record is damaged: say so, naming the record
-      const tags = await this.readTags();
-      const target = tag !== undefined ? tags[tag] : undefined;
-      const d = target && damaged.find((e) => e.data.file === this.imageFile(target));
-      if (d) throw d;
     }
     const hex = ref.startsWith('sha256:') ? ref.slice(7) : ref;
     if (/^[0-9a-f]{4,64}$/.test(hex)) {
       const hits = all.filter((r) => hexOf(r.id).startsWith(hex));
       if (hits.length === 1) return { image: hits[0]!, tag: null };
       if (hits.length > 1) throw new UsageError(`ambiguous image ID prefix: ${ref}`);
-      const d = damaged.find((e) => String(e.data.file).startsWith(join(this.root, 'images', hex)));
-      if (d) throw d;
+      damage ??= damaged.find((e) => String(e.data.file).startsWith(join(this.root, 'images', hex)));
     }
+    if (damage) throw damage;
     throw new UnknownImageError(ref);
   }
 
