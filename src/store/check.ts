@@ -10,11 +10,10 @@ import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DamagedRecordError } from '../errors.js';
 import { hexOf, isDigest, shortId } from '../oci/digest.js';
-import { isRef } from '../oci/reference.js';
 import { withLock } from './lock.js';
 import { scanHolds } from './holds.js';
 import { writeRecord } from './record.js';
-import type { Store } from './store.js';
+import { salvageTags, type Store } from './store.js';
 import type { ImageRecord, LayerRef } from './types.js';
 
 export interface Problem {
@@ -29,13 +28,6 @@ export interface CheckResult {
   problems: Problem[];
   /** With repair: what went (layers and blobs nothing reached), as collected. */
   removed: string[];
-}
-
-/** Tag lines a torn tags.json still shows, as `writeTags` writes them (one per line). */
-export function salvageTags(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const m of text.matchAll(/^\s*"([^"\n]+)":\s*"(sha256:[0-9a-f]{64})"/gm)) if (isRef(m[1]!)) out[m[1]!] = m[2]!;
-  return out;
 }
 
 export async function checkStore(store: Store, opts: { repair?: boolean } = {}): Promise<CheckResult> {

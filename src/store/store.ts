@@ -38,9 +38,18 @@ export interface RemoveResult {
   deleted: string[];
 }
 
+/** Tag lines a torn tags.json still shows, as `writeTags` writes them (one per line). */
+export function salvageTags(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const m of text.matchAll(/^\s*"([^"\n]+)":\s*"(sha256:[0-9a-f]{64})"/gm)) if (isRef(m[1]!)) out[m[1]!] = m[2]!;
+  return out;
+}
+
 /** What the store holds, damaged records included (`system check`, `images`). */
 export interface StoreScan {
   images: ImageRecord[];
+  /** The tag table; from a damaged tags.json, the tags it still shows. */
+  tags: Record<string, string>;
   /** Records that could not be read, each with the error naming file and reason. */
   damaged: DamagedRecordError[];
 }
@@ -160,7 +169,7 @@ export class Store implements StagingHost {
   /** Every image record (without tags), and the ones that are damaged. */
   private async records(): Promise<StoreScan> {
     const names = (await readdir(join(this.root, 'images'))).filter((n) => /^[0-9a-f]{64}\.json$/.test(n));
-    const scan: StoreScan = { images: [], damaged: [] };
+    const scan: StoreScan = { images: [], tags: {}, damaged: [] };
     for (const n of names) {
       try {
         const r = await readRecord<ImageRecord>(join(this.root, 'images', n), imageRecordShape(`sha256:${n.slice(0, 64)}`));
@@ -176,7 +185,8 @@ export class Store implements StagingHost {
   /**
    * Every readable image with its tags, newest first, and every damaged
    * record met on the way (an image record, tags.json): one damaged record
-   * never hides the others.
+   * never hides the others. A torn tags.json still names what it shows to
+   * readers; writers (readTags) refuse it until `system check --repair`.
    */
   async scan(): Promise<StoreScan> {
     const scan = await this.records();
@@ -186,7 +196,9 @@ export class Store implements StagingHost {
     } catch (err) {
       if (!(err instanceof DamagedRecordError)) throw err;
       scan.damaged.unshift(err);
+      tags = salvageTags(await readFile(this.tagsFile, 'utf8').catch(() => ''));
     }
+    scan.tags = tags;
     for (const r of scan.images) r.repoTags = Object.keys(tags).filter((t) => tags[t] === r.id).sort();
     scan.images.sort((a, b) => (b.created ?? '').localeCompare(a.created ?? '') || a.id.localeCompare(b.id));
     return scan;
@@ -207,24 +219,22 @@ export class Store implements StagingHost {
 
   /** As `resolve`, and the stored tag the reference matched (null when it named an ID). */
   async lookup(ref: string): Promise<{ image: ImageRecord; tag: string | null }> {
-    const { images: all, damaged } = await this.scan();
+    const { images: all, tags, damaged } = await this.scan();
     // A damaged record the reference leads to: reported if nothing else matches.
     let damage: DamagedRecordError | undefined;
     if (isRef(ref)) {
-      damage = damaged.find((d) => d.data.file === this.tagsFile);
-      if (damage === undefined) {
-        const tags = await this.readTags();
-        const m = matchTag(ref, Object.keys(tags));
-        if (m.kind === 'ambiguous') {
-          throw new LayerfsError('AMBIGUOUS_NAME', `short name '${ref}' matches several images: ${m.tags.join(', ')}; use the full name`, { ref, matches: m.tags });
-        }
-        if (m.kind === 'found') {
-          const id = tags[m.tags[0]!]!;
-          const image = all.find((r) => r.id === id);
-          if (image) return { image, tag: m.tags[0]! };
-          damage = damaged.find((d) => d.data.file === this.imageFile(id));
-        }
+      const m = matchTag(ref, Object.keys(tags));
+      if (m.kind === 'ambiguous') {
+        throw new LayerfsError('AMBIGUOUS_NAME', `short name '${ref}' matches several images: ${m.tags.join(', ')}; use the full name`, { ref, matches: m.tags });
       }
+      if (m.kind === 'found') {
+        const id = tags[m.tags[0]!]!;
+        const image = all.find((r) => r.id === id);
+        if (image) return { image, tag: m.tags[0]! };
+        damage = damaged.find((d) => d.data.file === this.imageFile(id));
+      }
+      // a name a torn tags.json may have held
+      damage ??= damaged.find((d) => d.data.file === this.tagsFile);
     }
     const hex = ref.startsWith('sha256:') ? ref.slice(7) : ref;
     if (/^[0-9a-f]{4,64}$/.test(hex)) {
