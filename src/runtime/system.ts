@@ -44,6 +44,9 @@ export async function checkSystem(store: Store, opts: { repair?: boolean } = {})
   }
   const ids = new Set(containers.map((c) => c.id));
   for (const h of await store.holds()) {
+    if (ids.has(h.holder) && (await store.imageOrHeld(h.imageId).catch(() => null)) === null) {
+      result.problems.push({ what: `hold ${h.holder.slice(0, 12)}`, reason: `the image ${h.imageId.slice(7, 19)} ${h.description} stands on can no longer be read; nothing is collected while it stays`, repair: 'none: remove the container' });
+    }
     if (ids.has(h.holder) || damaged.some((d) => d.id === h.holder) || !/^[0-9a-f]{64}$/.test(h.holder)) continue;
     result.problems.push({ what: `hold ${h.holder.slice(0, 12)}`, reason: `${h.description} is gone`, repair: 'release it' });
     if (opts.repair) result.removed.push(...(await store.release(h.holder)));

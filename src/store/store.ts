@@ -387,16 +387,19 @@ export class Store implements StagingHost {
         live.add(hexOf(l.diffId));
       }
     }
+    let sure = damaged.length === 0 && holds.damaged.length === 0;
     for (const { imageId } of holds.holds) {
       live.add(hexOf(imageId));
+      // a held image's config that cannot be read no longer says which layers the container stands on
       const config = await this.config({ id: imageId }).catch(() => null);
+      if (config === null && !images.some((r) => r.id === imageId)) sure = false;
       for (const d of config?.rootfs.diff_ids ?? []) {
         live.add(hexOf(d));
         const l = await this.layer(d).catch(() => null);
         if (l) live.add(hexOf(l.digest));
       }
     }
-    return { live, sure: damaged.length === 0 && holds.damaged.length === 0 };
+    return { live, sure };
   }
 
   /** Call with the lock held. */
