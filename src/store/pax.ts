@@ -12,6 +12,9 @@
  * the tap (the extractor reports the error).
  */
 import { Transform } from 'node:stream';
+import { gnuSparse, paxSparse, type Sparse, type Unsupported } from './sparse.js';
+
+export type Special = Sparse | Unsupported;
 
 export const XATTR_PREFIX = 'SCHILY.xattr.';
 
@@ -72,7 +75,6 @@ function checksumOk(h: Buffer): boolean {
 const isZero = (h: Buffer) => h.every((b) => b === 0);
 
 const GNU_TYPES: Record<string, string> = {
-  S: "GNU sparse file (type 'S')",
   V: "GNU volume header (type 'V')",
   M: "GNU multi-volume continuation (type 'M')",
   D: "GNU dump directory (type 'D')",
@@ -80,19 +82,16 @@ const GNU_TYPES: Record<string, string> = {
 };
 
 /**
- * Entries whose data is not the file's bytes: sparse files, whose data is a
- * map plus the non-hole parts (GNU's type 'S', and PAX's GNU.sparse.*
- * records, which keep type '0' and so would unpack as garbage), and GNU's
+ * What an entry is when its data is not simply the file's bytes: a sparse
+ * file (GNU's type 'S', or PAX's GNU.sparse.* records, which keep type '0'
+ * and so would unpack as garbage; see sparse.ts), or one of GNU's
  * archive-level types. tar-stream types them all as null, or as a plain file.
  */
-function unsupportedKind(typeflag: number, records: PaxRecord[]): string | null {
-  const c = String.fromCharCode(typeflag);
-  if (GNU_TYPES[c]) return GNU_TYPES[c]!;
-  const sparse = new Map(records.filter(([k]) => k.startsWith('GNU.sparse.')).map(([k, v]) => [k, v.toString('latin1')]));
-  if (sparse.size === 0) return null;
-  const version = sparse.has('GNU.sparse.major') ? `${sparse.get('GNU.sparse.major')}.${sparse.get('GNU.sparse.minor') ?? '0'}` : sparse.has('GNU.sparse.map') ? '0.1' : '0.0';
-  const name = sparse.get('GNU.sparse.name');
-  return `PAX sparse file${name ? ` '${name}'` : ''} (GNU.sparse format ${version})`;
+function specialOf(h: Buffer, records: PaxRecord[]): Special | null {
+  const c = String.fromCharCode(h[156]!);
+  if (c === 'S') return gnuSparse(h);
+  if (GNU_TYPES[c]) return { kind: 'unsupported', what: GNU_TYPES[c]! };
+  return paxSparse(records);
 }
 
 export class PaxTap {
@@ -107,8 +106,8 @@ export class PaxTap {
   private global: PaxRecord[] = [];
   private stopped = false;
   private readonly xattrs = new Map<number, PaxRecord[]>();
-  /** Entries layerfs does not unpack, by data offset: what they are, for the error that refuses them. */
-  private readonly unsupported = new Map<number, string>();
+  /** Sparse entries and the kinds layerfs refuses, by data offset. */
+  private readonly special = new Map<number, Special>();
 
   /** Sees the next bytes of the tar, in order. */
   push(chunk: Buffer): void {
@@ -135,9 +134,9 @@ export class PaxTap {
     return this.xattrs.get(byteOffset) ?? [];
   }
 
-  /** What the entry at `byteOffset` is when it is a kind layerfs refuses (a sparse file, a GNU volume header), else null. */
-  unsupportedAt(byteOffset: number): string | null {
-    return this.unsupported.get(byteOffset) ?? null;
+  /** What the entry at `byteOffset` is when it is no plain entry (a sparse file, a GNU volume header), else null. */
+  specialAt(byteOffset: number): Special | null {
+    return this.special.get(byteOffset) ?? null;
   }
 
   private take(n: number): Buffer {
@@ -177,8 +176,8 @@ export class PaxTap {
     if (paxSize) size = parseInt(paxSize[1].toString('latin1'), 10) || 0;
     const xattrs = xattrsOf(records);
     if (xattrs.length) this.xattrs.set(this.offset, xattrs);
-    const kind = unsupportedKind(h[156]!, records);
-    if (kind !== null) this.unsupported.set(this.offset, kind);
+    const special = specialOf(h, records);
+    if (special !== null) this.special.set(this.offset, special);
     this.local = null;
     // tar-stream gives a directory (or an old-style file name ending in '/') no data, whatever its size says.
     const name = h.subarray(0, 100);

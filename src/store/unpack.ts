@@ -22,6 +22,7 @@ import { BadArchiveError, LayerfsError, UnsafePathError } from '../errors.js';
 import { mkWhiteout, mknod, S_IFBLK, S_IFCHR, S_IFIFO, setxattr, utimens } from '../sys.js';
 import { PaxTap } from './pax.js';
 import { SpaceBudget } from './disk-space.js';
+import { writeSparse } from './sparse.js';
 
 /**
  * Limits a caller may set. Without them a file or a layer may be as large as
@@ -164,14 +165,15 @@ class Unpacker {
   async entry(h: tar.Header, body: AsyncIterable<Buffer>): Promise<void> {
     const src = this.opts.source;
     if (++this.entries > this.limits.maxEntries) throw new BadArchiveError(src, `more than ${this.limits.maxEntries} entries`, h.name);
-    const rel = safeName(src, h.name);
+    // byteOffset (where the entry's data starts) is set by tar-stream's extractor but not typed; hence the pinned version.
+    const offset = (h as tar.Header & { byteOffset?: number }).byteOffset ?? -1;
+    const special = this.pax.specialAt(offset);
+    if (special?.kind === 'unsupported') throw new BadArchiveError(src, `${special.what} is not supported`, h.name);
+    const sparse = special?.kind === 'sparse' ? special : null;
+    const rel = safeName(src, sparse?.name ?? h.name);
     const base = rel.slice(rel.lastIndexOf('/') + 1);
     const times = timesOf(h);
     const mode = (h.mode ?? 0o644) & 0o7777;
-    // byteOffset (where the entry's data starts) is set by tar-stream's extractor but not typed; hence the pinned version.
-    const offset = (h as tar.Header & { byteOffset?: number }).byteOffset ?? -1;
-    const unsupported = this.pax.unsupportedAt(offset);
-    if (unsupported !== null) throw new BadArchiveError(src, `${unsupported} is not supported`, h.name);
     const xattrs = this.pax.xattrsAt(offset).filter(([n]) => !n.startsWith('trusted.overlay.'));
 
     if (rel === '') {
@@ -198,7 +200,7 @@ class Unpacker {
       return;
     }
 
-    switch (h.type) {
+    switch (sparse ? 'file' : h.type) {
       case 'directory': {
         if (!(await this.clear(rel, true))) await mkdir(path, { mode: 0o700 });
         this.dirs.add(rel);
@@ -208,16 +210,20 @@ class Unpacker {
       }
       case 'file':
       case 'contiguous-file': {
-        const size = h.size ?? 0;
+        // a sparse file's holes take no space: its size counts against the limits, its data against the disk
+        const size = sparse ? sparse.realSize : h.size ?? 0;
         const { maxEntrySize, maxTotalSize } = this.limits;
         if (maxEntrySize !== undefined && size > maxEntrySize) throw new BadArchiveError(src, `file of ${size} bytes exceeds the limit of ${maxEntrySize}`, h.name);
         this.unpackedSize += size;
         if (maxTotalSize !== undefined && this.unpackedSize > maxTotalSize) throw new BadArchiveError(src, `layer exceeds the limit of ${maxTotalSize} bytes`, h.name);
-        await this.space.need(size, `${src}: entry '${h.name}'`);
+        await this.space.need(h.size ?? 0, `${src}: entry '${h.name}'`);
         await this.clear(rel, false);
         const fh = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
         try {
-          for await (const chunk of body) await fh.write(chunk);
+          if (sparse) {
+            const why = await writeSparse(fh, body, sparse, h.size ?? 0);
+            if (why !== null) throw new BadArchiveError(src, `${sparse.format} sparse file: ${why}`, h.name);
+          } else for await (const chunk of body) await fh.write(chunk);
         } finally {
           await fh.close();
         }
