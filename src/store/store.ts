@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { DamagedRecordError, LayerfsError, UnknownImageError, UsageError } from '../errors.js';
 import { hexOf, isDigest, sha256, shortId } from '../oci/digest.js';
 import { processAlive, withLock } from './lock.js';
-import { isRef, matchTag, normalizeRef, parseRef } from '../oci/reference.js';
+import { isRef, matchTag, normalizeRef } from '../oci/reference.js';
 import { readHolds, removeHold, scanHolds, writeHold, type Hold } from './holds.js';
 import { Staging, type LayerExpect, type StagingHost } from './staging.js';
 import { imageRecordShape, layerRefShape, parseRecord, readRecord, tagsShape, writeRecord } from './record.js';
@@ -334,8 +334,8 @@ export class Store implements StagingHost {
    * Removes a tag, or the image: a tag of an image that has other tags is only
    * untagged (as docker does); otherwise the image goes, and with it every
    * layer and blob no other image or hold needs. As in Docker, an image ID
-   * whose tags span several repositories is refused unless `force` (which
-   * removes them all), and a held image (one a container uses) is refused
+   * with more than one tag is refused unless `force` (which removes them
+   * all), and a held image (one a container uses) is refused
    * unless `force` (then only its record and tags go; its layers stay until
    * the hold is released).
    */
@@ -344,8 +344,8 @@ export class Store implements StagingHost {
     return withLock(this.root, async () => {
       const tags = await this.readTags();
       const mine = Object.keys(tags).filter((t) => tags[t] === img.id);
-      const repos = new Set(mine.map((t) => parseRef(t).name));
-      if (byTag === null && repos.size > 1 && !opts.force) {
+      // Docker (both of its image stores) refuses an ID with more than one tag, whatever the repositories
+      if (byTag === null && mine.length > 1 && !opts.force) {
         throw new LayerfsError(
           'CONFLICT',
           `conflict: unable to delete ${shortId(img.id)} (must be forced) - image is referenced in multiple repositories`,

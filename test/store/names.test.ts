@@ -84,11 +84,12 @@ describe('rmi', () => {
     expect(await store.rmi(shortId(ids[0]!), { force: true })).toMatchObject({ untagged: ['one:1', 'two:1'], deleted: expect.arrayContaining([ids[0]]) });
   });
 
-  it('an ID whose tags are all in one repository goes, tags and all; a tag of a multiply tagged image is only untagged', async () => {
+  it('an ID with two tags of one repository is refused too (Docker says "multiple repositories" all the same); one tag goes, image and all', async () => {
     const { store, ids } = await storeWith([['app:1', 'app:2'], ['x:1', 'y:1']]);
+    await expect(store.rmi(ids[0]!)).rejects.toMatchObject({ code: 'CONFLICT' });
     expect(await store.rmi('y:1')).toEqual({ untagged: ['y:1'], deleted: [] });
-    expect((await store.rmi(ids[0]!)).untagged).toEqual(['app:1', 'app:2']);
-    expect((await store.images()).map((i) => i.repoTags)).toEqual([['x:1']]);
+    expect((await store.rmi(ids[1]!)).untagged).toEqual(['x:1']);
+    expect((await store.images()).map((i) => i.repoTags)).toEqual([['app:1', 'app:2']]);
   });
 });
 

@@ -90,7 +90,8 @@ describe('rmi and garbage collection', () => {
     expect(existsSync(store.blobPath(img.layers[1]!.digest))).toBe(false);
     expect(existsSync(store.blobPath(img.layers[0]!.digest))).toBe(true);
     const two1 = await store.resolve('two:1');
-    await store.rmi(two1.id);
+    await expect(store.rmi(two1.id)).rejects.toMatchObject({ code: 'CONFLICT' }); // two tags: Docker wants -f
+    await store.rmi(two1.id, { force: true });
     expect(readdirSync(join(store.root, 'layers'))).toEqual([]);
     expect(readdirSync(join(store.root, 'blobs/sha256'))).toEqual([]);
     expect(await store.images()).toEqual([]);
