@@ -21,7 +21,7 @@ import tar from 'tar-stream';
 import { BadArchiveError, LayerfsError, UnsafePathError } from '../errors.js';
 import { mkWhiteout, mknod, S_IFBLK, S_IFCHR, S_IFIFO, setxattr, utimens } from '../sys.js';
 import { PaxTap } from './pax.js';
-import { SpaceBudget } from './disk-space.js';
+import { parseBytes, SpaceBudget } from './disk-space.js';
 import { writeSparse } from './sparse.js';
 
 /**
@@ -40,6 +40,14 @@ export interface UnpackLimits {
 export const DEFAULT_LIMITS: Pick<UnpackLimits, 'maxEntries'> = {
   maxEntries: 4_000_000,
 };
+
+/** The limits a user sets for every import: LAYERFS_MAX_FILE_SIZE and LAYERFS_MAX_LAYER_SIZE (bytes, or 512M, 2G…). */
+export function limitsFromEnv(env = process.env): Partial<UnpackLimits> {
+  const out: Partial<UnpackLimits> = {};
+  if (env.LAYERFS_MAX_FILE_SIZE) out.maxEntrySize = parseBytes(env.LAYERFS_MAX_FILE_SIZE);
+  if (env.LAYERFS_MAX_LAYER_SIZE) out.maxTotalSize = parseBytes(env.LAYERFS_MAX_LAYER_SIZE);
+  return out;
+}
 
 export interface UnpackOptions {
   /** Names the archive in errors. */
@@ -109,7 +117,7 @@ class Unpacker {
     private readonly opts: UnpackOptions,
     private readonly space: SpaceBudget,
   ) {
-    this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
+    this.limits = { ...DEFAULT_LIMITS, ...limitsFromEnv(), ...opts.limits };
     this.devices = opts.devices ?? process.getuid?.() === 0;
   }
 

@@ -152,6 +152,25 @@ describe('archives and disk space', () => {
     expect((await importTarball(store, input, 'x:1')).repoTags).toEqual(['x:1']);
   });
 
+  it('LAYERFS_MAX_FILE_SIZE and LAYERFS_MAX_LAYER_SIZE set the limits below the free space', async () => {
+    const store = await Store.open(fresh('store'));
+    const input = fresh('in') + '.tar';
+    writeFileSync(input, await tarOf([{ name: 'a', content: Buffer.alloc(3000) }, { name: 'b', content: Buffer.alloc(3000) }]));
+    const before = storeState(store.root);
+    for (const [env, message] of [
+      [{ LAYERFS_MAX_FILE_SIZE: '2k' }, "entry 'a': file of 3000 bytes exceeds the limit of 2048"],
+      [{ LAYERFS_MAX_LAYER_SIZE: '5k' }, "entry 'b': layer exceeds the limit of 5120 bytes"],
+    ] as const) {
+      Object.assign(process.env, env);
+      try {
+        await expect(importTarball(store, input, 'x:1')).rejects.toMatchObject({ code: 'BAD_ARCHIVE', message: expect.stringContaining(message) });
+      } finally {
+        for (const k of Object.keys(env)) delete process.env[k];
+      }
+    }
+    expect(storeState(store.root)).toEqual(before);
+  });
+
   it('a layout directory with a symlink loop fails at once, naming the loop', async () => {
     const dir = writeDir(ociLayout([{ layers: [await tarOf([{ name: 'a', content: 'a' }])], tag: 'loop:1' }]), fresh('layout'));
     symlinkSync('..', join(dir, 'blobs', 'sha256', 'up'));
