@@ -133,3 +133,17 @@ export class BuildError extends LayerfsError {
     super('BUILD_FAILED', message, { exitCode });
   }
 }
+
+/** A store record (tags.json, an image's or container's JSON, …) that cannot be read as one. */
+export class DamagedRecordError extends LayerfsError {
+  constructor(file: string, reason: string) {
+    super('DAMAGED_RECORD', `${file}: damaged record: ${reason}`, { file, reason });
+  }
+}
+
+/** The store's filesystem would fill up (below its reserve). */
+export class NoSpaceError extends LayerfsError {
+  constructor(message: string, data: Record<string, unknown>) {
+    super('NO_SPACE', message, data);
+  }
+}

@@ -84,8 +84,12 @@ export function register(program: Command): void {
       .option('--no-trunc', 'full image IDs'),
   ).action(async (repo: string | undefined, opts: RootOptions & { all?: boolean; tree?: boolean; format?: string; digests?: boolean; quiet?: boolean; trunc: boolean }) => {
     const store = await openStore(opts);
-    let images = await store.images();
+    const scan = await store.scan();
+    // A damaged record is named, once, and the rest still lists.
+    for (const d of scan.damaged) process.stderr.write(`layerfs: warning: ${d.message} (layerfs system check --repair)\n`);
+    let images = scan.images;
     if (!opts.all) images = withoutIntermediates(images);
+    if (repo !== undefined) repo = parseRef(repo).name;
     if (repo !== undefined) images = images.filter((i) => i.repoTags.some((t) => parseRef(t).name === repo));
     if (opts.tree) {
       const tree = layerTree(images);

@@ -30,6 +30,7 @@ const commands: Record<string, () => Promise<{ register: Register }>> = {
   rmi: () => import('./rmi.js'),
   run: () => import('./run.js'),
   save: () => import('./save.js'),
+  system: () => import('./system.js'),
   tag: () => import('./tag.js'),
   umount: () => import('./umount.js'),
 };

@@ -1,7 +1,7 @@
 /** `layerfs ps [-a]`: containers with their status and exit code; `--format` as docker's. */
 import { Command } from 'commander';
 import { Store } from '../store/store.js';
-import { isLive, listContainers, type ContainerState } from '../runtime/containers.js';
+import { isLive, scanContainers, type ContainerState } from '../runtime/containers.js';
 import { shortId } from '../oci/digest.js';
 import { ellipsis, goTime, timeAgo } from './format.js';
 import { formatRows, type Listing, type Row } from './output-format.js';
@@ -42,6 +42,12 @@ export function containerRow(c: ContainerState, trunc: boolean): Row {
   };
 }
 
+/** A container whose record cannot be read: only its ID and why. */
+function damagedRow(id: string, reason: string, trunc: boolean): Row {
+  const row = containerRow({ id, name: '', image: '', imageId: '', layers: [], args: [], created: '', status: 'created', mounter: 'layerfs' }, trunc);
+  return { ...row, Command: '', CreatedAt: '', RunningFor: '', State: 'damaged', Status: `Damaged: ${reason}` };
+}
+
 export function register(program: Command): void {
   program
     .command('ps')
@@ -53,7 +59,12 @@ export function register(program: Command): void {
     .option('--root <dir>', 'store root (default: $LAYERFS_ROOT or /var/lib/layerfs)')
     .action(async (flags: { all?: boolean; quiet?: boolean; trunc: boolean; format?: string; root?: string }) => {
       const store = await Store.open(flags.root);
-      const all = (await listContainers(store.root)).filter((c) => flags.all || isLive(c));
-      process.stdout.write(formatRows(flags.format, all.map((c) => containerRow(c, flags.trunc)), CONTAINERS, { quiet: flags.quiet }));
+      const scan = await scanContainers(store.root);
+      const all = scan.containers.filter((c) => flags.all || isLive(c));
+      // A container whose record is damaged cannot be running as far as we can tell: -a lists it, as damaged.
+      const damaged = flags.all ? scan.damaged : [];
+      const rows = all.map((c) => containerRow(c, flags.trunc));
+      for (const d of damaged) rows.push(damagedRow(d.id, d.error.data.reason as string, flags.trunc));
+      process.stdout.write(formatRows(flags.format, rows, CONTAINERS, { quiet: flags.quiet }));
     });
 }

@@ -7,9 +7,9 @@ export function register(program: Command): void {
   withRoot(
     program
       .command('rmi')
-      .description('remove images (a tag of a multiply tagged image is only untagged)')
+      .description('remove images (a tag of a multiply tagged image is only untagged; an ID with several tags needs -f)')
       .argument('<image...>')
-      .option('-f, --force', 'remove even when a container uses the image (its layers stay until the container is gone)'),
+      .option('-f, --force', 'remove even when a container uses the image (its layers stay until the container is gone) or its ID has several tags'),
   ).action(
     async (refs: string[], opts: RootOptions & { force?: boolean }) => {
       const store = await openStore(opts);

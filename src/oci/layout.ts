@@ -10,12 +10,12 @@
  */
 import { createReadStream, type ReadStream } from 'node:fs';
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { BadManifestError } from '../errors.js';
 import { checkDigest, hexOf, sha256, verifyDigest } from './digest.js';
 import { hostPlatform, parseManifest, type Descriptor, type ImageIndex, type Manifest } from './manifest.js';
 import { isIndexType, MediaType } from './media-type.js';
-import { isRef } from './reference.js';
+import { isRef, Reference } from './reference.js';
 
 export const LAYOUT_FILE = 'oci-layout';
 export const LAYOUT_JSON = JSON.stringify({ imageLayoutVersion: '1.0.0' });
@@ -36,11 +36,46 @@ export function tagOf(ref: string): string {
   return colon > at.lastIndexOf('/') ? at.slice(colon + 1) : 'latest';
 }
 
-/** The full references an index entry names its image by (a bare tag names none). */
-export function refsOf(d: Descriptor): string[] {
+/** Where a layout was read from: what a bare `ref.name` is taken with. */
+export interface LayoutOrigin {
+  kind: 'dir' | 'archive';
+  /** The directory or archive path as given. */
+  path: string;
+}
+
+const hasRegistry = (ref: string): boolean => {
+  const slash = ref.indexOf('/');
+  const first = slash < 0 ? '' : ref.slice(0, slash);
+  return first.includes('.') || first.includes(':') || first === 'localhost';
+};
+
+const localhostRef = (name: string): string[] => {
+  try {
+    const r = Reference.parse(name, { unqualified: 'localhost' });
+    return r.digest === undefined ? [`${r.registry}/${r.repository}:${r.tag}`] : [];
+  } catch {
+    return [];
+  }
+};
+
+/**
+ * The references an index entry names its image by. containerd's
+ * `io.containerd.image.name` and a `ref.name` with a registry host are full
+ * references and name it as they are. A `ref.name` without one is read as
+ * podman 4 reads it: in an archive, as a name under `localhost/`
+ * (`fx-app` → `localhost/fx-app:latest`, `fx-app:v3` → `localhost/fx-app:v3`);
+ * in a directory it is ignored and the directory names the image
+ * (`/tmp/x/layout` → `localhost/tmp/x/layout:latest`). Without an origin a
+ * bare value names nothing.
+ */
+export function refsOf(d: Descriptor, origin?: LayoutOrigin): string[] {
   const a = d.annotations ?? {};
   const full = a[CONTAINERD_NAME] ?? a[REF_NAME];
-  return full !== undefined && full.includes(':') && isRef(full) ? [full] : [];
+  if (full !== undefined && hasRegistry(full) && isRef(full)) return [full];
+  if (full !== undefined && a[CONTAINERD_NAME] !== undefined && full.includes(':') && isRef(full)) return [full];
+  if (origin === undefined || a[REF_NAME] === undefined) return [];
+  if (origin.kind === 'archive') return localhostRef(a[REF_NAME]);
+  return localhostRef(`${resolve(origin.path).slice(1).toLowerCase()}:latest`);
 }
 
 export interface LayoutImage {

@@ -115,3 +115,44 @@ export function isRef(s: string): boolean {
     return false;
   }
 }
+
+/**
+ * The stored tags a user's `name[:tag]` may mean, in the order Docker and
+ * podman try them, for a store keyed by `normalizeRef`:
+ *
+ * 1. the name as Docker reads it (`busybox` → docker.io/library/busybox,
+ *    `library/busybox` the same, `quay.io/x/app` as written);
+ * 2. for a short name (no registry host), podman's `localhost/NAME:TAG`,
+ *    the name podman gives what it builds, commits and loads;
+ * 3. for a short name, any stored tag whose path ends in `/NAME` with the
+ *    same tag (`app:v1` → `quay.io/team/app:v1`), as podman's lookup of local
+ *    images does. Several of those make the name ambiguous.
+ */
+export interface TagMatch {
+  kind: 'found' | 'ambiguous' | 'absent';
+  /** The stored tags that match (one when found). */
+  tags: string[];
+}
+
+export function matchTag(input: string, stored: Iterable<string>): TagMatch {
+  const all = new Set(stored);
+  const exact = normalizeRef(input);
+  if (all.has(exact)) return { kind: 'found', tags: [exact] };
+  const r = Reference.parse(input);
+  const slash = input.indexOf('/');
+  const first = slash < 0 ? '' : input.slice(0, slash);
+  const short = !(first.includes('.') || first.includes(':') || first === 'localhost');
+  if (!short) return { kind: 'absent', tags: [] };
+  // The path as the user wrote it: Docker Hub's implied `library/` is not part of it.
+  const path = r.repository.startsWith('library/') && !input.startsWith('library/') ? r.repository.slice('library/'.length) : r.repository;
+  const local = `localhost/${path}:${r.tag}`;
+  if (all.has(local)) return { kind: 'found', tags: [local] };
+  const bare = path.replace(/^library\//, '');
+  const hits = [...all].filter((t) => {
+    const colon = t.lastIndexOf(':');
+    const name = t.slice(0, colon);
+    return t.slice(colon + 1) === r.tag && (name.endsWith(`/${path}`) || name.endsWith(`/${bare}`)) && name !== bare;
+  });
+  if (hits.length === 1) return { kind: 'found', tags: hits };
+  return { kind: hits.length ? 'ambiguous' : 'absent', tags: hits.sort() };
+}

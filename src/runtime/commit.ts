@@ -8,7 +8,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { LayerfsError, UnknownImageError } from '../errors.js';
+import { LayerfsError } from '../errors.js';
 import type { Store } from '../store/store.js';
 import type { ImageConfig } from '../oci/config.js';
 import type { ImageRecord } from '../store/types.js';
@@ -49,14 +49,10 @@ export async function commitUpper(store: Store, upper: string, base: ImageRecord
 }
 
 export async function commitContainer(store: Store, state: ContainerState, ref: string | undefined, opts: CommitOptions = {}): Promise<ImageRecord> {
-  let base: ImageRecord;
-  try {
-    base = await store.resolve(state.imageId);
-  } catch (err) {
-    if (err instanceof UnknownImageError) {
-      throw new LayerfsError('NO_BASE_IMAGE', `container ${shortId(state.id)}: its image ${state.image} (${state.imageId}) is no longer in the store`);
-    }
-    throw err;
+  // After `rmi -f` of its image the container's hold still keeps the config and layers.
+  const base = await store.imageOrHeld(state.imageId);
+  if (base === null) {
+    throw new LayerfsError('NO_BASE_IMAGE', `container ${shortId(state.id)}: its image ${state.image} (${state.imageId}) is no longer in the store`);
   }
   const baseConfig = await store.config(base);
   const created = new Date().toISOString();

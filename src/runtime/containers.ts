@@ -13,9 +13,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { LayerfsError, UsageError } from '../errors.js';
+import { DamagedRecordError, LayerfsError, UsageError } from '../errors.js';
+import { readRecord, shape, writeRecord } from '../store/record.js';
 import { shortId } from '../oci/digest.js';
 import type { MounterName } from './rootfs.js';
 import type { IsolationOptions } from './isolation.js';
@@ -89,35 +90,64 @@ export async function createContainer(
 }
 
 export async function saveState(root: string, state: ContainerState): Promise<void> {
-  const file = join(containerDir(root, state.id), 'state.json');
-  await writeFile(`${file}.tmp`, JSON.stringify(state, null, 2) + '\n');
-  await rename(`${file}.tmp`, file);
+  await writeRecord(join(containerDir(root, state.id), 'state.json'), state);
 }
 
+const STATUSES = new Set(['created', 'running', 'exited', 'failed']);
+const stateShape = (id: string) =>
+  shape({ id: 'string', name: 'string', image: 'string', imageId: 'string', args: 'string[]', created: 'string', status: 'string', layers: 'string[]' }, (o) => {
+    if (o.id !== id) return `its id is not the one its directory says`;
+    if (!STATUSES.has(o.status as string)) return `unknown status ${JSON.stringify(o.status)}`;
+    return null;
+  });
+
+/** A container's record; a missing or damaged one is a DamagedRecordError naming the file and the reason. */
 export async function loadState(root: string, id: string): Promise<ContainerState> {
   const file = join(containerDir(root, id), 'state.json');
-  try {
-    return JSON.parse(await readFile(file, 'utf8')) as ContainerState;
-  } catch (err) {
-    throw new LayerfsError('BAD_STATE', `${file}: ${(err as Error).message}`, { file });
-  }
+  const state = await readRecord<ContainerState>(file, stateShape(id));
+  if (state === null) throw new DamagedRecordError(file, 'missing');
+  return state;
 }
 
-/** Every container, newest first; a directory without a readable record is skipped. */
+/** A container directory whose record cannot be read: `ps -a` lists it as damaged, `system check` reports it. */
+export interface DamagedContainer {
+  id: string;
+  error: DamagedRecordError;
+}
+
+/** Every container, newest first, and the directories whose record is damaged. */
+export async function scanContainers(root: string): Promise<{ containers: ContainerState[]; damaged: DamagedContainer[] }> {
+  const ids = (await readdir(containersDir(root)).catch(() => [] as string[])).filter((id) => /^[0-9a-f]{64}$/.test(id));
+  const containers: ContainerState[] = [];
+  const damaged: DamagedContainer[] = [];
+  for (const id of ids) {
+    try {
+      containers.push(await loadState(root, id));
+    } catch (err) {
+      if (!(err instanceof DamagedRecordError)) throw err;
+      damaged.push({ id, error: err });
+    }
+  }
+  containers.sort((a, b) => b.created.localeCompare(a.created));
+  return { containers, damaged };
+}
+
+/** Every container with a readable record, newest first. */
 export async function listContainers(root: string): Promise<ContainerState[]> {
-  const ids = await readdir(containersDir(root)).catch(() => [] as string[]);
-  const states = await Promise.all(ids.map((id) => loadState(root, id).catch(() => null)));
-  return states.filter((s): s is ContainerState => s !== null).sort((a, b) => b.created.localeCompare(a.created));
+  return (await scanContainers(root)).containers;
 }
 
 /** Finds a container by name, full id or unambiguous id prefix. */
 export async function findContainer(root: string, ref: string): Promise<ContainerState> {
-  const all = await listContainers(root);
+  const { containers: all, damaged } = await scanContainers(root);
   const exact = all.find((c) => c.name === ref || c.id === ref);
   if (exact) return exact;
   const hits = /^[0-9a-f]+$/.test(ref) ? all.filter((c) => c.id.startsWith(ref)) : [];
   if (hits.length === 1) return hits[0]!;
   if (hits.length > 1) throw new UsageError(`ambiguous container id prefix: ${ref}`);
+  // its record is damaged: say which file and why (`system check --repair` removes it)
+  const bad = /^[0-9a-f]+$/.test(ref) ? damaged.find((d) => d.id.startsWith(ref)) : undefined;
+  if (bad) throw bad.error;
   throw new NoSuchContainerError(ref);
 }
 

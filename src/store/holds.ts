@@ -5,9 +5,10 @@
  * The store refuses `rmi` of a held image (unless forced), and keeps a held
  * image's config and layers through every collection until the hold goes.
  */
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { UsageError } from '../errors.js';
+import { DamagedRecordError, UsageError } from '../errors.js';
+import { holdShape, readRecord, writeRecord } from './record.js';
 
 export interface Hold {
   /** Who holds it: a name of the holder's choosing (the runtime uses the container ID). */
@@ -31,27 +32,29 @@ function holdFile(root: string, holder: string): string {
 export async function writeHold(root: string, hold: Hold): Promise<void> {
   const file = holdFile(root, hold.holder);
   await mkdir(holdsDir(root), { recursive: true, mode: 0o700 });
-  await writeFile(`${file}.tmp`, JSON.stringify(hold, null, 2) + '\n');
-  await rename(`${file}.tmp`, file);
+  await writeRecord(file, hold);
 }
 
 export async function removeHold(root: string, holder: string): Promise<void> {
   await rm(holdFile(root, holder), { force: true });
 }
 
-/** Every hold; an unreadable file is skipped (a hold being written is renamed into place whole). */
-export async function readHolds(root: string): Promise<Hold[]> {
+/** Every readable hold, and the hold files that are damaged (a damaged hold may keep an image nobody can name). */
+export async function scanHolds(root: string): Promise<{ holds: Hold[]; damaged: DamagedRecordError[] }> {
   const names = (await readdir(holdsDir(root)).catch(() => [] as string[])).filter((n) => n.endsWith('.json'));
-  const out: Hold[] = [];
+  const out: { holds: Hold[]; damaged: DamagedRecordError[] } = { holds: [], damaged: [] };
   for (const n of names) {
-    const text = await readFile(join(holdsDir(root), n), 'utf8').catch(() => null);
-    if (text === null) continue;
     try {
-      const h = JSON.parse(text) as Partial<Hold>;
-      if (typeof h.holder === 'string' && typeof h.imageId === 'string') out.push({ holder: h.holder, imageId: h.imageId, description: h.description ?? h.holder });
-    } catch {
-      // a torn file from a crash: holds nothing
+      const h = await readRecord<Hold>(join(holdsDir(root), n), holdShape);
+      if (h !== null) out.holds.push({ holder: h.holder, imageId: h.imageId, description: h.description ?? h.holder });
+    } catch (err) {
+      if (!(err instanceof DamagedRecordError)) throw err;
+      out.damaged.push(err);
     }
   }
   return out;
+}
+
+export async function readHolds(root: string): Promise<Hold[]> {
+  return (await scanHolds(root)).holds;
 }

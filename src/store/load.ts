@@ -37,7 +37,7 @@ export async function loadArchive(store: Store, path: string, opts: LoadOptions 
   const { images } = await store.transaction(async (staging) => {
     const spool = join(staging.dir, 'input');
     await mkdir(spool);
-    const files = await openArchive(path, spool);
+    const files = await openArchive(path, spool, staging.space);
     const format: ArchiveFormat | null = files.has('manifest.json')
       ? 'docker-archive'
       : files.has('index.json')

@@ -30,7 +30,7 @@ export async function readOciLayout(ctx: LoadContext): Promise<ImageRecord[]> {
       const diffId = checkDigest(diffIds[i], `${what}: rootfs.diff_ids[${i}]`);
       layers.push(await ctx.layer(blobName(l.digest), { digest: l.digest, diffId }));
     }
-    out.push(await ctx.staging.addImage(bytes, layers, refsOf(entry), what));
+    out.push(await ctx.staging.addImage(bytes, layers, refsOf(entry, { kind: files.kind, path: files.source }), what));
   }
   return out;
 }

@@ -12,6 +12,9 @@
  * the tap (the extractor reports the error).
  */
 import { Transform } from 'node:stream';
+import { gnuSparse, paxSparse, type Sparse, type Unsupported } from './sparse.js';
+
+export type Special = Sparse | Unsupported;
 
 export const XATTR_PREFIX = 'SCHILY.xattr.';
 
@@ -71,6 +74,26 @@ function checksumOk(h: Buffer): boolean {
 
 const isZero = (h: Buffer) => h.every((b) => b === 0);
 
+const GNU_TYPES: Record<string, string> = {
+  V: "GNU volume header (type 'V')",
+  M: "GNU multi-volume continuation (type 'M')",
+  D: "GNU dump directory (type 'D')",
+  N: "old GNU long name (type 'N')",
+};
+
+/**
+ * What an entry is when its data is not simply the file's bytes: a sparse
+ * file (GNU's type 'S', or PAX's GNU.sparse.* records, which keep type '0'
+ * and so would unpack as garbage; see sparse.ts), or one of GNU's
+ * archive-level types. tar-stream types them all as null, or as a plain file.
+ */
+function specialOf(h: Buffer, records: PaxRecord[]): Special | null {
+  const c = String.fromCharCode(h[156]!);
+  if (c === 'S') return gnuSparse(h);
+  if (GNU_TYPES[c]) return { kind: 'unsupported', what: GNU_TYPES[c]! };
+  return paxSparse(records);
+}
+
 export class PaxTap {
   private pending: Buffer[] = [];
   private pendingLength = 0;
@@ -83,6 +106,8 @@ export class PaxTap {
   private global: PaxRecord[] = [];
   private stopped = false;
   private readonly xattrs = new Map<number, PaxRecord[]>();
+  /** Sparse entries and the kinds layerfs refuses, by data offset. */
+  private readonly special = new Map<number, Special>();
 
   /** Sees the next bytes of the tar, in order. */
   push(chunk: Buffer): void {
@@ -107,6 +132,11 @@ export class PaxTap {
   /** The xattrs of the entry whose data starts at `byteOffset` (tar-stream's header.byteOffset), as exact bytes. */
   xattrsAt(byteOffset: number): PaxRecord[] {
     return this.xattrs.get(byteOffset) ?? [];
+  }
+
+  /** What the entry at `byteOffset` is when it is no plain entry (a sparse file, a GNU volume header), else null. */
+  specialAt(byteOffset: number): Special | null {
+    return this.special.get(byteOffset) ?? null;
   }
 
   private take(n: number): Buffer {
@@ -146,6 +176,8 @@ export class PaxTap {
     if (paxSize) size = parseInt(paxSize[1].toString('latin1'), 10) || 0;
     const xattrs = xattrsOf(records);
     if (xattrs.length) this.xattrs.set(this.offset, xattrs);
+    const special = specialOf(h, records);
+    if (special !== null) this.special.set(this.offset, special);
     this.local = null;
     // tar-stream gives a directory (or an old-style file name ending in '/') no data, whatever its size says.
     const name = h.subarray(0, 100);

@@ -19,6 +19,7 @@ import type { ImageManifest } from '../oci/manifest.js';
 import { MediaType } from '../oci/media-type.js';
 import type { ImageRecord, LayerRef, Opener } from './types.js';
 import { unpack, type UnpackLimits } from './unpack.js';
+import type { SpaceBudget } from './disk-space.js';
 
 export interface LayerExpect {
   /** Names the layer in errors (e.g. `archive.tar: blobs/sha256/ab…`). */
@@ -56,7 +57,12 @@ export class Staging {
   private readonly images: Array<{ record: ImageRecord; tags: string[] }> = [];
   private n = 0;
 
-  constructor(private readonly store: StagingHost, readonly dir: string) {}
+  constructor(
+    private readonly store: StagingHost,
+    readonly dir: string,
+    /** What this import may write: every file and blob asks first. */
+    readonly space: SpaceBudget,
+  ) {}
 
   /** Stages a small blob (config, manifest) held in memory; returns its digest. */
   async putBlob(data: Buffer): Promise<string> {
@@ -91,8 +97,10 @@ export class Staging {
     let rawSize = 0;
     let compression: Compression = 'none';
     const src = await open();
+    const space = this.space;
     async function* rawChunks(): AsyncGenerator<Buffer> {
       for await (const c of src as AsyncIterable<Buffer>) {
+        await space.need(c.length, `${expect.name} (blob)`);
         raw.update(c);
         rawSize += c.length;
         expect.onBytes?.(c.length);
@@ -108,7 +116,7 @@ export class Staging {
     }
     let unpacked;
     try {
-      unpacked = await unpack(plainChunks(), diff, { source: expect.name, limits: expect.limits, devices: expect.devices });
+      unpacked = await unpack(plainChunks(), diff, { source: expect.name, limits: expect.limits, devices: expect.devices, space });
     } finally {
       src.destroy();
       out.end();

@@ -13,12 +13,14 @@
 import { access, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { createReadStream, type ReadStream } from 'node:fs';
 import { join } from 'node:path';
-import { LayerfsError, UnknownImageError, UsageError } from '../errors.js';
-import { hexOf, isDigest, shortId } from '../oci/digest.js';
+import { DamagedRecordError, LayerfsError, UnknownImageError, UsageError } from '../errors.js';
+import { hexOf, isDigest, sha256, shortId } from '../oci/digest.js';
 import { processAlive, withLock } from './lock.js';
-import { isRef, normalizeRef } from '../oci/reference.js';
-import { readHolds, removeHold, writeHold, type Hold } from './holds.js';
+import { isRef, matchTag, normalizeRef } from '../oci/reference.js';
+import { readHolds, removeHold, scanHolds, writeHold, type Hold } from './holds.js';
 import { Staging, type LayerExpect, type StagingHost } from './staging.js';
+import { imageRecordShape, layerRefShape, parseRecord, readRecord, tagsShape, writeRecord } from './record.js';
+import { SpaceBudget } from './disk-space.js';
 import type { ImageConfig } from '../oci/config.js';
 import type { ImageRecord, LayerRef, Opener } from './types.js';
 
@@ -38,11 +40,28 @@ export interface RemoveResult {
   deleted: string[];
 }
 
-async function writeAtomic(path: string, data: string): Promise<void> {
-  const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, data);
-  await rename(tmp, path);
+/** Tag lines a torn tags.json still shows, as `writeTags` writes them (one per line). */
+export function salvageTags(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const m of text.matchAll(/^\s*"([^"\n]+)":\s*"(sha256:[0-9a-f]{64})"/gm)) if (isRef(m[1]!)) out[m[1]!] = m[2]!;
+  return out;
 }
+
+/** What the store holds, damaged records included (`system check`, `images`). */
+export interface StoreScan {
+  images: ImageRecord[];
+  /** The tag table; from a damaged tags.json, the tags it still shows. */
+  tags: Record<string, string>;
+  /** Records that could not be read, each with the error naming file and reason. */
+  damaged: DamagedRecordError[];
+}
+
+const configShape = (v: unknown): string | null => {
+  const c = v as ImageConfig | null;
+  if (typeof c !== 'object' || c === null || Array.isArray(c)) return 'not a JSON object';
+  if (!Array.isArray(c.rootfs?.diff_ids) || !c.rootfs.diff_ids.every(isDigest)) return "'rootfs.diff_ids' is not a list of digests";
+  return null;
+};
 
 export class Store implements StagingHost {
   private constructor(readonly root: string) {}
@@ -69,20 +88,24 @@ export class Store implements StagingHost {
     return join(this.root, 'layers', hexOf(diffId), 'diff');
   }
 
-  /** The stored layer with this diff_id, or null. */
+  layerFile(diffId: string): string {
+    return join(this.root, 'layers', hexOf(diffId), 'layer.json');
+  }
+
+  /** The stored layer with this diff_id, or null; a damaged layer.json is a DamagedRecordError. */
   async layer(diffId: string): Promise<LayerRef | null> {
     if (!isDigest(diffId)) return null;
-    const text = await readFile(join(this.root, 'layers', hexOf(diffId), 'layer.json'), 'utf8').catch(() => null);
-    return text === null ? null : (JSON.parse(text) as LayerRef);
+    return readRecord<LayerRef>(this.layerFile(diffId), (v) => layerRefShape(v) ?? ((v as LayerRef).diffId === diffId ? null : 'its diffId is not the one its directory says'));
   }
 
   /** Starts an import; the caller commits or discards it. */
   async begin(): Promise<Staging> {
     await this.sweepTmp();
+    const space = await SpaceBudget.of(this.root);
     const dir = await mkdtemp(join(this.root, 'tmp', `${process.pid}-`));
     await mkdir(join(dir, 'layers'));
     await mkdir(join(dir, 'blobs'));
-    return new Staging(this, dir);
+    return new Staging(this, dir, space);
   }
 
   /** Runs `fn` on a fresh import and commits it; on any error the store is left as it was. */
@@ -117,56 +140,114 @@ export class Store implements StagingHost {
     return images[0]!;
   }
 
+  get tagsFile(): string {
+    return join(this.root, 'tags.json');
+  }
+
+  imageFile(id: string): string {
+    return join(this.root, 'images', `${hexOf(id)}.json`);
+  }
+
+  /** The tag table; a damaged tags.json is a DamagedRecordError (nothing may overwrite it unseen). */
   async readTags(): Promise<Record<string, string>> {
-    const text = await readFile(join(this.root, 'tags.json'), 'utf8').catch(() => '{}');
-    return JSON.parse(text) as Record<string, string>;
+    return (await readRecord<Record<string, string>>(this.tagsFile, tagsShape)) ?? {};
   }
 
   /** Call with the lock held. */
   async writeTags(tags: Record<string, string>): Promise<void> {
-    const sorted = Object.fromEntries(Object.entries(tags).sort(([a], [b]) => a.localeCompare(b)));
-    await writeAtomic(join(this.root, 'tags.json'), JSON.stringify(sorted, null, 2) + '\n');
+    await writeRecord(this.tagsFile, Object.fromEntries(Object.entries(tags).sort(([a], [b]) => a.localeCompare(b))));
   }
 
   /** Call with the lock held. */
   async writeRecord(record: ImageRecord): Promise<void> {
-    const path = join(this.root, 'images', `${hexOf(record.id)}.json`);
-    if (await exists(path)) return; // the same config: the same image, loaded before
-    const { repoTags: _, ...rest } = record;
-    await writeAtomic(path, JSON.stringify(rest, null, 2) + '\n');
-  }
-
-  private async records(): Promise<ImageRecord[]> {
-    const names = (await readdir(join(this.root, 'images'))).filter((n) => /^[0-9a-f]{64}\.json$/.test(n));
-    const out: ImageRecord[] = [];
-    for (const n of names) {
-      const text = await readFile(join(this.root, 'images', n), 'utf8').catch(() => null);
-      if (text !== null) out.push({ ...(JSON.parse(text) as ImageRecord), repoTags: [] });
+    const path = this.imageFile(record.id);
+    if (await exists(path)) {
+      // the same config: the same image, loaded before; a damaged record of it is replaced
+      const ok = await readRecord(path, imageRecordShape(record.id)).then(() => true, (err: unknown) => !(err instanceof DamagedRecordError));
+      if (ok) return;
     }
-    return out;
+    const { repoTags: _, ...rest } = record;
+    await writeRecord(path, rest);
   }
 
-  /** All images with their tags, newest first. */
+  /** Every image record (without tags), and the ones that are damaged. */
+  private async records(): Promise<StoreScan> {
+    const names = (await readdir(join(this.root, 'images'))).filter((n) => /^[0-9a-f]{64}\.json$/.test(n));
+    const scan: StoreScan = { images: [], tags: {}, damaged: [] };
+    for (const n of names) {
+      try {
+        const r = await readRecord<ImageRecord>(join(this.root, 'images', n), imageRecordShape(`sha256:${n.slice(0, 64)}`));
+        if (r !== null) scan.images.push({ ...r, repoTags: [] });
+      } catch (err) {
+        if (!(err instanceof DamagedRecordError)) throw err;
+        scan.damaged.push(err);
+      }
+    }
+    return scan;
+  }
+
+  /**
+   * Every readable image with its tags, newest first, and every damaged
+   * record met on the way (an image record, tags.json): one damaged record
+   * never hides the others. A torn tags.json still names what it shows to
+   * readers; writers (readTags) refuse it until `system check --repair`.
+   */
+  async scan(): Promise<StoreScan> {
+    const scan = await this.records();
+    let tags: Record<string, string> = {};
+    try {
+      tags = await this.readTags();
+    } catch (err) {
+      if (!(err instanceof DamagedRecordError)) throw err;
+      scan.damaged.unshift(err);
+      tags = salvageTags(await readFile(this.tagsFile, 'utf8').catch(() => ''));
+    }
+    scan.tags = tags;
+    for (const r of scan.images) r.repoTags = Object.keys(tags).filter((t) => tags[t] === r.id).sort();
+    scan.images.sort((a, b) => (b.created ?? '').localeCompare(a.created ?? '') || a.id.localeCompare(b.id));
+    return scan;
+  }
+
+  /** All readable images with their tags, newest first (see `scan` for the damaged ones). */
   async images(): Promise<ImageRecord[]> {
-    const [records, tags] = await Promise.all([this.records(), this.readTags()]);
-    for (const r of records) r.repoTags = Object.keys(tags).filter((t) => tags[t] === r.id).sort();
-    return records.sort((a, b) => (b.created ?? '').localeCompare(a.created ?? '') || a.id.localeCompare(b.id));
+    return (await this.scan()).images;
   }
 
-  /** Finds an image by `name[:tag]`, full `sha256:` ID, or an unambiguous ID prefix. */
+  /**
+   * Finds an image by `name[:tag]` (with Docker's and podman's short-name
+   * rules, see matchTag), full `sha256:` ID, or an unambiguous ID prefix.
+   */
   async resolve(ref: string): Promise<ImageRecord> {
-    const all = await this.images();
+    return (await this.lookup(ref)).image;
+  }
+
+  /** As `resolve`, and the stored tag the reference matched (null when it named an ID). */
+  async lookup(ref: string): Promise<{ image: ImageRecord; tag: string | null }> {
+    const { images: all, tags, damaged } = await this.scan();
+    // A damaged record the reference leads to: reported if nothing else matches.
+    let damage: DamagedRecordError | undefined;
     if (isRef(ref)) {
-      const name = normalizeRef(ref);
-      const byTag = all.find((r) => r.repoTags.includes(name));
-      if (byTag) return byTag;
+      const m = matchTag(ref, Object.keys(tags));
+      if (m.kind === 'ambiguous') {
+        throw new LayerfsError('AMBIGUOUS_NAME', `short name '${ref}' matches several images: ${m.tags.join(', ')}; use the full name`, { ref, matches: m.tags });
+      }
+      if (m.kind === 'found') {
+        const id = tags[m.tags[0]!]!;
+        const image = all.find((r) => r.id === id);
+        if (image) return { image, tag: m.tags[0]! };
+        damage = damaged.find((d) => d.data.file === this.imageFile(id));
+      }
+      // a name a torn tags.json may have held
+      damage ??= damaged.find((d) => d.data.file === this.tagsFile);
     }
     const hex = ref.startsWith('sha256:') ? ref.slice(7) : ref;
     if (/^[0-9a-f]{4,64}$/.test(hex)) {
       const hits = all.filter((r) => hexOf(r.id).startsWith(hex));
-      if (hits.length === 1) return hits[0]!;
+      if (hits.length === 1) return { image: hits[0]!, tag: null };
       if (hits.length > 1) throw new UsageError(`ambiguous image ID prefix: ${ref}`);
+      damage ??= damaged.find((e) => String(e.data.file).startsWith(join(this.root, 'images', hex)));
     }
+    if (damage) throw damage;
     throw new UnknownImageError(ref);
   }
 
@@ -181,8 +262,36 @@ export class Store implements StagingHost {
     return [...new Set(img.layers.map((l) => this.layerDir(l.diffId)).reverse())];
   }
 
-  async config(img: ImageRecord): Promise<ImageConfig> {
-    return JSON.parse(await readFile(this.blobPath(img.id), 'utf8')) as ImageConfig;
+  /** An image's config (its blob, checked against the ID that names it). */
+  async config(img: Pick<ImageRecord, 'id'>): Promise<ImageConfig> {
+    const file = this.blobPath(img.id);
+    const bytes = await readFile(file).catch((err: NodeJS.ErrnoException) => {
+      throw err.code === 'ENOENT' ? new DamagedRecordError(file, `the config of image ${shortId(img.id)} is missing`) : err;
+    });
+    if (sha256(bytes) !== img.id) throw new DamagedRecordError(file, `content does not match its digest (${sha256(bytes)})`);
+    return parseRecord<ImageConfig>(file, bytes.toString('utf8'), configShape);
+  }
+
+  /**
+   * The image a container was made from, even after `rmi -f` took its
+   * record: its hold keeps the config and the layers, which is all `commit`
+   * needs. Null when neither the record nor a hold is left.
+   */
+  async imageOrHeld(imageId: string): Promise<ImageRecord | null> {
+    try {
+      return await this.resolve(imageId);
+    } catch (err) {
+      if (!(err instanceof UnknownImageError)) throw err;
+    }
+    if (!(await readHolds(this.root)).some((h) => h.imageId === imageId)) return null;
+    const config = await this.config({ id: imageId });
+    const layers: LayerRef[] = [];
+    for (const d of config.rootfs.diff_ids) {
+      const l = await this.layer(d);
+      if (l === null) return null;
+      layers.push(l);
+    }
+    return { id: imageId, manifestDigest: '', layers, repoTags: [], created: config.created, loadedAt: '' };
   }
 
   async tag(src: string, dst: string): Promise<void> {
@@ -200,14 +309,13 @@ export class Store implements StagingHost {
    * a pull or a push) in the image's record: docker's RepoDigests.
    */
   async addRepoDigest(imageId: string, repoDigest: string): Promise<void> {
-    const path = join(this.root, 'images', `${hexOf(imageId)}.json`);
+    const path = this.imageFile(imageId);
     await withLock(this.root, async () => {
-      const text = await readFile(path, 'utf8').catch(() => null);
-      if (text === null) return; // removed meanwhile
-      const record = JSON.parse(text) as Omit<ImageRecord, 'repoTags'>;
+      const record = await readRecord<Omit<ImageRecord, 'repoTags'>>(path, imageRecordShape(imageId));
+      if (record === null) return; // removed meanwhile
       if (record.repoDigests?.includes(repoDigest)) return;
       record.repoDigests = [...(record.repoDigests ?? []), repoDigest].sort();
-      await writeAtomic(path, JSON.stringify(record, null, 2) + '\n');
+      await writeRecord(path, record);
     });
   }
 
@@ -241,7 +349,7 @@ export class Store implements StagingHost {
         }
         const path = join(this.root, 'layers', hexOf(diffId), `blob.${kind}`);
         await rename(file, path);
-        await writeAtomic(`${path}.json`, JSON.stringify(desc) + '\n');
+        await writeRecord(`${path}.json`, desc);
         return { path, ...desc };
       });
     } finally {
@@ -266,9 +374,18 @@ export class Store implements StagingHost {
     });
   }
 
-  /** Ends `holder`'s hold (a no-op when it has none); what only it kept goes at the next collection. */
-  async release(holder: string): Promise<void> {
-    await withLock(this.root, () => removeHold(this.root, holder));
+  /**
+   * Ends `holder`'s hold (a no-op when it has none). What only it kept (the
+   * layers of an image removed with `rmi -f` while a container used it) goes
+   * now; returns the layers removed.
+   */
+  async release(holder: string): Promise<string[]> {
+    return withLock(this.root, async () => {
+      const had = (await readHolds(this.root)).find((h) => h.holder === holder);
+      await removeHold(this.root, holder);
+      if (!had || (await exists(this.imageFile(had.imageId)))) return [];
+      return this.collect();
+    });
   }
 
   async holds(): Promise<Hold[]> {
@@ -278,15 +395,25 @@ export class Store implements StagingHost {
   /**
    * Removes a tag, or the image: a tag of an image that has other tags is only
    * untagged (as docker does); otherwise the image goes, and with it every
-   * layer and blob no other image or hold needs. A held image (one a
-   * container uses) is refused unless `force` (then only its record and tags go).
+   * layer and blob no other image or hold needs. As in Docker, an image ID
+   * with more than one tag is refused unless `force` (which removes them
+   * all), and a held image (one a container uses) is refused
+   * unless `force` (then only its record and tags go; its layers stay until
+   * the hold is released).
    */
   async rmi(ref: string, opts: { force?: boolean } = {}): Promise<RemoveResult> {
-    const img = await this.resolve(ref);
-    const byTag = isRef(ref) && img.repoTags.includes(normalizeRef(ref)) ? normalizeRef(ref) : null;
+    const { image: img, tag: byTag } = await this.lookup(ref);
     return withLock(this.root, async () => {
       const tags = await this.readTags();
       const mine = Object.keys(tags).filter((t) => tags[t] === img.id);
+      // Docker (both of its image stores) refuses an ID with more than one tag, whatever the repositories
+      if (byTag === null && mine.length > 1 && !opts.force) {
+        throw new LayerfsError(
+          'CONFLICT',
+          `conflict: unable to delete ${shortId(img.id)} (must be forced) - image is referenced in multiple repositories`,
+          { ref, tags: mine },
+        );
+      }
       const untag = byTag && mine.length > 1 ? [byTag] : mine;
       if (untag.length === mine.length && !opts.force) {
         const hold = (await readHolds(this.root)).find((h) => h.imageId === img.id);
@@ -295,7 +422,7 @@ export class Store implements StagingHost {
       for (const t of untag) delete tags[t];
       await this.writeTags(tags);
       if (untag.length < mine.length) return { untagged: untag, deleted: [] };
-      await rm(join(this.root, 'images', `${hexOf(img.id)}.json`), { force: true });
+      await rm(this.imageFile(img.id), { force: true });
       const parents = await this.dropParents(img, tags);
       return { untagged: untag, deleted: [img.id, ...parents, ...(await this.collect())] };
     });
@@ -311,10 +438,10 @@ export class Store implements StagingHost {
     const tagged = new Set(Object.values(tags));
     const gone: string[] = [];
     for (let id = img.parent; id; ) {
-      const records = await this.records();
-      const rec = records.find((r) => r.id === id);
-      if (!rec || tagged.has(id) || held.has(id) || records.some((r) => r.parent === id)) break;
-      await rm(join(this.root, 'images', `${hexOf(id)}.json`), { force: true });
+      const { images } = await this.records();
+      const rec = images.find((r) => r.id === id);
+      if (!rec || tagged.has(id) || held.has(id) || images.some((r) => r.parent === id)) break;
+      await rm(this.imageFile(id), { force: true });
       gone.push(id);
       id = rec.parent;
     }
@@ -326,12 +453,16 @@ export class Store implements StagingHost {
     return withLock(this.root, () => this.collect());
   }
 
-  /** Call with the lock held. */
-  private async collect(): Promise<string[]> {
+  /**
+   * What every record and hold keeps: image IDs, manifests, layer blobs and
+   * layer dirs (by hex). `sure` is false when a damaged image record or hold
+   * may keep more than can be read: then nothing may be collected.
+   */
+  async reachable(): Promise<{ live: Set<string>; sure: boolean }> {
     const live = new Set<string>();
-    const held = new Set((await readHolds(this.root)).map((h) => h.imageId));
-    for (const id of held) if (isDigest(id)) live.add(hexOf(id));
-    for (const r of await this.records()) {
+    const holds = await scanHolds(this.root);
+    const { images, damaged } = await this.records();
+    for (const r of images) {
       live.add(hexOf(r.id));
       live.add(hexOf(r.manifestDigest));
       for (const l of r.layers) {
@@ -339,11 +470,27 @@ export class Store implements StagingHost {
         live.add(hexOf(l.diffId));
       }
     }
-    for (const id of held) {
-      const config = isDigest(id) ? await readFile(this.blobPath(id), 'utf8').catch(() => null) : null;
-      for (const d of config === null ? [] : ((JSON.parse(config) as ImageConfig).rootfs?.diff_ids ?? [])) live.add(hexOf(d));
+    let sure = damaged.length === 0 && holds.damaged.length === 0;
+    for (const { imageId } of holds.holds) {
+      live.add(hexOf(imageId));
+      // a held image's config that cannot be read no longer says which layers the container stands on
+      const config = await this.config({ id: imageId }).catch(() => null);
+      if (config === null && !images.some((r) => r.id === imageId)) sure = false;
+      for (const d of config?.rootfs.diff_ids ?? []) {
+        live.add(hexOf(d));
+        const l = await this.layer(d).catch(() => null);
+        if (l) live.add(hexOf(l.digest));
+      }
     }
+    return { live, sure };
+  }
+
+  /** Call with the lock held. */
+  private async collect(): Promise<string[]> {
+    const { live, sure } = await this.reachable();
     const removed: string[] = [];
+    await this.sweepTmp();
+    if (!sure) return removed; // a damaged record may name what looks unused: `system check --repair` first
     for (const hex of await readdir(join(this.root, 'layers'))) {
       if (live.has(hex)) continue;
       await rm(join(this.root, 'layers', hex), { recursive: true, force: true });
@@ -352,7 +499,6 @@ export class Store implements StagingHost {
     for (const hex of await readdir(join(this.root, 'blobs', 'sha256'))) {
       if (!live.has(hex)) await rm(join(this.root, 'blobs', 'sha256', hex), { force: true });
     }
-    await this.sweepTmp();
     return removed;
   }
 

@@ -21,7 +21,14 @@ import tar from 'tar-stream';
 import { BadArchiveError, LayerfsError, UnsafePathError } from '../errors.js';
 import { mkWhiteout, mknod, S_IFBLK, S_IFCHR, S_IFIFO, setxattr, utimens } from '../sys.js';
 import { PaxTap } from './pax.js';
+import { parseBytes, SpaceBudget } from './disk-space.js';
+import { writeSparse } from './sparse.js';
 
+/**
+ * Limits a caller may set. Without them a file or a layer may be as large as
+ * the free space on the target's filesystem above its reserve allows (see
+ * disk-space.ts), and no larger: a 1 MB gzip can declare a 1 TiB file.
+ */
 export interface UnpackLimits {
   /** Largest single file. */
   maxEntrySize: number;
@@ -30,11 +37,17 @@ export interface UnpackLimits {
   maxEntries: number;
 }
 
-export const DEFAULT_LIMITS: UnpackLimits = {
-  maxEntrySize: 64 * 2 ** 30,
-  maxTotalSize: 256 * 2 ** 30,
+export const DEFAULT_LIMITS: Pick<UnpackLimits, 'maxEntries'> = {
   maxEntries: 4_000_000,
 };
+
+/** The limits a user sets for every import: LAYERFS_MAX_FILE_SIZE and LAYERFS_MAX_LAYER_SIZE (bytes, or 512M, 2G…). */
+export function limitsFromEnv(env = process.env): Partial<UnpackLimits> {
+  const out: Partial<UnpackLimits> = {};
+  if (env.LAYERFS_MAX_FILE_SIZE) out.maxEntrySize = parseBytes(env.LAYERFS_MAX_FILE_SIZE);
+  if (env.LAYERFS_MAX_LAYER_SIZE) out.maxTotalSize = parseBytes(env.LAYERFS_MAX_LAYER_SIZE);
+  return out;
+}
 
 export interface UnpackOptions {
   /** Names the archive in errors. */
@@ -42,6 +55,8 @@ export interface UnpackOptions {
   /** Create device files; defaults to "running as root". */
   devices?: boolean;
   limits?: Partial<UnpackLimits>;
+  /** The space an import may spend (shared by its layers); by default, the target filesystem's. */
+  space?: SpaceBudget;
 }
 
 export interface UnpackResult {
@@ -86,7 +101,7 @@ function timesOf(h: tar.Header): Times {
 const intOr = (v: string | undefined, d: number | undefined) => (v !== undefined && /^\d+$/.test(v) ? Number(v) : d ?? 0);
 
 class Unpacker {
-  private readonly limits: UnpackLimits;
+  private readonly limits: Partial<UnpackLimits> & typeof DEFAULT_LIMITS;
   private readonly devices: boolean;
   /** Directories (relative) known to be real directories we may descend into. */
   private readonly dirs = new Set<string>(['']);
@@ -97,8 +112,12 @@ class Unpacker {
   /** Sees the tar bytes too: the entries' xattrs as exact bytes (see pax.ts). */
   readonly pax = new PaxTap();
 
-  constructor(private readonly root: string, private readonly opts: UnpackOptions) {
-    this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
+  constructor(
+    private readonly root: string,
+    private readonly opts: UnpackOptions,
+    private readonly space: SpaceBudget,
+  ) {
+    this.limits = { ...DEFAULT_LIMITS, ...limitsFromEnv(), ...opts.limits };
     this.devices = opts.devices ?? process.getuid?.() === 0;
   }
 
@@ -154,12 +173,16 @@ class Unpacker {
   async entry(h: tar.Header, body: AsyncIterable<Buffer>): Promise<void> {
     const src = this.opts.source;
     if (++this.entries > this.limits.maxEntries) throw new BadArchiveError(src, `more than ${this.limits.maxEntries} entries`, h.name);
-    const rel = safeName(src, h.name);
+    // byteOffset (where the entry's data starts) is set by tar-stream's extractor but not typed; hence the pinned version.
+    const offset = (h as tar.Header & { byteOffset?: number }).byteOffset ?? -1;
+    const special = this.pax.specialAt(offset);
+    if (special?.kind === 'unsupported') throw new BadArchiveError(src, `${special.what} is not supported`, h.name);
+    const sparse = special?.kind === 'sparse' ? special : null;
+    const rel = safeName(src, sparse?.name ?? h.name);
     const base = rel.slice(rel.lastIndexOf('/') + 1);
     const times = timesOf(h);
     const mode = (h.mode ?? 0o644) & 0o7777;
-    // byteOffset (where the entry's data starts) is set by tar-stream's extractor but not typed; hence the pinned version.
-    const xattrs = this.pax.xattrsAt((h as tar.Header & { byteOffset?: number }).byteOffset ?? -1).filter(([n]) => !n.startsWith('trusted.overlay.'));
+    const xattrs = this.pax.xattrsAt(offset).filter(([n]) => !n.startsWith('trusted.overlay.'));
 
     if (rel === '') {
       if (h.type !== 'directory') throw new BadArchiveError(src, 'the layer root is not a directory', h.name);
@@ -185,7 +208,7 @@ class Unpacker {
       return;
     }
 
-    switch (h.type) {
+    switch (sparse ? 'file' : h.type) {
       case 'directory': {
         if (!(await this.clear(rel, true))) await mkdir(path, { mode: 0o700 });
         this.dirs.add(rel);
@@ -195,14 +218,20 @@ class Unpacker {
       }
       case 'file':
       case 'contiguous-file': {
-        const size = h.size ?? 0;
-        if (size > this.limits.maxEntrySize) throw new BadArchiveError(src, `file of ${size} bytes exceeds the limit of ${this.limits.maxEntrySize}`, h.name);
+        // a sparse file's holes take no space: its size counts against the limits, its data against the disk
+        const size = sparse ? sparse.realSize : h.size ?? 0;
+        const { maxEntrySize, maxTotalSize } = this.limits;
+        if (maxEntrySize !== undefined && size > maxEntrySize) throw new BadArchiveError(src, `file of ${size} bytes exceeds the limit of ${maxEntrySize}`, h.name);
         this.unpackedSize += size;
-        if (this.unpackedSize > this.limits.maxTotalSize) throw new BadArchiveError(src, `layer exceeds the limit of ${this.limits.maxTotalSize} bytes`, h.name);
+        if (maxTotalSize !== undefined && this.unpackedSize > maxTotalSize) throw new BadArchiveError(src, `layer exceeds the limit of ${maxTotalSize} bytes`, h.name);
+        await this.space.need(h.size ?? 0, `${src}: entry '${h.name}'`);
         await this.clear(rel, false);
         const fh = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
         try {
-          for await (const chunk of body) await fh.write(chunk);
+          if (sparse) {
+            const why = await writeSparse(fh, body, sparse, h.size ?? 0);
+            if (why !== null) throw new BadArchiveError(src, `${sparse.format} sparse file: ${why}`, h.name);
+          } else for await (const chunk of body) await fh.write(chunk);
         } finally {
           await fh.close();
         }
@@ -284,7 +313,7 @@ export async function feed(input: AsyncIterable<Buffer> | Iterable<Buffer>, ex: 
 
 /** Unpacks the tar bytes of `input` into `dir` (which must exist and be empty). */
 export async function unpack(input: AsyncIterable<Buffer> | Iterable<Buffer>, dir: string, opts: UnpackOptions): Promise<UnpackResult> {
-  const u = new Unpacker(dir, opts);
+  const u = new Unpacker(dir, opts, opts.space ?? (await SpaceBudget.of(dir)));
   const ex = tar.extract();
   // The extractor's own error ("Unexpected end of data") says more than the "destroyed" an entry stream then reports.
   let cause: unknown = null;
