@@ -7,7 +7,7 @@ const collect = (value: string, prev: string[]) => [...prev, value];
 
 interface RunFlags {
   rm?: boolean; name?: string; env: string[]; workdir?: string; user?: string; hostname?: string;
-  network: 'none' | 'host'; volume: string[]; interactive?: boolean; tty?: boolean; root?: string; rootfs: 'layerfs' | 'kernel';
+  network: string; publish: string[]; addHost: string[]; dns: string[]; volume: string[]; interactive?: boolean; tty?: boolean; root?: string; rootfs: 'layerfs' | 'kernel';
 }
 
 export function register(program: Command): void {
@@ -25,7 +25,10 @@ export function register(program: Command): void {
     .option('-w, --workdir <dir>', 'working directory inside the container')
     .option('-u, --user <user>', 'name|uid[:group|gid], resolved in the image /etc/passwd')
     .option('--hostname <name>', 'container host name (default: the short id)')
-    .addOption(new Option('--network <mode>', 'none: own network namespace with lo; host: share ours').choices(['none', 'host']).default('none'))
+    .option('--network <mode>', 'bridge: an address on the layerfs0 bridge; none: only lo; host: share ours; container:NAME: share its', 'bridge')
+    .option('-p, --publish <[IP:]HOSTPORT:CTRPORT[/tcp|udp]>', 'publish a container port on the host (bridge only); may repeat', collect, [])
+    .option('--add-host <HOST:IP>', 'add a line to /etc/hosts (IP may be host-gateway); may repeat', collect, [])
+    .option('--dns <IP>', "nameserver for /etc/resolv.conf instead of the host's; may repeat", collect, [])
     .option('-v, --volume <HOST:CTR[:ro]>', 'bind-mount a host path; may repeat', collect, [])
     .option('-i, --interactive', 'keep stdin attached')
     .option('-t, --tty', 'give the command a terminal')
@@ -36,7 +39,7 @@ export function register(program: Command): void {
         if (flags.tty && !process.stdin.isTTY) throw new UsageError('the input device is not a TTY (-t needs a terminal)');
         const result = await runContainer({
           root: flags.root, image, command, name: flags.name, env: flags.env, workdir: flags.workdir, user: flags.user,
-          hostname: flags.hostname, network: flags.network, volumes: flags.volume, interactive: flags.interactive,
+          hostname: flags.hostname, network: flags.network, publish: flags.publish, addHosts: flags.addHost, dns: flags.dns, volumes: flags.volume, interactive: flags.interactive,
           tty: flags.tty, remove: flags.rm, mounter: flags.rootfs, forwardSignals: true,
         });
         process.exitCode = result.exitCode;

@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { LayerfsError, UsageError } from '../errors.js';
 import { shortId } from '../oci/digest.js';
 import type { MounterName } from './rootfs.js';
+import type { NetworkState } from './network/state.js';
 
 export type ContainerStatus = 'created' | 'running' | 'exited' | 'failed';
 
@@ -41,6 +42,8 @@ export interface ContainerState {
   runtimePid?: number;
   initPid?: number;
   fusePid?: number;
+  /** Its network as set up at the last start (address, ports; see network/state.ts). */
+  network?: NetworkState;
 }
 
 export class NoSuchContainerError extends LayerfsError {

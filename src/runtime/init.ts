@@ -29,6 +29,8 @@ export interface InitSpec {
   groups: number[];
   /** false: a new network namespace with only `lo`; true: the host's network. */
   hostNetwork: boolean;
+  /** A network namespace file to join instead (bridge, container:NAME). */
+  netns?: string;
   binds: Bind[];
   tty: boolean;
   /** Where init writes the container's PID 1 as the host sees it. */
@@ -40,7 +42,7 @@ export function initArgv(s: InitSpec): string[] {
     '-r', s.rootfs, '-h', s.hostname, '-w', s.cwd,
     '-u', String(s.uid), '-g', String(s.gid), '-G', s.groups.join(','),
     '-p', s.pidFile,
-    ...(s.hostNetwork ? [] : ['-n']),
+    ...(s.hostNetwork ? [] : s.netns ? ['-N', s.netns] : ['-n']),
     ...(s.tty ? ['-t'] : []),
     ...s.env.flatMap((e) => ['-e', e]),
     ...s.binds.flatMap((b) => [b.readonly ? '-B' : '-b', b.source, b.target]),

@@ -9,6 +9,7 @@ import { isLive, loadState, pathsOf, processAlive, removeContainerDir, type Cont
 import { shortId } from '../oci/digest.js';
 import { Store } from '../store/store.js';
 import { forceUnmount } from './rootfs.js';
+import { releaseNetwork } from './network/attach.js';
 
 /** Waits until the runtime running the container has recorded its end (or is gone), so its clean-up never races ours. */
 async function runtimeDone(root: string, state: ContainerState): Promise<void> {
@@ -29,6 +30,7 @@ export async function removeContainer(root: string, state: ContainerState, force
   await forceUnmount(paths.merged);
   await forceUnmount(`${paths.dir}/export`);
   if (processAlive(state.fusePid)) process.kill(state.fusePid!, 'SIGKILL');
+  await releaseNetwork(root, state.id);
   await removeContainerDir(root, state.id);
   await (await Store.open(root)).release(state.id);
 }

@@ -19,6 +19,7 @@ import { mounters, type MounterName, type RootfsMount } from './rootfs.js';
 import { makeInitLayer } from './init-layer.js';
 import { ensureDir, parseVolume, prepareVolumes, readImageFile } from './rootfs-paths.js';
 import { resolveUser } from './users.js';
+import { attachNetwork, type Attachment } from './network/attach.js';
 
 /** The runtime's own exit status when it, not the command, failed (docker's convention). */
 export const RUNTIME_FAILED = 125;
@@ -34,7 +35,12 @@ export interface RunOptions {
   workdir?: string;
   user?: string;
   hostname?: string;
-  network?: 'none' | 'host';
+  /** bridge (the default), none, host or container:NAME. */
+  network?: string;
+  /** `-p [IP:][HOSTPORT:]CTRPORT[/tcp|udp]` values, `--add-host HOST:IP` values, `--dns` servers. */
+  publish?: string[];
+  addHosts?: string[];
+  dns?: string[];
   /** `HOSTDIR:CTRDIR[:ro]` */
   volumes?: string[];
   interactive?: boolean;
@@ -88,6 +94,7 @@ export async function runContainer(opts: RunOptions): Promise<RunResult> {
   }
 
   let mount: RootfsMount | undefined;
+  let net: Attachment | undefined;
   let rootfsDied = false;
   let init: InitProcess | undefined;
   let interrupted: NodeJS.Signals | undefined;
@@ -99,7 +106,9 @@ export async function runContainer(opts: RunOptions): Promise<RunResult> {
     stopForwarding.push(() => process.off(sig, forward));
   }
   try {
-    const etcBinds = await makeInitLayer(paths, layers, { hostname, hostNetwork: opts.network === 'host' });
+    net = await attachNetwork({ root: store.root, id, name: state.name, hostname, mode: opts.network, publish: opts.publish, addHosts: opts.addHosts, dns: opts.dns, log });
+    state.network = net.state;
+    const etcBinds = await makeInitLayer(paths, layers, net.etcFiles);
     mount = await mounter.mount({ lowerdirs: [paths.init, ...layers], upperdir: paths.upper, workdir: paths.work, merged: paths.merged, log: paths.log });
     void mount.closed.then((end) => (rootfsDied = end === 'died'));
     state.fusePid = mount.pid;
@@ -111,7 +120,7 @@ export async function runContainer(opts: RunOptions): Promise<RunResult> {
     if (interrupted) throw new LayerfsError('INTERRUPTED', `${interrupted} before the container started`);
     init = startInit({
       rootfs: paths.merged, args: spec.args, env: withHome(spec.env, user.home), cwd: spec.cwd, hostname,
-      uid: user.uid, gid: user.gid, groups: user.groups, hostNetwork: opts.network === 'host', binds: [...etcBinds, ...binds],
+      uid: user.uid, gid: user.gid, groups: user.groups, hostNetwork: net.hostNetwork, netns: net.netns, binds: [...etcBinds, ...binds],
       tty: opts.tty === true, pidFile: paths.pid,
     }, { interactive: opts.interactive === true || opts.tty === true, stdout: opts.stdout, stderr: opts.stderr });
     state.status = 'running';
@@ -148,6 +157,7 @@ export async function runContainer(opts: RunOptions): Promise<RunResult> {
     delete state.fusePid;
     state.finished = new Date().toISOString();
     try {
+      await net?.detach().catch((err: Error) => log(`network teardown: ${err.message}`));
       await mount?.unmount();
     } finally {
       if (opts.remove) {
