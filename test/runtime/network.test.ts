@@ -8,6 +8,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { existsSync, readFileSync } from 'node:fs';
+import { get as httpGet } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Readable } from 'node:stream';
@@ -73,11 +74,20 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+/** One GET without keep-alive (no pooled socket outlives the container), retried while the server starts. */
+function getOnce(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    httpGet(url, { agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (d: string) => (body += d)).on('end', () => resolve(body)).on('error', reject);
+    }).on('error', reject);
+  });
+}
+
 async function get(url: string, tries = 50): Promise<string> {
   for (let i = 0; ; i++) {
     try {
-      const res = await fetch(url);
-      return await res.text();
+      return await getOnce(url);
     } catch (err) {
       if (i >= tries) throw err;
       await new Promise((r) => setTimeout(r, 100));
@@ -108,7 +118,7 @@ describe('bridge network', () => {
     }
     const s = await findContainer(t.root, 'web');
     expectGone(s.id);
-    await expect(fetch(`http://127.0.0.1:${port}/`)).rejects.toThrow(); // the proxy closed with it
+    await expect(getOnce(`http://127.0.0.1:${port}/`)).rejects.toThrow(/ECONNREFUSED/); // the proxy closed with it
     await removeContainer(t.root, s);
   });
 
@@ -117,7 +127,8 @@ describe('bridge network', () => {
     // Started before peer-b exists: its hosts file learns the name while it runs.
     const waiter = runCaptured(t.root, {
       image: 'busybox:test', name: 'waiter', remove: true,
-      command: ['sh', '-c', 'for i in $(seq 100); do grep -q "peer-b$" /etc/hosts && break; sleep 0.1; done; wget -qO- http://peer-b/'],
+      // The name shows up as peer-b takes its address, a moment before its server listens.
+      command: ['sh', '-c', 'for i in $(seq 100); do wget -qO- http://peer-b/ 2>/dev/null && break; sleep 0.1; done'],
     });
     try {
       const sa = await a.started;
@@ -172,7 +183,7 @@ describe('bridge network', () => {
     const web = background({ image: 'busybox:test', command: HTTPD, name: 'shared', remove: true });
     try {
       const s = await web.started;
-      const r = await runCaptured(t.root, { image: 'busybox:test', remove: true, network: 'container:shared', command: ['sh', '-c', 'wget -qO- http://127.0.0.1/; ip -o -4 addr show eth0 | cut -d" " -f7'] });
+      const r = await runCaptured(t.root, { image: 'busybox:test', remove: true, network: 'container:shared', command: ['sh', '-c', 'for i in $(seq 50); do wget -qO- http://127.0.0.1/ 2>/dev/null && break; sleep 0.1; done; ip -o -4 addr show eth0 | cut -d" " -f7'] });
       expect(r.out).toBe(`${PAGE}${s.network!.ip}/24\n`);
     } finally {
       await web.stop();
