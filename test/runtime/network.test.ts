@@ -106,11 +106,18 @@ function expectGone(id: string) {
 describe('bridge network', () => {
   it('a web server answers on a published 127.0.0.1 port with a page from its image', async () => {
     const port = await freePort();
-    const web = background({ image: 'busybox:test', command: HTTPD, name: 'web', publish: [`127.0.0.1:${port}:80`] });
+    // Also `-p 80`: all host addresses, a port the kernel picks.
+    const web = background({ image: 'busybox:test', command: HTTPD, name: 'web', publish: [`127.0.0.1:${port}:80`, '80'] });
     try {
       const s = await web.started;
-      expect(s.network).toMatchObject({ mode: 'bridge', bridge, ip: expect.stringMatching(/^10\./), ports: [{ hostIp: '127.0.0.1', hostPort: port, containerPort: 80, proto: 'tcp' }] });
+      const picked = s.network!.ports[1]!.hostPort;
+      expect(s.network).toMatchObject({
+        mode: 'bridge', bridge, ip: expect.stringMatching(/^10\./), gateway,
+        ports: [{ hostIp: '127.0.0.1', hostPort: port, containerPort: 80, proto: 'tcp' }, { hostIp: '0.0.0.0', hostPort: picked, containerPort: 80, proto: 'tcp' }],
+      });
+      expect(picked).toBeGreaterThan(0);
       expect(await get(`http://127.0.0.1:${port}/`)).toBe(PAGE);
+      expect(await get(`http://127.0.0.1:${picked}/`)).toBe(PAGE);
       expect(await get(`http://${s.network!.ip}/`)).toBe(PAGE); // the host reaches it on the bridge, too
       expect(links()).toContain(vethName(s.id));
     } finally {

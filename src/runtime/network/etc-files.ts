@@ -52,7 +52,11 @@ export const FALLBACK_DNS = ['8.8.8.8', '8.8.4.4'];
  * loopback resolvers are reachable and kept.
  */
 export async function resolvConf(dns: string[] | undefined, keepLoopback: boolean): Promise<string> {
-  const host = (await readFile('/etc/resolv.conf', 'utf8').catch(() => '')).split('\n');
+  return resolvConfFrom(await readFile('/etc/resolv.conf', 'utf8').catch(() => ''), dns, keepLoopback);
+}
+
+export function resolvConfFrom(hostText: string, dns: string[] | undefined, keepLoopback: boolean): string {
+  const host = hostText.split('\n');
   const isServer = (l: string) => /^\s*nameserver\s/.test(l);
   const others = host.filter((l) => !isServer(l) && l.trim() !== '');
   let servers = host.filter(isServer).map((l) => l.trim().split(/\s+/)[1] ?? '');
