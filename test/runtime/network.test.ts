@@ -18,6 +18,7 @@ import { removeContainer } from '../../src/runtime/remove.js';
 import { runContainer, type RunOptions, type RunResult } from '../../src/runtime/run.js';
 import { etcPaths } from '../../src/runtime/network/etc-files.js';
 import { vethName } from '../../src/runtime/network/endpoint.js';
+import { natTable } from '../../src/runtime/network/bridge.js';
 import { busyboxConfig, busyboxEntries, mountsUnder, runCaptured, tempRoot, type TempRoot } from './helpers/busybox.js';
 import { tarOf } from '../store/fixtures.js';
 
@@ -41,6 +42,7 @@ beforeAll(async () => {
 afterAll(async () => {
   expect(await t.cleanup()).toEqual([]);
   expect(links()).not.toContain(bridge);
+  expect(execFileSync('nft', ['list', 'tables'], { encoding: 'utf8' })).not.toContain(natTable(bridge));
 });
 
 const links = () => execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' });
