@@ -1,11 +1,13 @@
 /**
  * The address pool: `<store root>/network/leases.json`, one lease per address
- * in use, changed only under the store lock (so parallel runs never get the
- * same address). A lease belongs to the process that runs the container (the
- * foreground runtime or its supervisor): when that process is gone, or the
- * host rebooted since (another boot id), the lease is stale and its address
- * free again. Stale leases are handed back to the caller so it can take down
- * what their container left (veth, namespace file).
+ * in use, changed only under a lock of its own (`network/lock`, taken with
+ * the store's lock module): parallel runs never get the same address, and a
+ * pull holding the store lock never delays a run. A lease belongs to the
+ * process that runs the container (the foreground runtime or its
+ * supervisor): when that process is gone, or the host rebooted since (another
+ * boot id), the lease is stale and its address free again. Stale leases are
+ * handed back to the caller so it can take down what their container left
+ * (veth, namespace file).
  */
 import { readFileSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
@@ -49,32 +51,31 @@ export function isStale(lease: Lease): boolean {
   return lease.boot !== bootId() || startTimeOf(lease.owner) !== lease.ownerStart;
 }
 
-/** The leases on file; null when there is no file (no container ever used the bridge). */
-async function readLeases(root: string): Promise<Lease[] | null> {
+async function readLeases(root: string): Promise<Lease[]> {
   const text = await readFile(leasesFile(root), 'utf8').catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT') return null;
+    if (err.code === 'ENOENT') return '[]';
     throw err;
   });
-  return text === null ? null : (JSON.parse(text) as Lease[]);
+  return JSON.parse(text) as Lease[];
 }
 
 async function writeLeases(root: string, leases: Lease[]): Promise<void> {
-  await mkdir(networkDir(root), { recursive: true });
   const file = leasesFile(root);
   await writeFile(`${file}.tmp`, JSON.stringify(leases, null, 2) + '\n');
   await rename(`${file}.tmp`, file);
 }
 
 /**
- * Runs `fn` under the store lock with the live leases (stale ones dropped);
+ * Runs `fn` under the pool's lock with the live leases (stale ones dropped);
  * the leases it returns are written back.
  */
 export async function withLeases<T>(root: string, fn: (live: Lease[], stale: Lease[]) => Promise<{ leases: Lease[]; result: T }>): Promise<T> {
-  return withLock(root, async () => {
+  await mkdir(networkDir(root), { recursive: true });
+  return withLock(networkDir(root), async () => {
     const all = await readLeases(root);
-    const stale = (all ?? []).filter(isStale);
-    const { leases, result } = await fn((all ?? []).filter((l) => !isStale(l)), stale);
-    if (all !== null || leases.length > 0) await writeLeases(root, leases);
+    const stale = all.filter(isStale);
+    const { leases, result } = await fn(all.filter((l) => !isStale(l)), stale);
+    await writeLeases(root, leases);
     return result;
   });
 }

@@ -9,10 +9,11 @@
  *   host            the host's network
  *   container:NAME  the namespace of a running container (init -N)
  */
+import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { UsageError } from '../../errors.js';
 import { findContainer, isLive, pathsOf } from '../containers.js';
-import { freeAddress, ownerOf, withLeases, type Lease } from './address-pool.js';
+import { freeAddress, networkDir, ownerOf, withLeases, type Lease } from './address-pool.js';
 import { ensureBridge } from './bridge.js';
 import { loadNetworkConfig } from './config.js';
 import { createEndpoint, removeEndpoint } from './endpoint.js';
@@ -136,6 +137,7 @@ export async function attachNetwork(req: AttachRequest): Promise<Attachment> {
  * a container whose runtime is gone (its port proxies died with it).
  */
 export async function releaseNetwork(root: string, id: string): Promise<void> {
+  if (!existsSync(networkDir(root))) return; // no container of this store was ever on the bridge
   const gone = await withLeases(root, async (live, stale) => {
     const leases = live.filter((l) => l.id !== id);
     await updatePeers(root, leases);

@@ -3,7 +3,7 @@
  * the host in its container dir and bind-mounted by init (never written into
  * its layers). On the bridge, each hosts file ends with a section naming the
  * other containers of the store's bridge; it is rewritten in place (the bind
- * mount pins the inode) under the store lock whenever a container comes or
+ * mount pins the inode) under the pool's lock whenever a container comes or
  * goes, which is how containers reach each other by name.
  */
 import { readFile, writeFile } from 'node:fs/promises';
