@@ -8,7 +8,7 @@ import { writeFile } from 'node:fs/promises';
 import { UsageError } from '../../errors.js';
 import { ipBatch, tool, toolQuiet } from './command.js';
 import { configFile, type NetworkConfig } from './config.js';
-import { formatIp, gatewayOf, overlaps, parseIp, subnetOf, subnetText } from './ipv4.js';
+import { formatIp, gatewayOf, macOf, overlaps, parseIp, subnetOf, subnetText } from './ipv4.js';
 
 interface IpAddr { ifname: string; addr_info?: Array<{ family: string; local: string; prefixlen: number }> }
 interface IpRoute { dst: string; dev?: string }
@@ -21,7 +21,9 @@ export async function ensureBridge(root: string, cfg: NetworkConfig): Promise<vo
   const shown = await tool('ip', ['-j', 'addr', 'show', 'dev', cfg.bridge]).catch(() => null);
   if (shown === null) {
     await refuseOverlap(root, cfg);
-    await ipBatch([`link add ${cfg.bridge} type bridge`, `addr add ${gateway} dev ${cfg.bridge}`, `link set ${cfg.bridge} up`]);
+    // A MAC of its own: otherwise a bridge takes its lowest port's, and the containers' gateway would change MAC as they come and go.
+    const mac = macOf(gatewayOf(cfg.subnet));
+    await ipBatch([`link add ${cfg.bridge} address ${mac} type bridge`, `addr add ${gateway} dev ${cfg.bridge}`, `link set ${cfg.bridge} up`]);
   } else {
     const addrs = ((JSON.parse(shown) as IpAddr[])[0]?.addr_info ?? []).filter((a) => a.family === 'inet');
     const want = formatIp(gatewayOf(cfg.subnet));
