@@ -7,7 +7,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +19,7 @@ import { runContainer, type RunOptions, type RunResult } from '../../src/runtime
 import { etcPaths } from '../../src/runtime/network/etc-files.js';
 import { vethName } from '../../src/runtime/network/endpoint.js';
 import { natTable } from '../../src/runtime/network/bridge.js';
+import { startTimeOf } from '../../src/runtime/network/address-pool.js';
 import { busyboxConfig, busyboxEntries, mountsUnder, runCaptured, tempRoot, type TempRoot } from './helpers/busybox.js';
 import { tarOf } from '../store/fixtures.js';
 
@@ -244,6 +245,16 @@ describe('bridge network', () => {
     ['an unknown mode', { network: 'overlay' }, /invalid --network 'overlay'/],
   ] as Array<[string, Partial<RunOptions>, RegExp]>)('%s is refused', async (_name, opts, message) => {
     await expect(runContainer({ root: t.root, mounter: 'kernel', image: 'busybox:test', command: ['true'], remove: true, ...opts })).rejects.toThrow(message);
+  });
+
+  it('leases from before a reboot are free', async () => {
+    const first = gateway.replace(/\.1$/, '.2');
+    const old = { ip: first, id: 'f'.repeat(64), name: 'before-reboot', owner: process.pid, ownerStart: startTimeOf(process.pid), boot: 'an-earlier-boot' };
+    mkdirSync(`${t.root}/network`, { recursive: true });
+    writeFileSync(`${t.root}/network/leases.json`, JSON.stringify([old]));
+    const r = await runCaptured(t.root, { image: 'busybox:test', remove: true, command: ['hostname', '-i'] });
+    expect(r.out).toBe(`${first}\n`);
+    expect(leases()).toEqual([]);
   });
 
   it("a killed runtime's lease is reclaimed by the next run, and rm removes the rest", async () => {
