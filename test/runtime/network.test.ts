@@ -137,8 +137,9 @@ describe('bridge network', () => {
     // Started before peer-b exists: its hosts file learns the name while it runs.
     const waiter = runCaptured(t.root, {
       image: 'busybox:test', name: 'waiter', remove: true,
-      // The name shows up as peer-b takes its address, a moment before its server listens.
-      command: ['sh', '-c', 'for i in $(seq 100); do wget -qO- http://peer-b/ 2>/dev/null && break; sleep 0.1; done'],
+      // Waits for the name in its hosts file (asking DNS would wait for its timeout), then for the server,
+      // which listens a moment after peer-b took its address.
+      command: ['sh', '-c', 'for i in $(seq 100); do grep -q "peer-b$" /etc/hosts && break; sleep 0.1; done; for i in $(seq 50); do wget -qO- http://peer-b/ 2>/dev/null && break; sleep 0.1; done'],
     });
     try {
       const sa = await a.started;
