@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parsePublish } from '../../../src/runtime/network/ports.js';
 import { formatIp, gatewayOf, macOf, parseIp, parseSubnet, subnetText } from '../../../src/runtime/network/ipv4.js';
 import { freeAddress, isStale, ownerOf, type Lease } from '../../../src/runtime/network/address-pool.js';
-import { portsText } from '../../../src/runtime/network/state.js';
+import { networkSettings, portsText } from '../../../src/runtime/network/state.js';
 import { resolvConfFrom } from '../../../src/runtime/network/etc-files.js';
 
 describe('parsePublish', () => {
@@ -73,4 +73,21 @@ describe('resolv.conf', () => {
   ] as Array<[string, string, string[] | undefined, boolean, string]>)('%s', (_what, host, dns, keep, want) => {
     expect(resolvConfFrom(host, dns, keep)).toBe(want);
   });
+});
+
+describe('networkSettings (docker inspect)', () => {
+  const net = {
+    mode: 'bridge', bridge: 'layerfs0', ip: '10.77.0.2', prefixLen: 16, gateway: '10.77.0.1', mac: '02:4c:0a:4d:00:02', netns: '/s/network/netns/x',
+    ports: [{ hostIp: '127.0.0.1', hostPort: 8080, containerPort: 80, proto: 'tcp' as const }, { hostIp: '0.0.0.0', hostPort: 8081, containerPort: 80, proto: 'tcp' as const }],
+  };
+  const endpoint = { IPAddress: '10.77.0.2', IPPrefixLen: 16, Gateway: '10.77.0.1', MacAddress: '02:4c:0a:4d:00:02' };
+  const empty = { IPAddress: '', IPPrefixLen: 0, Gateway: '', MacAddress: '' };
+  it.each([
+    ['running on the bridge', net, true, {
+      SandboxKey: '/s/network/netns/x', Ports: { '80/tcp': [{ HostIp: '127.0.0.1', HostPort: '8080' }, { HostIp: '0.0.0.0', HostPort: '8081' }] }, ...endpoint, Networks: { bridge: endpoint },
+    }],
+    ['stopped', net, false, { SandboxKey: '', Ports: {}, ...empty, Networks: { bridge: empty } }],
+    ['none', { mode: 'none', ports: [] }, true, { SandboxKey: '', Ports: {}, ...empty, Networks: { none: empty } }],
+    ['a record from before the network existed', undefined, false, { SandboxKey: '', Ports: {}, ...empty, Networks: {} }],
+  ])('%s', (_what, n, running, want) => expect(networkSettings(n, running)).toEqual(want));
 });
