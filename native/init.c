@@ -4,7 +4,7 @@
  * See native-notes/init.md for the protocol and the choices made.
  *
  *   layerfs-init -r ROOTFS [-h HOST] [-w DIR] [-u UID] [-g GID] [-G g1,g2]
- *                [-e K=V]... [-b SRC DST]... [-B SRC DST]... [-n] [-t]
+ *                [-e K=V]... [-b SRC DST]... [-B SRC DST]... [-n] [-j NETNS] [-t]
  *                [-p PIDFILE] [-c CGROUPDIR]... [-k CAPMASK] [-s SECCOMP] [-N] [-m]
  *                [-P] [-R] -- COMMAND [ARG]...
  *
@@ -39,7 +39,7 @@
 
 struct bind { const char *src, *dst; int ro; };
 
-static const char *rootfs, *hostname, *workdir = "/", *groups_arg, *pidfile;
+static const char *rootfs, *hostname, *workdir = "/", *groups_arg, *pidfile, *netns;
 static uid_t uid;
 static gid_t gid;
 static int new_net, tty;
@@ -165,8 +165,14 @@ static void container(char **argv) {
   gid_t groups[MAX_LIST];
   int ngroups;
   prctl(PR_SET_PDEATHSIG, SIGKILL);
+  /* -N: a network namespace the runtime made and wired (bridge) or another container's. */
+  if (netns) {
+    int fd = open(netns, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || setns(fd, CLONE_NEWNET) < 0) die("join network namespace", netns);
+    close(fd);
+  }
   /* Only PID 1 changes its mounts and names: the parent stays on the host's to write the pid file. */
-  if (unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | (new_net ? CLONE_NEWNET : 0)) < 0) die("unshare", NULL);
+  if (unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | (new_net && !netns ? CLONE_NEWNET : 0)) < 0) die("unshare", NULL);
   umask(0);
   must_mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
   must_mount(rootfs, rootfs, NULL, MS_BIND | MS_REC, NULL); /* pivot_root needs a mount point */
@@ -188,7 +194,7 @@ static void container(char **argv) {
   if (umount2(".", MNT_DETACH) < 0) die("detach old root", NULL);
   if (chdir("/") < 0) die("chdir", "/");
   if (hostname && sethostname(hostname, strlen(hostname)) < 0) die("sethostname", hostname);
-  if (new_net) lo_up();
+  if (new_net || netns) lo_up();
   /* Its own session, like runc; with -t the terminal becomes its controlling tty. */
   if (setsid() < 0) die("setsid", NULL);
   if (tty && isatty(0) && ioctl(0, TIOCSCTTY, 1) < 0) die("set controlling terminal", NULL);
@@ -210,7 +216,7 @@ int main(int argc, char **argv) {
   int i = 1;
   for (; i < argc && strcmp(argv[i], "--") != 0; i++) {
     const char *opt = argv[i];
-    int takes = strchr("rhwugGepcks", opt[1]) ? 1 : strchr("bB", opt[1]) ? 2 : 0;
+    int takes = strchr("rhwugGepcksj", opt[1]) ? 1 : strchr("bB", opt[1]) ? 2 : 0;
     if (opt[0] != '-' || opt[1] == '\0' || opt[2] != '\0' || i + takes >= argc) usage("bad arguments");
     const char *a = argv[i + 1];
     switch (opt[1]) {
@@ -226,6 +232,7 @@ int main(int argc, char **argv) {
         if (nbinds < MAX_LIST) binds[nbinds++] = (struct bind){a, argv[i + 2], opt[1] == 'B'};
         break;
       case 'n': new_net = 1; break;
+      case 'j': netns = a; break;
       case 't': tty = 1; break;
       case 'c': if (ncgroups < MAX_LIST) cgroups[ncgroups++] = a; break;
       case 'k': confinement.caps = strtoull(a, NULL, 16); break;

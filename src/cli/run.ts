@@ -9,7 +9,7 @@ const collect = (value: string, prev: string[]) => [...prev, value];
 
 interface RunFlags extends IsolationFlags {
   rm?: boolean; name?: string; env: string[]; workdir?: string; user?: string; hostname?: string;
-  network: 'none' | 'host'; volume: string[]; interactive?: boolean; tty?: boolean; root?: string; rootfs: 'layerfs' | 'kernel';
+  network: string; publish: string[]; addHost: string[]; dns: string[]; volume: string[]; interactive?: boolean; tty?: boolean; root?: string; rootfs: 'layerfs' | 'kernel';
 }
 
 export function register(program: Command): void {
@@ -27,7 +27,10 @@ export function register(program: Command): void {
     .option('-w, --workdir <dir>', 'working directory inside the container')
     .option('-u, --user <user>', 'name|uid[:group|gid], resolved in the image /etc/passwd')
     .option('--hostname <name>', 'container host name (default: the short id)')
-    .addOption(new Option('--network <mode>', 'none: own network namespace with lo; host: share ours').choices(['none', 'host']).default('none'))
+    .option('--network <mode>', 'bridge: an address on the layerfs0 bridge; none: only lo; host: share ours; container:NAME: share its', 'bridge')
+    .option('-p, --publish <[IP:]HOSTPORT:CTRPORT[/tcp|udp]>', 'publish a container port on the host (bridge only); may repeat', collect, [])
+    .option('--add-host <HOST:IP>', 'add a line to /etc/hosts (IP may be host-gateway); may repeat', collect, [])
+    .option('--dns <IP>', "nameserver for /etc/resolv.conf instead of the host's; may repeat", collect, [])
     .option('-v, --volume <HOST:CTR[:OPTS]>', 'bind-mount a host path; OPTS: ro (recursive) or rw, z or Z (no effect without SELinux); may repeat', collect, [])
     .option('-i, --interactive', 'keep stdin attached')
     .option('-t, --tty', 'give the command a terminal')
@@ -49,7 +52,7 @@ export function register(program: Command): void {
         const isolation = await parseIsolation(flags);
         const result = await runContainer({
           root: flags.root, image, command, name: flags.name, env: flags.env, workdir: flags.workdir, user: flags.user,
-          hostname: flags.hostname, network: flags.network, volumes: flags.volume, interactive: flags.interactive,
+          hostname: flags.hostname, network: flags.network, publish: flags.publish, addHosts: flags.addHost, dns: flags.dns, volumes: flags.volume, interactive: flags.interactive,
           tty: flags.tty, remove: flags.rm, mounter: flags.rootfs, forwardSignals: true, isolation,
         });
         process.exitCode = result.exitCode;

@@ -20,6 +20,7 @@ import { readRecord, shape, writeRecord } from '../store/record.js';
 import { shortId } from '../oci/digest.js';
 import type { MounterName } from './rootfs.js';
 import type { IsolationOptions } from './isolation.js';
+import type { NetworkState } from './network/state.js';
 
 export type ContainerStatus = 'created' | 'running' | 'exited' | 'failed';
 
@@ -47,6 +48,8 @@ export interface ContainerState {
   isolation?: IsolationOptions;
   /** The kernel's OOM killer killed a process of the container (docker's State.OOMKilled). */
   oomKilled?: boolean;
+  /** Its network as set up at the last start (address, ports; see network/state.ts). */
+  network?: NetworkState;
 }
 
 export class NoSuchContainerError extends LayerfsError {

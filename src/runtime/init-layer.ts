@@ -5,30 +5,23 @@
  * (a lower layer must not change under a mount).
  * - mount points for /proc, /dev and /sys, which even `FROM scratch` needs;
  * - when the image has an /etc dir: mount points for /etc/hostname,
- *   /etc/hosts and /etc/resolv.conf, which are bind-mounted from files in the
- *   container dir. Its /etc takes the image's /etc metadata, so the merged
- *   /etc looks exactly like the image's.
+ *   /etc/hosts and /etc/resolv.conf, which are bind-mounted from the files
+ *   the network set-up made on the host (network/etc-files.ts). Its /etc
+ *   takes the image's /etc metadata, so the merged /etc looks exactly like
+ *   the image's.
  */
-import { chown, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chown, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Resolver } from '../overlay/resolve.js';
 import { ST, utimens } from '../sys.js';
 import type { ContainerPaths } from './containers.js';
 import type { Bind } from './init.js';
 
-export interface NetworkFiles {
-  hostname: string;
-  hostNetwork: boolean;
-}
-
-const hostFile = (path: string) => readFile(path, 'utf8').catch(() => null);
-
-function ownHosts(hostname: string): string {
-  return `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n`;
-}
+/** Host files to bind over /etc/NAME, by NAME (hostname, hosts, resolv.conf). */
+export type EtcBinds = Record<string, string>;
 
 /** Writes the init layer; returns the binds for the /etc files it made room for. */
-export async function makeInitLayer(paths: ContainerPaths, imageLayers: string[], net: NetworkFiles): Promise<Bind[]> {
+export async function makeInitLayer(paths: ContainerPaths, imageLayers: string[], etcFiles: EtcBinds): Promise<Bind[]> {
   for (const d of ['proc', 'dev', 'sys']) await mkdir(join(paths.init, d), { recursive: true, mode: 0o755 });
   const etc = imageLayers.length > 0 ? new Resolver(imageLayers.map((root) => ({ root, upper: false }))).resolve('/etc') : null;
   if (etc?.kind !== 'found' || etc.dirs.length === 0) return [];
@@ -37,15 +30,8 @@ export async function makeInitLayer(paths: ContainerPaths, imageLayers: string[]
   const st = etc.stat;
   await mkdir(initEtc, { mode: st[ST.mode]! & 0o7777 });
   await chown(initEtc, st[ST.uid]!, st[ST.gid]!);
-  const files: Record<string, string> = {
-    hostname: `${net.hostname}\n`,
-    hosts: (net.hostNetwork ? await hostFile('/etc/hosts') : null) ?? ownHosts(net.hostname),
-    'resolv.conf': (await hostFile('/etc/resolv.conf')) ?? '',
-  };
   const binds: Bind[] = [];
-  for (const [name, content] of Object.entries(files)) {
-    const source = join(paths.dir, name);
-    await writeFile(source, content, { mode: 0o644 });
+  for (const [name, source] of Object.entries(etcFiles)) {
     await writeFile(join(initEtc, name), '', { mode: 0o644 });
     binds.push({ source, target: `/etc/${name}`, readonly: false });
   }

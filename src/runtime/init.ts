@@ -29,6 +29,8 @@ export interface InitSpec {
   groups: number[];
   /** false: a new network namespace with only `lo`; true: the host's network. */
   hostNetwork: boolean;
+  /** A network namespace file to join instead (bridge, container:NAME). */
+  netns?: string;
   binds: Bind[];
   tty: boolean;
   /** Where init writes the container's PID 1 as the host sees it. */
@@ -44,7 +46,7 @@ export function initArgv(s: InitSpec): string[] {
     '-r', s.rootfs, '-h', s.hostname, '-w', s.cwd,
     '-u', String(s.uid), '-g', String(s.gid), '-G', s.groups.join(','),
     '-p', s.pidFile,
-    ...(s.hostNetwork ? [] : ['-n']),
+    ...(s.hostNetwork ? [] : s.netns ? ['-j', s.netns] : ['-n']),
     ...(s.tty ? ['-t'] : []),
     ...(s.cgroups ?? []).flatMap((d) => ['-c', d]),
     ...(s.confinement ?? []),

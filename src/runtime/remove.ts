@@ -10,6 +10,7 @@ import { shortId } from '../oci/digest.js';
 import { Store } from '../store/store.js';
 import { forceUnmount } from './rootfs.js';
 import { removeCgroup } from './cgroups.js';
+import { releaseNetwork } from './network/attach.js';
 
 /** Waits until the runtime running the container has recorded its end (or is gone), so its clean-up never races ours. */
 async function runtimeDone(root: string, state: ContainerState): Promise<void> {
@@ -32,6 +33,7 @@ export async function removeContainer(root: string, state: ContainerState, force
   if (processAlive(state.fusePid)) process.kill(state.fusePid!, 'SIGKILL');
   // Normally gone already: the runtime removes it when the container stops, unless the runtime was killed.
   await removeCgroup(state.id);
+  await releaseNetwork(root, state.id);
   await removeContainerDir(root, state.id);
   await (await Store.open(root)).release(state.id);
 }

@@ -21,6 +21,7 @@ import { ensureDir, parseVolume, prepareVolumes, readImageFile } from './rootfs-
 import { resolveUser } from './users.js';
 import { confinementArgs, DEFAULT_ISOLATION, type IsolationOptions } from './isolation.js';
 import { createCgroup, type ContainerCgroup } from './cgroups.js';
+import { attachNetwork, type Attachment } from './network/attach.js';
 
 /** The runtime's own exit status when it, not the command, failed (docker's convention). */
 export const RUNTIME_FAILED = 125;
@@ -38,7 +39,12 @@ export interface RunOptions {
   workdir?: string;
   user?: string;
   hostname?: string;
-  network?: 'none' | 'host';
+  /** bridge (the default), none, host or container:NAME. */
+  network?: string;
+  /** `-p [IP:][HOSTPORT:]CTRPORT[/tcp|udp]` values, `--add-host HOST:IP` values, `--dns` servers. */
+  publish?: string[];
+  addHosts?: string[];
+  dns?: string[];
   /** `HOSTDIR:CTRDIR[:ro]` */
   volumes?: string[];
   interactive?: boolean;
@@ -96,6 +102,7 @@ export async function runContainer(opts: RunOptions): Promise<RunResult> {
   }
 
   let mount: RootfsMount | undefined;
+  let net: Attachment | undefined;
   let rootfsDied = false;
   let init: InitProcess | undefined;
   let cgroup: ContainerCgroup | undefined;
@@ -108,7 +115,9 @@ export async function runContainer(opts: RunOptions): Promise<RunResult> {
     stopForwarding.push(() => process.off(sig, forward));
   }
   try {
-    const etcBinds = await makeInitLayer(paths, layers, { hostname, hostNetwork: opts.network === 'host' });
+    net = await attachNetwork({ root: store.root, id, name: state.name, hostname, mode: opts.network, publish: opts.publish, addHosts: opts.addHosts, dns: opts.dns, log });
+    state.network = net.state;
+    const etcBinds = await makeInitLayer(paths, layers, net.etcFiles);
     mount = await mounter.mount({ lowerdirs: [paths.init, ...layers], upperdir: paths.upper, workdir: paths.work, merged: paths.merged, log: paths.log });
     void mount.closed.then((end) => (rootfsDied = end === 'died'));
     state.fusePid = mount.pid;
@@ -122,7 +131,7 @@ export async function runContainer(opts: RunOptions): Promise<RunResult> {
     if (interrupted) throw new LayerfsError('INTERRUPTED', `${interrupted} before the container started`);
     init = startInit({
       rootfs: paths.merged, args: spec.args, env: withHome(spec.env, user.home), cwd: spec.cwd, hostname,
-      uid: user.uid, gid: user.gid, groups: user.groups, hostNetwork: opts.network === 'host', binds: [...etcBinds, ...binds],
+      uid: user.uid, gid: user.gid, groups: user.groups, hostNetwork: net.hostNetwork, netns: net.netns, binds: [...etcBinds, ...binds],
       tty: opts.tty === true, pidFile: paths.pid, confinement, cgroups: cgroup.dirs,
     }, { interactive: opts.interactive === true || opts.tty === true, stdout: opts.stdout, stderr: opts.stderr });
     state.status = 'running';
@@ -160,6 +169,7 @@ export async function runContainer(opts: RunOptions): Promise<RunResult> {
     delete state.fusePid;
     state.finished = new Date().toISOString();
     try {
+      await net?.detach().catch((err: Error) => log(`network teardown: ${err.message}`));
       await cgroup?.remove().catch((err: Error) => log(`removing the container's cgroup: ${err.message}`));
       await mount?.unmount();
     } finally {

@@ -5,13 +5,16 @@
  * in a throwaway store root and to check that nothing was left behind.
  */
 import { execFileSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { randomBytes, randomInt } from 'node:crypto';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { Store } from '../../../src/store/store.js';
 import { runContainer, type RunOptions, type RunResult } from '../../../src/runtime/run.js';
 import { forceUnmount } from '../../../src/runtime/rootfs.js';
+import { configFile, loadNetworkConfig } from '../../../src/runtime/network/config.js';
+import { removeBridge } from '../../../src/runtime/network/bridge.js';
 import type { ImageConfig } from '../../../src/oci/config.js';
 import type { ImageRecord } from '../../../src/store/types.js';
 import { tarOf, type TarEntry } from '../../store/fixtures.js';
@@ -101,9 +104,20 @@ export interface TempRoot {
   cleanup(): Promise<string[]>;
 }
 
+/**
+ * A bridge and /24 of the test's own (network.json in its root), so a test
+ * never touches layerfs0 or another test's bridge; cleanup removes it.
+ */
+export function testNetworkConfig(root: string): { bridge: string; subnet: string } {
+  const config = { bridge: `lft${randomBytes(3).toString('hex')}`, subnet: `10.${randomInt(64, 128)}.${randomInt(0, 256)}.0/24` };
+  writeFileSync(configFile(root), JSON.stringify(config) + '\n');
+  return config;
+}
+
 export async function tempRoot(): Promise<TempRoot> {
   const root = mkdtempSync(join(tmpdir(), 'layerfs-rt-'));
   const store = await Store.open(root);
+  testNetworkConfig(root);
   const cleanup = async () => {
     const left = mountsUnder(root);
     for (const pid of processesMentioning(root)) {
@@ -113,7 +127,9 @@ export async function tempRoot(): Promise<TempRoot> {
         // gone already
       }
     }
+    // Unmounting a namespace file that nothing else holds ends it, and its veth with it.
     for (const m of [...left].reverse()) await forceUnmount(m);
+    await removeBridge(await loadNetworkConfig(root));
     rmSync(root, { recursive: true, force: true });
     return left;
   };
