@@ -89,14 +89,15 @@ export async function attachNetwork(req: AttachRequest): Promise<Attachment> {
   if (mode.startsWith('container:')) {
     const other = await findContainer(req.root, mode.slice('container:'.length));
     if (!isLive(other)) throw new UsageError(`cannot join the network of container ${other.name}: it is not running`);
-    const pid1 = Number.parseInt(await readFile(pathsOf(req.root, other.id).pid, 'utf8'), 10);
+    // Its namespace file when it has one; else its PID 1's namespace (the pid file comes just after it starts).
+    const netns = other.network?.netns ?? `/proc/${await pidOf(req.root, other.id)}/ns/net`;
     // Its /etc/hosts and resolv.conf, as docker shares them; the hostname stays ours (the UTS namespace is not shared).
     await writeFile(files.hostname, `${req.hostname}\n`);
     const theirs = etcPaths(req.root, other.id);
     return {
       state: { mode: `container:${other.id}`, ports: [] },
       hostNetwork: false,
-      netns: other.network?.netns ?? `/proc/${pid1}/ns/net`,
+      netns,
       etcFiles: { ...files, hosts: theirs.hosts, 'resolv.conf': theirs['resolv.conf'] },
       detach: noop,
     };
@@ -147,3 +148,12 @@ export async function releaseNetwork(root: string, id: string): Promise<void> {
 }
 
 export type { NetworkState, PortMapping };
+
+async function pidOf(root: string, id: string): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const pid = Number.parseInt(await readFile(pathsOf(root, id).pid, 'utf8').catch(() => ''), 10);
+    if (pid > 0) return pid;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new UsageError(`cannot join the network of container ${id}: it has no PID 1`);
+}
