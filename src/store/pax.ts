@@ -12,7 +12,7 @@
  * the tap (the extractor reports the error).
  */
 import { Transform } from 'node:stream';
-import { gnuSparse, paxSparse, type Sparse, type Unsupported } from './sparse.js';
+import { gnuSparse, numField as sizeField, paxSparse, type Sparse, type Unsupported } from './sparse.js';
 
 export type Special = Sparse | Unsupported;
 
@@ -54,17 +54,6 @@ export function encodePaxRecords(records: Array<[string, Buffer | string]>): Buf
 
 export const xattrsOf = (records: PaxRecord[]): PaxRecord[] =>
   records.filter(([k]) => k.startsWith(XATTR_PREFIX)).map(([k, v]) => [k.slice(XATTR_PREFIX.length), v]);
-
-/** A size field: octal text, or GNU base-256 when its first byte has the high bit. */
-function sizeField(b: Buffer): number {
-  if (b[0]! & 0x80) {
-    let n = 0;
-    for (let i = 1; i < b.length; i++) n = n * 256 + b[i]!;
-    return n;
-  }
-  const text = b.toString('latin1').replace(/\0.*$/s, '').trim();
-  return text === '' ? 0 : parseInt(text, 8);
-}
 
 function checksumOk(h: Buffer): boolean {
   let sum = 0;
