@@ -6,7 +6,10 @@
  *   layerfs-init -r ROOTFS [-h HOST] [-w DIR] [-u UID] [-g GID] [-G g1,g2]
  *                [-e K=V]... [-b SRC DST]... [-B SRC DST]... [-n] [-j NETNS] [-t]
  *                [-p PIDFILE] [-c CGROUPDIR]... [-k CAPMASK] [-s SECCOMP] [-N] [-m]
- *                [-P] [-R] -- COMMAND [ARG]...
+ *                [-P] [-R] [-T PATH OPTS]... [-I] -- COMMAND [ARG]...
+ *   layerfs-init -x PID [-w DIR] [-u UID] [-g GID] [-G g1,g2] [-e K=V]... [-t]
+ *                [-c CGROUPDIR]... [-k CAPMASK] [-s SECCOMP] [-N]
+ *                -- COMMAND [ARG]...            (exec: join PID's container)
  *
  * Exit status: the command's own, 128+N when a signal killed it, 125 when
  * the container could not be set up, 126 when the command cannot be executed,
@@ -17,6 +20,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <net/if.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -30,6 +34,7 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "confine.h"
@@ -38,11 +43,15 @@
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 struct bind { const char *src, *dst; int ro; };
+struct tmpfs { const char *dst, *opts; };
 
 static const char *rootfs, *hostname, *workdir = "/", *groups_arg, *pidfile, *netns;
 static uid_t uid;
 static gid_t gid;
-static int new_net, tty;
+static int new_net, tty, reaper;
+static pid_t join_pid;
+static struct tmpfs tmpfses[MAX_LIST];
+static int ntmpfs;
 static char *env[MAX_LIST + 1];
 static int nenv;
 static struct bind binds[MAX_LIST];
@@ -112,6 +121,24 @@ static void setup_dev(void) {
   }
 }
 
+/* --tmpfs PATH:OPTS: mount(8)-style flag words become flags, the rest (size=, mode=) the data. */
+static void mount_tmpfs(const struct tmpfs *t) {
+  static const struct { const char *name; unsigned long set, clear; } words[] = {
+    {"ro", MS_RDONLY, 0}, {"rw", 0, MS_RDONLY}, {"noexec", MS_NOEXEC, 0}, {"exec", 0, MS_NOEXEC},
+    {"nosuid", MS_NOSUID, 0}, {"suid", 0, MS_NOSUID}, {"nodev", MS_NODEV, 0}, {"dev", 0, MS_NODEV},
+  };
+  unsigned long flags = MS_NOEXEC | MS_NOSUID | MS_NODEV; /* docker's defaults */
+  char copy[1024], data[1024] = "";
+  snprintf(copy, sizeof copy, "%s", t->opts);
+  for (char *save, *w = strtok_r(copy, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+    unsigned i = 0;
+    for (; i < sizeof words / sizeof *words && strcmp(words[i].name, w) != 0; i++) {}
+    if (i < sizeof words / sizeof *words) flags = (flags | words[i].set) & ~words[i].clear;
+    else snprintf(data + strlen(data), sizeof data - strlen(data), "%s%s", *data ? "," : "", w);
+  }
+  must_mount("tmpfs", in_root(t->dst), "tmpfs", flags, data);
+}
+
 static void lo_up(void) {
   struct ifreq ifr = {0};
   int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -160,6 +187,8 @@ static void exec_command(char **argv) {
   _exit(127);
 }
 
+static void reap_and_exec(char **argv);
+
 /* PID 1 of the new pid namespace: mounts, pivot_root, identity, then exec the command. */
 static void container(char **argv) {
   gid_t groups[MAX_LIST];
@@ -182,6 +211,7 @@ static void container(char **argv) {
     must_mount(binds[i].src, dst, NULL, MS_BIND | MS_REC, NULL);
     if (binds[i].ro) readonly_tree(dst);
   }
+  for (int i = 0; i < ntmpfs; i++) mount_tmpfs(&tmpfses[i]);
   must_mount("proc", in_root("proc"), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
   setup_dev();
   must_mount("sysfs", in_root("sys"), "sysfs", (privileged ? 0 : MS_RDONLY) | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
@@ -205,6 +235,7 @@ static void container(char **argv) {
   if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) die("set keepcaps", NULL);
   if (setuid(uid) < 0) die("setuid", NULL);
   confine(&confinement);
+  if (reaper) reap_and_exec(argv);
   exec_command(argv);
 }
 
@@ -212,11 +243,177 @@ static void forward(int sig) {
   if (child > 0) kill(child, sig);
 }
 
+static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
+
+static void forward_signals(void) {
+  struct sigaction sa = {0};
+  sa.sa_handler = forward;
+  for (unsigned s = 0; s < sizeof forwarded / sizeof *forwarded; s++) sigaction(forwarded[s], &sa, NULL);
+}
+
+/* Waits for `child`, reaping any other process that ends meanwhile; its status as an exit code. */
+static int wait_child(void) {
+  int status;
+  for (;;) {
+    pid_t got = waitpid(-1, &status, 0);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) die("waitpid", NULL);
+    if (got == child) return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+  }
+}
+
+/*
+ * --init: PID 1 stays this program, a reaper like docker's tini. The command
+ * runs as its child, so the kernel's PID 1 signal rules do not shield it: a
+ * SIGTERM or Ctrl-C that PID 1 forwards kills a program with no handler.
+ */
+static void reap_and_exec(char **argv) {
+  /* Blocked across the fork: a signal sent meanwhile waits until `child` is known. */
+  sigset_t all, old;
+  sigfillset(&all);
+  sigprocmask(SIG_BLOCK, &all, &old);
+  forward_signals();
+  child = fork();
+  if (child < 0) die("fork", NULL);
+  if (child == 0) {
+    for (unsigned s = 0; s < sizeof forwarded / sizeof *forwarded; s++) signal(forwarded[s], SIG_DFL);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    exec_command(argv);
+  }
+  sigprocmask(SIG_SETMASK, &old, NULL);
+  _exit(wait_child());
+}
+
+static volatile sig_atomic_t winch;
+static void on_winch(int sig) { (void)sig; winch = 1; }
+
+static void write_all(int fd, const char *buf, ssize_t len) {
+  while (len > 0) {
+    ssize_t w = write(fd, buf, (size_t)len);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return;
+    buf += w;
+    len -= w;
+  }
+}
+
+static void copy_winsize(int from, int to) {
+  struct winsize ws;
+  if (ioctl(from, TIOCGWINSZ, &ws) == 0) ioctl(to, TIOCSWINSZ, &ws);
+}
+
+/*
+ * exec -t: the command's terminal is a pty of the container's own devpts (so
+ * `tty` names it, as under docker), relayed byte for byte to ours, which is
+ * raw meanwhile (its line discipline is the inner pty's). Ends when every
+ * holder of the inner pty is gone (read gives EIO).
+ */
+static int relay(int master) {
+  struct termios saved;
+  int restore = tcgetattr(0, &saved) == 0;
+  if (restore) {
+    struct termios raw = saved;
+    cfmakeraw(&raw);
+    tcsetattr(0, TCSANOW, &raw);
+  }
+  struct sigaction sa = {0};
+  sa.sa_handler = on_winch;
+  sigaction(SIGWINCH, &sa, NULL);
+  char buf[8192];
+  int input = 1;
+  for (;;) {
+    if (winch) {
+      winch = 0;
+      copy_winsize(0, master);
+    }
+    struct pollfd p[2] = {{master, POLLIN, 0}, {0, POLLIN, 0}};
+    if (poll(p, input ? 2 : 1, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (p[0].revents) {
+      ssize_t r = read(master, buf, sizeof buf);
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) break;
+      write_all(1, buf, r);
+    }
+    if (input && p[1].revents) {
+      ssize_t r = read(0, buf, sizeof buf);
+      if (r <= 0 && !(r < 0 && errno == EINTR)) input = 0;
+      else if (r > 0) write_all(master, buf, r);
+    }
+  }
+  if (restore) tcsetattr(0, TCSANOW, &saved);
+  return wait_child();
+}
+
+/*
+ * exec: joins the namespaces and root of the container whose PID 1 is
+ * join_pid (as the host sees it), then runs the command there. setns to a
+ * pid namespace only applies to children, hence the fork; the parent stays
+ * to forward signals (or relay the terminal) and pass the exit status on.
+ */
+static int join_container(char **argv) {
+  static const char *const names[] = {"ipc", "uts", "net", "pid", "mnt"};
+  int fds[sizeof names / sizeof *names];
+  char path[64];
+  gid_t groups[MAX_LIST];
+  int ngroups, master = -1;
+  for (unsigned i = 0; i < sizeof names / sizeof *names; i++) {
+    snprintf(path, sizeof path, "/proc/%d/ns/%s", (int)join_pid, names[i]);
+    if ((fds[i] = open(path, O_RDONLY | O_CLOEXEC)) < 0) die("open", path);
+  }
+  snprintf(path, sizeof path, "/proc/%d/root", (int)join_pid);
+  int root = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (root < 0) die("open", path);
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  /* The container's cgroups, while the host's /sys/fs/cgroup is still in reach. */
+  join_cgroups(cgroups, ncgroups);
+  for (unsigned i = 0; i < sizeof names / sizeof *names; i++) {
+    if (setns(fds[i], 0) < 0) die("setns", names[i]);
+    close(fds[i]);
+  }
+  if (fchdir(root) < 0 || chroot(".") < 0) die("chroot", path);
+  close(root);
+  if (tty && isatty(0)) {
+    /* /dev/ptmx is the container's now (its devpts instance). */
+    master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0 || unlockpt(master) < 0) die("open a terminal in", "/dev/ptmx");
+    copy_winsize(0, master);
+  }
+  child = fork();
+  if (child < 0) die("fork", NULL);
+  if (child == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (setsid() < 0) die("setsid", NULL);
+    if (master >= 0) {
+      const char *name = ptsname(master);
+      int slave = name ? open(name, O_RDWR) : -1;
+      if (slave < 0) die("open", name);
+      if (ioctl(slave, TIOCSCTTY, 0) < 0) die("set controlling terminal", name);
+      if (dup2(slave, 0) < 0 || dup2(slave, 1) < 0 || dup2(slave, 2) < 0) die("dup2", name);
+      if (slave > 2) close(slave);
+    }
+    if (chdir(workdir) < 0) die("chdir", workdir);
+    parse_groups(groups, &ngroups);
+    if (setgroups(ngroups, groups) < 0) die("setgroups", groups_arg);
+    if (setgid(gid) < 0) die("setgid", NULL);
+    if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) die("set keepcaps", NULL);
+    if (setuid(uid) < 0) die("setuid", NULL);
+    confine(&confinement); /* the container's own capabilities and seccomp profile, as docker exec */
+    exec_command(argv);
+  }
+  forward_signals();
+  return master >= 0 ? relay(master) : wait_child();
+}
+
 int main(int argc, char **argv) {
   int i = 1;
+  /* Only stdin, stdout and stderr go in: a pipe the runtime's own parent waits on must not stay open in here. */
+  syscall(SYS_close_range, 3U, ~0U, 0U);
   for (; i < argc && strcmp(argv[i], "--") != 0; i++) {
     const char *opt = argv[i];
-    int takes = strchr("rhwugGepcksj", opt[1]) ? 1 : strchr("bB", opt[1]) ? 2 : 0;
+    int takes = strchr("rhwugGepcksjx", opt[1]) ? 1 : strchr("bBT", opt[1]) ? 2 : 0;
     if (opt[0] != '-' || opt[1] == '\0' || opt[2] != '\0' || i + takes >= argc) usage("bad arguments");
     const char *a = argv[i + 1];
     switch (opt[1]) {
@@ -231,6 +428,11 @@ int main(int argc, char **argv) {
       case 'b': case 'B':
         if (nbinds < MAX_LIST) binds[nbinds++] = (struct bind){a, argv[i + 2], opt[1] == 'B'};
         break;
+      case 'T':
+        if (ntmpfs < MAX_LIST) tmpfses[ntmpfs++] = (struct tmpfs){a, argv[i + 2]};
+        break;
+      case 'x': join_pid = (pid_t)strtol(a, NULL, 10); break;
+      case 'I': reaper = 1; break;
       case 'n': new_net = 1; break;
       case 'j': netns = a; break;
       case 't': tty = 1; break;
@@ -247,8 +449,9 @@ int main(int argc, char **argv) {
     }
     i += takes;
   }
-  if (!rootfs || i + 1 >= argc) usage("usage: layerfs-init -r ROOTFS [options] -- COMMAND [ARG]...");
+  if ((!rootfs && join_pid <= 0) || i + 1 >= argc) usage("usage: layerfs-init -r ROOTFS [options] -- COMMAND [ARG]...");
   char **command = argv + i + 1;
+  if (join_pid > 0) return join_container(command);
 
   /* Dies with whoever started it, so a killed runtime never leaves a container behind. */
   prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -266,12 +469,6 @@ int main(int argc, char **argv) {
       die("write", pidfile);
     }
   }
-  struct sigaction sa = {0};
-  sa.sa_handler = forward;
-  int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
-  for (unsigned s = 0; s < sizeof sigs / sizeof *sigs; s++) sigaction(sigs[s], &sa, NULL);
-  int status;
-  while (waitpid(child, &status, 0) < 0)
-    if (errno != EINTR) die("waitpid", NULL);
-  return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+  forward_signals();
+  return wait_child();
 }

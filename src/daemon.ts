@@ -8,16 +8,24 @@
  * States of the parent: spawned → (child writes "ready\n" → ready)
  *                               | (child writes "error: ...\n" or exits → failed, child killed).
  */
-import { spawn } from 'node:child_process';
+import { spawn, type StdioOptions } from 'node:child_process';
 import { closeSync, openSync, writeSync } from 'node:fs';
+import { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { LayerfsError } from './errors.js';
 import type { OverlaySpec } from './mount.js';
 import { formatMountOptions, withAbsolutePaths } from './mount-options.js';
 
-const LAYERFS_BIN = fileURLToPath(new URL('../bin/layerfs.js', import.meta.url));
+export const LAYERFS_BIN = fileURLToPath(new URL('../bin/layerfs.js', import.meta.url));
 
 export const READY_FD = 3;
+/**
+ * The lifeline (fd 4, when asked for): a socket whose other end only the
+ * spawning process holds. When that process dies, even by SIGKILL, the
+ * kernel closes its end and the daemon reads EOF: it unmounts and exits, so a
+ * killed runtime never leaves a mount behind.
+ */
+export const LIFELINE_FD = 4;
 
 /**
  * V8 flags for the daemon: a filesystem daemon runs a few functions per
@@ -42,14 +50,17 @@ export interface Daemon {
  * output to `logFile` (or nowhere); resolves once it is ready. On failure the
  * child is killed and the error (code MOUNT_FAILED) carries its reason.
  */
-export async function spawnDaemon(argv: string[], logFile?: string): Promise<Daemon> {
+export async function spawnDaemon(argv: string[], logFile?: string, lifeline = false, what = 'the mount daemon'): Promise<Daemon> {
   const out = logFile ? openSync(logFile, 'a') : 'ignore';
+  const stdio: StdioOptions = ['ignore', out, out, 'pipe', ...(lifeline ? ['pipe' as const] : [])];
   const child = spawn(process.execPath, [...DAEMON_V8_FLAGS, ...argv], {
     detached: true,
     cwd: '/',
-    stdio: ['ignore', out, out, 'pipe'],
-    env: { ...process.env, LAYERFS_DAEMON: '1' },
+    stdio,
+    env: { ...process.env, LAYERFS_DAEMON: '1', ...(lifeline ? { LAYERFS_LIFELINE_FD: String(LIFELINE_FD) } : {}) },
   });
+  // Held open, never written: only our death closes it. It must not keep our event loop alive.
+  if (lifeline) (child.stdio[LIFELINE_FD] as Socket).unref();
   if (typeof out === 'number') closeSync(out);
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const pipe = child.stdio[READY_FD] as NodeJS.ReadableStream & { destroy(): void };
@@ -57,13 +68,18 @@ export async function spawnDaemon(argv: string[], logFile?: string): Promise<Dae
   pipe.setEncoding('utf8');
   pipe.on('data', (chunk: string) => (said += chunk));
   const verdict = await Promise.race([
-    new Promise<string>((resolve) => pipe.on('end', () => resolve(said))),
-    exited.then((code) => `error: the mount daemon exited (code ${code}) before the mount was ready`),
+    new Promise<string>((resolve) => {
+      pipe.on('data', () => said.includes('\n') && resolve(said));
+      pipe.on('end', () => resolve(said));
+    }),
+    exited.then((code) => `error: ${what} exited (code ${code}) before it was ready${logFile ? ` (see ${logFile})` : ''}`),
   ]);
   pipe.destroy();
   if (!verdict.startsWith('ready')) {
     child.kill('SIGKILL');
-    const reason = verdict.startsWith('error: ') ? verdict.slice(7).trim() : 'the mount daemon gave no answer';
+    // Gone before we answer, so a caller that checks for leftovers finds none.
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 2000).unref())]);
+    const reason = verdict.startsWith('error: ') ? verdict.slice(7).trim() : `${what} gave no answer`;
     throw new LayerfsError('MOUNT_FAILED', reason);
   }
   return {
@@ -82,6 +98,8 @@ export interface MountDaemonSpec extends Omit<OverlaySpec, 'log'> {
   logFile?: string;
   /** A directory the daemon removes once unmounted (an image mount's scratch upper). */
   removeOnExit?: string;
+  /** Unmount and exit when this process dies (see LIFELINE_FD). */
+  lifeline?: boolean;
 }
 
 /**
@@ -92,7 +110,19 @@ export interface MountDaemonSpec extends Omit<OverlaySpec, 'log'> {
 export function spawnMountDaemon(spec: MountDaemonSpec): Promise<Daemon> {
   const argv = [LAYERFS_BIN, 'mount', '-f', '-o', formatMountOptions(withAbsolutePaths(spec)), ...(spec.source ? [spec.source] : []), spec.mountpoint];
   if (spec.removeOnExit !== undefined) argv.push('--remove-on-exit', spec.removeOnExit);
-  return spawnDaemon(argv, spec.logFile);
+  return spawnDaemon(argv, spec.logFile, spec.lifeline);
+}
+
+/** In the daemon: calls `lost` once the process that spawned it with a lifeline is gone. */
+export function watchLifeline(lost: () => void): void {
+  const fd = Number(process.env.LAYERFS_LIFELINE_FD);
+  delete process.env.LAYERFS_LIFELINE_FD;
+  if (!Number.isInteger(fd) || fd <= 2) return;
+  const socket = new Socket({ fd, readable: true, writable: false });
+  socket.on('data', () => {});
+  socket.on('error', () => {});
+  socket.once('close', lost);
+  socket.unref();
 }
 
 /** In the daemon: tell the waiting parent how it went (no-op when run in the foreground by hand). */

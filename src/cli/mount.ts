@@ -11,7 +11,9 @@ import { join } from 'node:path';
 import { mountOverlay } from '../mount.js';
 import { openStore, withRoot } from './store-options.js';
 import { formatMountOptions, parseMountOptions, withAbsolutePaths } from '../mount-options.js';
-import { reportToParent, spawnMountDaemon } from '../daemon.js';
+import { reportToParent, spawnMountDaemon, watchLifeline } from '../daemon.js';
+import { unmountFuse } from '../sys.js';
+import { execFile } from 'node:child_process';
 import { UsageError } from '../errors.js';
 
 const collect = (value: string, prev: string[]) => [...prev, value];
@@ -119,6 +121,13 @@ async function mountCommand(source: string | undefined, mountpoint: string, flag
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
   process.on('SIGHUP', () => {});
+  // The runtime that owns this mount died: the container dies with it (PDEATHSIG), so a
+  // busy mount is detached lazily; the process ends once the kernel lets go of it.
+  watchLifeline(() => {
+    stopping = true;
+    unmountFuse(target).catch(() => new Promise((r) => execFile('umount', ['-l', target], r)));
+    setTimeout(() => process.exit(0), 5000).unref();
+  });
   await m.closed;
   process.off('SIGTERM', stop);
   process.off('SIGINT', stop);

@@ -1,16 +1,53 @@
-/** `layerfs ps [-a]`: containers with their status and exit code; `--format` as docker's. */
+/**
+ * `layerfs ps [-a] [-q] [-n N] [--no-trunc] [--filter K=V] [--format F]`:
+ * containers as docker lists them, each row built by `containerRow` (the
+ * records reconciled first: a container whose runtime is gone shows exited).
+ */
 import { Command } from 'commander';
+import { UsageError } from '../errors.js';
 import { Store } from '../store/store.js';
-import { isLive, scanContainers, type ContainerState } from '../runtime/containers.js';
+import { scanContainers, type ContainerState } from '../runtime/containers.js';
+import { reconcile } from '../runtime/reconcile.js';
+import { portsText } from '../runtime/network/state.js';
 import { shortId } from '../oci/digest.js';
 import { ellipsis, goTime, timeAgo } from './format.js';
 import { formatRows, type Listing, type Row } from './output-format.js';
 
-export function statusText(c: ContainerState): string {
-  if (c.status === 'running') return isLive(c) ? 'Up' : 'Dead (its runtime was killed)';
-  if (c.status === 'exited') return `Exited (${c.exitCode})`;
-  if (c.status === 'failed') return `Failed (${c.exitCode}): ${c.error ?? 'unknown error'}`;
+/** Docker's State word. */
+export const stateOf = (c: ContainerState): string => (c.status === 'failed' ? 'exited' : c.status);
+
+/** Docker's STATUS: "Up 3 seconds", "Exited (0) 2 seconds ago", "Restarting (1) 1 second ago", "Created". */
+export function statusText(c: ContainerState, now = Date.now()): string {
+  if (c.status === 'running') return `Up ${timeAgo(c.startedAt ?? c.created, now).replace(/ ago$/, '')}`;
+  if (c.status === 'restarting') return `Restarting (${c.exitCode ?? 0}) ${timeAgo(c.finished ?? c.created, now)}`;
+  if (c.status === 'exited' || c.status === 'failed') return `Exited (${c.exitCode ?? 0}) ${timeAgo(c.finished ?? c.created, now)}`;
   return 'Created';
+}
+
+const STATES = ['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'];
+
+/** `--filter status=…|name=…|ancestor=…|id=…`: values of one key are alternatives, keys must all match. */
+export function containerFilter(filters: string[]): (c: ContainerState) => boolean {
+  const by = new Map<string, string[]>();
+  for (const f of filters) {
+    const eq = f.indexOf('=');
+    const key = f.slice(0, eq);
+    const value = f.slice(eq + 1);
+    if (eq <= 0 || !['status', 'name', 'ancestor', 'id'].includes(key)) throw new UsageError(`invalid filter '${f}': use status=, name=, ancestor= or id=`);
+    if (key === 'status' && !STATES.includes(value)) throw new UsageError(`invalid filter 'status=${value}': one of ${STATES.join(', ')}`);
+    by.set(key, [...(by.get(key) ?? []), value]);
+  }
+  const tests: Record<string, (c: ContainerState, v: string) => boolean> = {
+    status: (c, v) => stateOf(c) === v,
+    name: (c, v) => c.name.includes(v),
+    id: (c, v) => c.id.startsWith(v),
+    ancestor: (c, v) => {
+      const withTag = (r: string) => (/[:@][^/]*$/.test(r) ? r : `${r}:latest`);
+      const hex = v.replace(/^sha256:/, '');
+      return c.image === v || withTag(c.image) === withTag(v) || (/^[0-9a-f]{4,64}$/.test(hex) && c.imageId.replace(/^sha256:/, '').startsWith(hex));
+    },
+  };
+  return (c) => [...by].every(([key, values]) => values.some((v) => tests[key]!(c, v)));
 }
 
 export const CONTAINERS: Listing = {
@@ -22,7 +59,7 @@ export const CONTAINERS: Listing = {
 };
 
 /** A container as docker's `ps` formatter sees it (cli/command/formatter/container.go). */
-export function containerRow(c: ContainerState, trunc: boolean): Row {
+export function containerRow(c: ContainerState, trunc: boolean, now = Date.now()): Row {
   const cmd = c.args.join(' ');
   return {
     Command: JSON.stringify(trunc ? ellipsis(cmd, 20) : cmd),
@@ -34,11 +71,11 @@ export function containerRow(c: ContainerState, trunc: boolean): Row {
     Mounts: '',
     Names: c.name,
     Networks: '',
-    Ports: '',
-    RunningFor: timeAgo(c.created),
+    Ports: c.status === 'running' && c.network ? portsText(c.network.ports) : '',
+    RunningFor: timeAgo(c.created, now),
     Size: '0B',
-    State: c.status === 'running' && !isLive(c) ? 'dead' : c.status === 'failed' ? 'exited' : c.status,
-    Status: statusText(c),
+    State: stateOf(c),
+    Status: statusText(c, now),
   };
 }
 
@@ -51,18 +88,27 @@ function damagedRow(id: string, reason: string, trunc: boolean): Row {
 export function register(program: Command): void {
   program
     .command('ps')
-    .description('list containers (running ones unless -a)')
+    .description('list containers (running ones unless -a, -n or a status filter)')
     .option('-a, --all', 'show all containers')
     .option('-q, --quiet', 'only ids')
     .option('--no-trunc', 'full ids and commands')
+    .option('-n, --last <N>', 'the N most recently created containers (any state)', (v) => {
+      if (!/^\d+$/.test(v)) throw new UsageError(`invalid -n '${v}'`);
+      return Number(v);
+    })
+    .option('-f, --filter <K=V>', 'status=running|exited|created|restarting, name=SUBSTRING, ancestor=IMAGE, id=PREFIX; may repeat', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--format <format>', "table (default), json (one object a line), 'table TEMPLATE' or a Go TEMPLATE such as '{{.ID}} {{.Status}}'")
     .option('--root <dir>', 'store root (default: $LAYERFS_ROOT or /var/lib/layerfs)')
-    .action(async (flags: { all?: boolean; quiet?: boolean; trunc: boolean; format?: string; root?: string }) => {
+    .action(async (flags: { all?: boolean; quiet?: boolean; trunc: boolean; last?: number; filter: string[]; format?: string; root?: string }) => {
       const store = await Store.open(flags.root);
+      const match = containerFilter(flags.filter);
+      const everything = flags.all || flags.last !== undefined || flags.filter.some((f) => f.startsWith('status='));
       const scan = await scanContainers(store.root);
-      const all = scan.containers.filter((c) => flags.all || isLive(c));
+      const reconciled = await Promise.all(scan.containers.map((c) => reconcile(store.root, c)));
+      let all = reconciled.filter((c) => (everything || c.status === 'running' || c.status === 'restarting') && match(c));
+      if (flags.last !== undefined) all = all.slice(0, flags.last);
       // A container whose record is damaged cannot be running as far as we can tell: -a lists it, as damaged.
-      const damaged = flags.all ? scan.damaged : [];
+      const damaged = flags.all && flags.filter.length === 0 ? scan.damaged : [];
       const rows = all.map((c) => containerRow(c, flags.trunc));
       for (const d of damaged) rows.push(damagedRow(d.id, d.error.data.reason as string, flags.trunc));
       process.stdout.write(formatRows(flags.format, rows, CONTAINERS, { quiet: flags.quiet }));

@@ -1,15 +1,23 @@
-/** `layerfs run [flags] IMAGE [CMD...]`: a thin wrapper over runContainer. */
+/** `layerfs run [flags] IMAGE [CMD...]`: a thin wrapper over runContainer, or over a supervisor with -d. */
+import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { LayerfsError, UsageError } from '../errors.js';
-import { RUNTIME_FAILED, runContainer } from '../runtime/run.js';
+import { createFromImage, RUNTIME_FAILED, runContainer, type RunOptions } from '../runtime/run.js';
+import { parseEnvFile } from '../runtime/process-spec.js';
+import { parseLogOpts } from '../runtime/json-log.js';
+import { parseRestartPolicy, spawnSupervisor } from '../runtime/supervisor.js';
+import { removeContainerDir } from '../runtime/containers.js';
+import { Store } from '../store/store.js';
+import { ensureImage, parsePullPolicy } from './pull-policy.js';
 import { parseIsolation, type IsolationFlags } from '../runtime/isolation.js';
 import { errorLine } from './user-error.js';
 
 const collect = (value: string, prev: string[]) => [...prev, value];
 
 interface RunFlags extends IsolationFlags {
-  rm?: boolean; name?: string; env: string[]; workdir?: string; user?: string; hostname?: string;
-  network: string; publish: string[]; addHost: string[]; dns: string[]; volume: string[]; interactive?: boolean; tty?: boolean; root?: string; rootfs: 'layerfs' | 'kernel';
+  rm?: boolean; name?: string; env: string[]; envFile: string[]; workdir?: string; user?: string; hostname?: string;
+  network: string; publish: string[]; addHost: string[]; dns: string[]; volume: string[]; tmpfs: string[]; interactive?: boolean; tty?: boolean; root?: string; rootfs: 'layerfs' | 'kernel';
+  detach?: boolean; entrypoint?: string; pull: string; init?: boolean; restart: string; logOpt: string[];
 }
 
 export function register(program: Command): void {
@@ -21,9 +29,12 @@ export function register(program: Command): void {
     .argument('<image>', 'image name[:tag] or ID (hello-world is built in)')
     .argument('[command...]', "replaces the image's Cmd")
     .passThroughOptions()
+    .option('-d, --detach', 'run in the background under a supervisor and print the container ID')
     .option('--rm', 'remove the container when it exits')
     .option('--name <name>', 'name the container')
     .option('-e, --env <K=V>', 'set an environment variable (K alone: take it from here); may repeat', collect, [])
+    .option('--env-file <file>', 'read K=V lines from a file (before -e); may repeat', collect, [])
+    .option('--entrypoint <cmd>', "replace the image's Entrypoint (and its Cmd); '' clears it")
     .option('-w, --workdir <dir>', 'working directory inside the container')
     .option('-u, --user <user>', 'name|uid[:group|gid], resolved in the image /etc/passwd')
     .option('--hostname <name>', 'container host name (default: the short id)')
@@ -32,6 +43,11 @@ export function register(program: Command): void {
     .option('--add-host <HOST:IP>', 'add a line to /etc/hosts (IP may be host-gateway); may repeat', collect, [])
     .option('--dns <IP>', "nameserver for /etc/resolv.conf instead of the host's; may repeat", collect, [])
     .option('-v, --volume <HOST:CTR[:OPTS]>', 'bind-mount a host path; OPTS: ro (recursive) or rw, z or Z (no effect without SELinux); may repeat', collect, [])
+    .option('--tmpfs <PATH[:OPTS]>', 'mount a tmpfs (default noexec,nosuid,nodev; OPTS like size=64m,mode=1777,exec); may repeat', collect, [])
+    .option('--init', 'run a reaper as PID 1 that forwards signals (so Ctrl-C and SIGTERM stop any command)')
+    .option('--pull <policy>', 'missing: pull the image when it is not in the store; always; never', 'missing')
+    .option('--restart <policy>', 'with -d: no, on-failure[:N] (retry N times) or always', 'no')
+    .option('--log-opt <opt>', 'with -d: max-size=10m, max-file=3 (the json-file log); may repeat', collect, [])
     .option('-i, --interactive', 'keep stdin attached')
     .option('-t, --tty', 'give the command a terminal')
     .option('--cap-add <cap>', 'add a Linux capability (NET_ADMIN, CAP_SYS_TIME, ALL); may repeat', collect, [])
@@ -48,13 +64,28 @@ export function register(program: Command): void {
     .addOption(new Option('--rootfs <mounter>', 'how the rootfs is mounted').choices(['layerfs', 'kernel']).default('layerfs').hideHelp())
     .action(async (image: string, command: string[], flags: RunFlags) => {
       try {
-        if (flags.tty && !process.stdin.isTTY) throw new UsageError('the input device is not a TTY (-t needs a terminal)');
+        if (flags.tty && !process.stdin.isTTY && !flags.detach) throw new UsageError('the input device is not a TTY (-t needs a terminal)');
+        if (flags.detach && (flags.tty || flags.interactive)) throw new UsageError('-d with -i or -t is not supported: there is no attach');
+        const restart = parseRestartPolicy(flags.restart);
+        if (restart.name !== 'no' && flags.rm) throw new UsageError('--restart and --rm cannot be used together');
+        const logConfig = parseLogOpts(flags.logOpt);
         const isolation = await parseIsolation(flags);
-        const result = await runContainer({
-          root: flags.root, image, command, name: flags.name, env: flags.env, workdir: flags.workdir, user: flags.user,
-          hostname: flags.hostname, network: flags.network, publish: flags.publish, addHosts: flags.addHost, dns: flags.dns, volumes: flags.volume, interactive: flags.interactive,
-          tty: flags.tty, remove: flags.rm, mounter: flags.rootfs, forwardSignals: true, isolation,
-        });
+        const envFiles: string[] = [];
+        for (const f of flags.envFile) envFiles.push(...parseEnvFile(await readFile(f, 'utf8').catch(() => { throw new UsageError(`env file ${f}: cannot read it`); }), f));
+        await ensureImage(flags.root, image, parsePullPolicy(flags.pull));
+        const opts: RunOptions = {
+          root: flags.root, image, command, name: flags.name, env: [...envFiles, ...flags.env], workdir: flags.workdir, user: flags.user,
+          hostname: flags.hostname, network: flags.network, publish: flags.publish, addHosts: flags.addHost, dns: flags.dns, volumes: flags.volume, tmpfs: flags.tmpfs, interactive: flags.interactive,
+          tty: flags.tty, remove: flags.rm, mounter: flags.rootfs, forwardSignals: true, init: flags.init,
+          entrypoint: flags.entrypoint === undefined ? undefined : flags.entrypoint === '' ? [] : [flags.entrypoint],
+          restart, logConfig, isolation,
+        };
+        if (flags.detach) {
+          process.stdout.write(`${await runDetached(opts)}\n`);
+          return;
+        }
+        if (restart.name !== 'no') throw new UsageError('--restart needs -d (the supervisor restarts the container)');
+        const result = await runContainer(opts);
         process.exitCode = result.exitCode;
       } catch (err) {
         if (!(err instanceof LayerfsError) && (err as { code?: unknown }).code === undefined) throw err;
@@ -62,4 +93,19 @@ export function register(program: Command): void {
         process.exitCode = RUNTIME_FAILED;
       }
     });
+}
+
+/** Creates the container and hands it to a supervisor; its ID once the command runs. */
+async function runDetached(opts: RunOptions): Promise<string> {
+  const { store, state } = await createFromImage(opts);
+  try {
+    await spawnSupervisor(store.root, state.id);
+  } catch (err) {
+    if (opts.remove) {
+      await removeContainerDir(store.root, state.id);
+      await (await Store.open(store.root)).release(state.id);
+    }
+    throw err;
+  }
+  return state.id;
 }

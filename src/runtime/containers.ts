@@ -7,13 +7,18 @@
  *   merged/      the root filesystem while it runs
  *   pid          the container's PID 1 as the host sees it
  *   rootfs.log   the FUSE daemon's log
+ *   container-json.log[.N]  the command's output (detached runs), docker's json-file lines
+ *   stop-requested  left by stop/kill/rm -f: the supervisor must not restart it
+ *   waiter-PID   a `wait` in progress: an auto-removed container's record stays until it has read the end
  *
- * States: created → running → exited | failed. A record left `running` by a
- * runtime that was killed is shown as `dead` (its init is gone).
+ * States: created → running → exited | failed, and with a restart policy
+ * running → restarting → running. A record left `running` or `restarting` by
+ * a runtime that was killed is turned into `exited` by reconcile.ts.
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { DamagedRecordError, LayerfsError, UsageError } from '../errors.js';
 import { readRecord, shape, writeRecord } from '../store/record.js';
@@ -22,8 +27,52 @@ import type { MounterName } from './rootfs.js';
 import type { IsolationOptions } from './isolation.js';
 import type { NetworkState } from './network/state.js';
 
-export type ContainerStatus = 'created' | 'running' | 'exited' | 'failed';
+export type ContainerStatus = 'created' | 'running' | 'restarting' | 'exited' | 'failed';
 
+/** `--restart`: what the supervisor does when the command exits. */
+export interface RestartPolicy {
+  name: 'no' | 'always' | 'on-failure';
+  /** on-failure's limit (0: no limit). */
+  maximumRetryCount: number;
+}
+
+/** `--log-opt`: the json-file log's cap (no max-size: unbounded). */
+export interface LogConfig {
+  maxSize?: number;
+  maxFile: number;
+}
+
+/**
+ * Everything `start` and `restart` need to run the container again, resolved
+ * once at `run` from the image config and the flags.
+ */
+export interface RunConfig {
+  /** The image's Entrypoint (or --entrypoint) and Cmd (or CMD...), as run. */
+  entrypoint: string[];
+  cmd: string[];
+  /** `K=V`, without HOME (it comes from the user, resolved at each start). */
+  env: string[];
+  cwd: string;
+  /** Unresolved: name|uid[:group|gid]. */
+  user: string;
+  hostname: string;
+  /** bridge, none, host or container:NAME, with `-p`, `--add-host` and `--dns` (network/attach.ts). */
+  network: string;
+  publish: string[];
+  addHosts: string[];
+  dns: string[];
+  /** `HOSTDIR:CTRDIR[:ro]` */
+  volumes: string[];
+  /** `PATH[:OPTS]` */
+  tmpfs: string[];
+  init: boolean;
+  tty: boolean;
+  interactive: boolean;
+  stopSignal: string;
+  restart: RestartPolicy;
+  log: LogConfig;
+  autoRemove: boolean;
+}
 export interface ContainerState {
   id: string;
   name: string;
@@ -42,6 +91,8 @@ export interface ContainerState {
   mounter: MounterName;
   /** The runtime supervising it, and layerfs-init's pid (outside the container), while running. */
   runtimePid?: number;
+  /** The runtime's start time (/proc/PID/stat field 22): a reused pid is not our runtime. */
+  runtimeStart?: number;
   initPid?: number;
   fusePid?: number;
   /** Capabilities, seccomp, limits... as given to `run` (a later start repeats them). */
@@ -50,6 +101,14 @@ export interface ContainerState {
   oomKilled?: boolean;
   /** Its network as set up at the last start (address, ports; see network/state.ts). */
   network?: NetworkState;
+  /** The container's PID 1 as the host sees it, while running. */
+  pid?: number;
+  /** The resolved run configuration (records made before it existed lack it). */
+  config?: RunConfig;
+  /** Started under a supervisor (`run -d`, `start`): its output is in the json-file log. */
+  detached?: boolean;
+  startedAt?: string;
+  restartCount?: number;
 }
 
 export class NoSuchContainerError extends LayerfsError {
@@ -61,12 +120,20 @@ export class NoSuchContainerError extends LayerfsError {
 export const containersDir = (root: string) => join(root, 'containers');
 export const containerDir = (root: string, id: string) => join(containersDir(root), id);
 
-export interface ContainerPaths { dir: string; init: string; upper: string; work: string; merged: string; pid: string; log: string }
+export interface ContainerPaths {
+  dir: string; init: string; upper: string; work: string; merged: string; pid: string; log: string;
+  /** The command's output, docker's json-file log. */
+  output: string;
+  stopRequested: string;
+}
 
 export function pathsOf(root: string, id: string): ContainerPaths {
   const dir = containerDir(root, id);
   const p = (name: string) => join(dir, name);
-  return { dir, init: p('init'), upper: p('upper'), work: p('work'), merged: p('merged'), pid: p('pid'), log: p('rootfs.log') };
+  return {
+    dir, init: p('init'), upper: p('upper'), work: p('work'), merged: p('merged'), pid: p('pid'), log: p('rootfs.log'),
+    output: p('container-json.log'), stopRequested: p('stop-requested'),
+  };
 }
 
 export const newId = () => randomBytes(32).toString('hex');
@@ -96,7 +163,7 @@ export async function saveState(root: string, state: ContainerState): Promise<vo
   await writeRecord(join(containerDir(root, state.id), 'state.json'), state);
 }
 
-const STATUSES = new Set(['created', 'running', 'exited', 'failed']);
+const STATUSES = new Set(['created', 'running', 'restarting', 'exited', 'failed']);
 const stateShape = (id: string) =>
   shape({ id: 'string', name: 'string', image: 'string', imageId: 'string', args: 'string[]', created: 'string', status: 'string', layers: 'string[]' }, (o) => {
     if (o.id !== id) return `its id is not the one its directory says`;
@@ -173,6 +240,44 @@ export function isLive(state: ContainerState): boolean {
   return state.status === 'running' && processAlive(state.initPid);
 }
 
+/** A process's start time in clock ticks since boot (field 22 of /proc/PID/stat), or undefined. */
+export function processStartTime(pid: number | undefined): number | undefined {
+  if (pid === undefined || pid <= 0) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether the runtime recorded as running the container (foreground or supervisor) still does. */
+export function runtimeAlive(state: ContainerState): boolean {
+  if (!processAlive(state.runtimePid)) return false;
+  return state.runtimeStart === undefined || processStartTime(state.runtimePid) === state.runtimeStart;
+}
+
+/** The states with a runtime behind them. */
+export const isActive = (state: ContainerState) => state.status === 'running' || state.status === 'restarting';
+
 export async function removeContainerDir(root: string, id: string): Promise<void> {
   await rm(containerDir(root, id), { recursive: true, force: true });
+}
+
+/** Marks this process as waiting for the container's end; the returned function unmarks it. */
+export async function addWaiter(root: string, id: string): Promise<() => Promise<void>> {
+  const file = join(containerDir(root, id), `waiter-${process.pid}`);
+  const made = await writeFile(file, '').then(() => true, () => false);
+  return async () => {
+    if (made) await rm(file, { force: true });
+  };
+}
+
+/** Before an auto-removed container's record goes: gives live waiters up to `ms` to read its end. */
+export async function untilUnwatched(root: string, id: string, ms = 2000): Promise<void> {
+  const dir = containerDir(root, id);
+  for (const until = Date.now() + ms; Date.now() < until; await sleep(20)) {
+    const names = await readdir(dir).catch(() => [] as string[]);
+    if (!names.some((n) => n.startsWith('waiter-') && processAlive(Number(n.slice(7))))) return;
+  }
 }

@@ -5,9 +5,12 @@
  *
  * With a terminal (`-t`) it runs under util-linux `script`, which gives it a
  * fresh pseudo-terminal and relays the user's: the container's shell gets a
- * controlling tty of its own and the user's shell keeps theirs.
+ * controlling tty of its own and the user's shell keeps theirs. `script` is
+ * started through util-linux `setpriv --pdeathsig KILL`, so a killed runtime
+ * takes it, and so init, with it.
  */
 import { spawn, type StdioOptions } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { constants } from 'node:os';
@@ -17,6 +20,9 @@ import { LayerfsError } from '../errors.js';
 export const INIT_BIN = fileURLToPath(new URL('../../native/build/Release/layerfs-init', import.meta.url));
 
 export interface Bind { source: string; target: string; readonly: boolean }
+
+/** `--tmpfs PATH[:OPTS]`: OPTS as mount(8) words (ro, noexec, size=64m, mode=1777...). */
+export interface Tmpfs { target: string; options: string }
 
 export interface InitSpec {
   rootfs: string;
@@ -39,6 +45,9 @@ export interface InitSpec {
   confinement?: string[];
   /** cgroup dirs init joins before it forks the command. */
   cgroups?: string[];
+  tmpfs?: Tmpfs[];
+  /** `--init`: a reaper stays PID 1 and forwards signals to the command. */
+  reaper?: boolean;
 }
 
 export function initArgv(s: InitSpec): string[] {
@@ -52,6 +61,34 @@ export function initArgv(s: InitSpec): string[] {
     ...(s.confinement ?? []),
     ...s.env.flatMap((e) => ['-e', e]),
     ...s.binds.flatMap((b) => [b.readonly ? '-B' : '-b', b.source, b.target]),
+    ...(s.tmpfs ?? []).flatMap((t) => ['-T', t.target, t.options]),
+    ...(s.reaper ? ['-I'] : []),
+    '--', ...s.args,
+  ];
+}
+
+/** `exec`: a command joining the namespaces and root of the container whose PID 1 is `pid`. */
+export interface JoinSpec {
+  pid: number;
+  args: string[];
+  env: string[];
+  cwd: string;
+  uid: number;
+  gid: number;
+  groups: number[];
+  tty: boolean;
+  /** The container's own confinement and cgroups (as InitSpec's), so exec is held like the container. */
+  confinement?: string[];
+  cgroups?: string[];
+}
+
+export function joinArgv(s: JoinSpec): string[] {
+  return [
+    '-x', String(s.pid), '-w', s.cwd, '-u', String(s.uid), '-g', String(s.gid), '-G', s.groups.join(','),
+    ...(s.tty ? ['-t'] : []),
+    ...(s.cgroups ?? []).flatMap((d) => ['-c', d]),
+    ...(s.confinement ?? []),
+    ...s.env.flatMap((e) => ['-e', e]),
     '--', ...s.args,
   ];
 }
@@ -63,6 +100,9 @@ export interface InitProcess {
   readonly exited: Promise<number>;
   /** Sends a signal to the container's PID 1 (once it exists). */
   kill(signal: NodeJS.Signals): Promise<void>;
+  /** The command's output, when InitStdio asked for pipes. */
+  readonly stdout: Readable | null;
+  readonly stderr: Readable | null;
 }
 
 const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
@@ -70,32 +110,45 @@ const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 export interface InitStdio {
   /** docker's -i: pass our stdin through (otherwise /dev/null). */
   interactive: boolean;
-  /** File descriptors for the command's output (default: ours). */
-  stdout?: number;
-  stderr?: number;
+  /** File descriptors for the command's output (default: ours), or pipes to read it from. */
+  stdout?: number | 'pipe';
+  stderr?: number | 'pipe';
 }
 
 export function startInit(spec: InitSpec, io: InitStdio): InitProcess {
+  return startInitArgv(initArgv(spec), spec.tty, spec.pidFile, io);
+}
+
+/** Runs `exec`'s command in a running container (see JoinSpec). */
+export function startJoin(spec: JoinSpec, io: InitStdio): InitProcess {
+  return startInitArgv(joinArgv(spec), spec.tty, undefined, io);
+}
+
+function startInitArgv(args: string[], tty: boolean, pidFile: string | undefined, io: InitStdio): InitProcess {
   if (!existsSync(INIT_BIN)) {
     throw new LayerfsError('NO_INIT', `${INIT_BIN} is missing: build the native parts (npm ci, or scripts/build-native.js)`);
   }
-  const argv = [INIT_BIN, ...initArgv(spec)];
+  const argv = [INIT_BIN, ...args];
   const stdio: StdioOptions = [io.interactive ? 'inherit' : 'ignore', io.stdout ?? 'inherit', io.stderr ?? 'inherit'];
   // Its own process group: the terminal's Ctrl-C reaches only us, and we forward it once.
-  const child = spec.tty
-    ? spawn('script', ['-q', '-e', '-c', `exec ${argv.map(shellQuote).join(' ')}`, '/dev/null'], { stdio: 'inherit' })
+  const child = tty
+    // setpriv: `script` dies with us (PR_SET_PDEATHSIG), and init with it, as without a terminal.
+    ? spawn('setpriv', ['--pdeathsig', 'KILL', 'script', '-q', '-e', '-c', `exec ${argv.map(shellQuote).join(' ')}`, '/dev/null'], { stdio: 'inherit' })
     : spawn(argv[0]!, argv.slice(1), { stdio, detached: true });
   const exited = new Promise<number>((resolve, reject) => {
     child.on('error', (err) => reject(new LayerfsError('INIT_FAILED', `starting ${argv[0]}: ${err.message}`)));
-    child.on('exit', (code, signal) => resolve(code ?? 128 + signalNumber(signal)));
+    // With pipes, 'close' also waits for the last output.
+    child.on(io.stdout === 'pipe' || io.stderr === 'pipe' ? 'close' : 'exit', (code, signal) => resolve(code ?? 128 + signalNumber(signal)));
   });
   return {
     pid: child.pid ?? 0,
     exited,
+    stdout: child.stdout,
+    stderr: child.stderr,
     async kill(signal) {
       // Once init has exited, the pid in the file may belong to someone else.
       if (child.exitCode !== null || child.signalCode !== null) return;
-      const text = await readFile(spec.pidFile, 'utf8').catch(() => '');
+      const text = pidFile ? await readFile(pidFile, 'utf8').catch(() => '') : '';
       const pid = Number.parseInt(text, 10);
       try {
         if (pid > 0) process.kill(pid, signal);

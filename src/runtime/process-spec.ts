@@ -60,3 +60,16 @@ export function processSpec(config: ImageConfig['config'], flags: RunFlags, host
 export function withHome(env: string[], home: string): string[] {
   return env.some((e) => e.startsWith('HOME=')) ? env : [...env, `HOME=${home}`];
 }
+
+/** `--env-file`: one `K=V` (or `K`, taken from here) a line; blank lines and `#` comments skipped, values taken literally, as docker does. */
+export function parseEnvFile(text: string, file: string): string[] {
+  const out: string[] = [];
+  for (const [i, raw] of text.split(/\r?\n/).entries()) {
+    const line = raw.replace(/^\s+/, '');
+    if (line === '' || line.startsWith('#')) continue;
+    const name = line.split('=')[0]!;
+    if (name === '' || /\s/.test(name)) throw new UsageError(`${file}:${i + 1}: invalid variable name '${name}'`);
+    out.push(line);
+  }
+  return out;
+}

@@ -87,7 +87,7 @@ export const layerfsMounter: RootfsMounter = {
     let daemon: Daemon;
     try {
       const { lowerdirs, upperdir, workdir, merged, log } = spec;
-      daemon = await spawnMountDaemon({ lowerdirs, upperdir, workdir, mountpoint: merged, source: 'layerfs', logFile: log });
+      daemon = await spawnMountDaemon({ lowerdirs, upperdir, workdir, mountpoint: merged, source: 'layerfs', logFile: log, lifeline: true });
     } catch (err) {
       await forceUnmount(spec.merged).catch(() => {});
       const tail = spec.log ? (await readFile(spec.log, 'utf8').catch(() => '')).trim().split('\n').slice(-5).join('\n') : '';

@@ -2,26 +2,38 @@
  * `run`: find the image, create a container, mount its layers under a fresh
  * upper dir, start the command in its own namespaces, wait, clean up.
  *
- * The runtime is the container's only supervisor (there is no daemon): it
- * watches both the command and the FUSE daemon serving the rootfs. If the
- * daemon dies first, the container is killed and marked failed; either way
- * the rootfs is unmounted before `runContainer` returns.
+ * Every run of a container, in the foreground (`runContainer`) or under a
+ * supervisor (supervisor.ts, for `run -d`, `start`, restarts), goes through
+ * `runAttempt`: `setUp` before init starts (init layer, rootfs mount, the
+ * tree's mount points), `tearDown` after it exits. reconcile.ts calls
+ * `tearDown` too, for a container whose runtime was killed.
+ *
+ * The runtime watches both the command and the FUSE daemon serving the
+ * rootfs. If the daemon dies first, the container is killed and marked
+ * failed; either way the rootfs is unmounted before the attempt returns.
+ * The daemon holds a lifeline to the runtime: if the runtime is killed, the
+ * daemon unmounts and exits, and init dies with it (PR_SET_PDEATHSIG).
  */
-import { stat } from 'node:fs/promises';
-import { LayerfsError } from '../errors.js';
+import { readFileSync } from 'node:fs';
+import { readFile, rm, stat } from 'node:fs/promises';
+import { posix } from 'node:path';
+import { LayerfsError, UsageError } from '../errors.js';
 import { Store } from '../store/store.js';
 import { ensureBuiltin } from '../store/hello-world.js';
-import { createContainer, newId, pathsOf, removeContainerDir, saveState, type ContainerState } from './containers.js';
+import {
+  createContainer, newId, pathsOf, processAlive, processStartTime, removeContainerDir, saveState,
+  type ContainerPaths, type ContainerState, type LogConfig, type RestartPolicy, type RunConfig,
+} from './containers.js';
 import { shortId } from '../oci/digest.js';
-import { startInit, type InitProcess } from './init.js';
+import { startInit, type InitProcess, type InitSpec, type Tmpfs } from './init.js';
 import { processSpec, withHome } from './process-spec.js';
-import { mounters, type MounterName, type RootfsMount } from './rootfs.js';
+import { forceUnmount, mounters, type MounterName, type RootfsMount } from './rootfs.js';
 import { makeInitLayer } from './init-layer.js';
 import { ensureDir, parseVolume, prepareVolumes, readImageFile } from './rootfs-paths.js';
 import { resolveUser } from './users.js';
 import { confinementArgs, DEFAULT_ISOLATION, type IsolationOptions } from './isolation.js';
-import { createCgroup, type ContainerCgroup } from './cgroups.js';
-import { attachNetwork, type Attachment } from './network/attach.js';
+import { createCgroup, removeCgroup, type ContainerCgroup } from './cgroups.js';
+import { attachNetwork, releaseNetwork, type Attachment } from './network/attach.js';
 
 /** The runtime's own exit status when it, not the command, failed (docker's convention). */
 export const RUNTIME_FAILED = 125;
@@ -32,7 +44,7 @@ export interface RunOptions {
   image: string;
   /** CMD...: replaces the image's Cmd. */
   command?: string[];
-  /** Replaces the image's Entrypoint ([] for none: a build's RUN ignores it). */
+  /** Replaces the image's Entrypoint ([] for none) and, as docker's --entrypoint, drops the image's Cmd. */
   entrypoint?: string[];
   name?: string;
   env?: string[];
@@ -47,6 +59,10 @@ export interface RunOptions {
   dns?: string[];
   /** `HOSTDIR:CTRDIR[:ro]` */
   volumes?: string[];
+  /** `PATH[:OPTS]` */
+  tmpfs?: string[];
+  /** `--init`: a reaper as PID 1. */
+  init?: boolean;
   interactive?: boolean;
   tty?: boolean;
   /** Remove the container afterwards, whatever happened. */
@@ -57,6 +73,9 @@ export interface RunOptions {
   /** File descriptors for the command's stdout and stderr (default: ours). */
   stdout?: number;
   stderr?: number;
+  /** Detached runs only (supervisor.ts): `--restart` and `--log-opt`. */
+  restart?: RestartPolicy;
+  logConfig?: LogConfig;
   /** Called once the command runs. */
   onStart?: (state: ContainerState) => void;
   /** Messages from the runtime itself (default: stderr). */
@@ -77,68 +96,221 @@ const isDisconnected = (path: string) => stat(path).then(() => false, (err: Node
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
-export async function runContainer(opts: RunOptions): Promise<RunResult> {
-  const log = opts.log ?? ((m: string) => process.stderr.write(`layerfs: ${m}\n`));
+/** `--tmpfs PATH[:OPTS]` */
+export function parseTmpfs(spec: string): Tmpfs {
+  const colon = spec.indexOf(':');
+  const target = colon < 0 ? spec : spec.slice(0, colon);
+  if (!posix.isAbsolute(target) || posix.normalize(target) === '/') throw new UsageError(`invalid --tmpfs '${spec}': the path must be absolute and not /`);
+  return { target: posix.normalize(target), options: colon < 0 ? '' : spec.slice(colon + 1) };
+}
+
+/** `docker create`: the record, with the run configuration resolved from the image and the flags, and the image's hold. */
+export async function createFromImage(opts: RunOptions): Promise<{ store: Store; state: ContainerState }> {
   const store = await Store.open(opts.root);
   const img = await ensureBuiltin(store, opts.image);
-  const config = await store.config(img);
+  const image = (await store.config(img)).config ?? {};
   const id = newId();
   const hostname = opts.hostname ?? shortId(id);
-  const imageConfig = opts.entrypoint ? { ...config.config, Entrypoint: opts.entrypoint } : config.config;
-  const spec = processSpec(imageConfig, { command: opts.command ?? [], env: opts.env, workdir: opts.workdir, user: opts.user, hostname, tty: opts.tty });
-  const binds = (opts.volumes ?? []).map(parseVolume);
+  const entrypoint = opts.entrypoint ?? image.Entrypoint ?? [];
+  const cmd = opts.command?.length ? opts.command : opts.entrypoint === undefined ? image.Cmd ?? [] : [];
+  const spec = processSpec({ ...image, Entrypoint: entrypoint, Cmd: cmd }, { command: [], env: opts.env, workdir: opts.workdir, user: opts.user, hostname, tty: opts.tty });
+  (opts.volumes ?? []).forEach(parseVolume);
+  (opts.tmpfs ?? []).forEach(parseTmpfs);
+  const config: RunConfig = {
+    entrypoint, cmd, env: spec.env, cwd: spec.cwd, user: spec.user, hostname, network: opts.network ?? 'bridge',
+    publish: opts.publish ?? [], addHosts: opts.addHosts ?? [], dns: opts.dns ?? [],
+    volumes: opts.volumes ?? [], tmpfs: opts.tmpfs ?? [], init: opts.init === true, tty: opts.tty === true,
+    interactive: opts.interactive === true, stopSignal: image.StopSignal ?? 'SIGTERM',
+    restart: opts.restart ?? { name: 'no', maximumRetryCount: 0 }, log: opts.logConfig ?? { maxFile: 1 }, autoRemove: opts.remove === true,
+  };
   const mounter = mounters[opts.mounter ?? 'layerfs'];
-  const isolation = opts.isolation ?? DEFAULT_ISOLATION;
-  const layers = store.layerDirs(img);
   const state = await createContainer(store.root, {
-    id, name: opts.name, image: opts.image, imageId: img.id, layers, args: spec.args, mounter: mounter.name, isolation,
+    id, name: opts.name, image: opts.image, imageId: img.id, layers: store.layerDirs(img), args: spec.args, mounter: mounter.name, config,
+    isolation: opts.isolation ?? DEFAULT_ISOLATION,
   });
-  const paths = pathsOf(store.root, id);
   try {
     await store.hold(id, img.id, `container ${state.name}`);
   } catch (err) {
     await removeContainerDir(store.root, id);
     throw err;
   }
+  return { store, state };
+}
 
-  let mount: RootfsMount | undefined;
-  let net: Attachment | undefined;
+/** Marks the record as run by this process (a foreground runtime or a supervisor); saved before set-up, so reconcile knows whom to ask. */
+export function claimRuntime(state: ContainerState): void {
+  state.runtimePid = process.pid;
+  state.runtimeStart = processStartTime(process.pid);
+}
+
+export async function runContainer(opts: RunOptions): Promise<RunResult> {
+  const log = opts.log ?? ((m: string) => process.stderr.write(`layerfs: ${m}\n`));
+  const { store, state } = await createFromImage(opts);
+  claimRuntime(state);
+  try {
+    await saveState(store.root, state);
+    await runAttempt(store, state, {
+      stdout: opts.stdout, stderr: opts.stderr, forwardSignals: opts.forwardSignals, log,
+      onStart: opts.onStart && ((s) => opts.onStart!(s)),
+    });
+  } finally {
+    delete state.runtimePid;
+    delete state.runtimeStart;
+    if (opts.remove) {
+      await removeContainerDir(store.root, state.id);
+      await store.release(state.id);
+    } else await saveQuietly(store.root, state);
+  }
+  return { id: state.id, name: state.name, exitCode: state.exitCode ?? RUNTIME_FAILED, status: state.status, error: state.error };
+}
+
+/** A missing dir means `rm -f` took the container away while it ran: nothing left to record. */
+const saveQuietly = (root: string, state: ContainerState) =>
+  saveState(root, state).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'ENOENT') throw err; });
+
+export interface AttemptIO {
+  /** The command's stdout and stderr: file descriptors (default: ours) or pipes (InitProcess.stdout/stderr). */
+  stdout?: number | 'pipe';
+  stderr?: number | 'pipe';
+  forwardSignals?: boolean;
+  /** Called as soon as init is spawned (before any await: its output pipes are read from the first byte). */
+  onSpawn?: (init: InitProcess) => void;
+  /** Called once the command runs and the record says so. */
+  onStart?: (state: ContainerState, init: InitProcess) => void;
+  log: (msg: string) => void;
+}
+
+/**
+ * What a set-up container holds until `tearDown`: each thing `setUp` makes
+ * (a mount, a network attachment, a cgroup…) goes here, and what is also
+ * needed after a crash goes in the record (`state`) as well.
+ */
+export interface Attached {
+  mount?: RootfsMount;
+  net?: Attachment;
+  cgroup?: ContainerCgroup;
+}
+
+/**
+ * Before init starts: the init layer, the rootfs mount, the tree's mount
+ * points and the user. Fills `attached` as it goes, so `tearDown` can undo a
+ * half-done set-up.
+ */
+export async function setUp(root: string, state: ContainerState, attached: Attached, log: (msg: string) => void): Promise<InitSpec> {
+  const c = configOf(state);
+  const paths = pathsOf(root, state.id);
+  const isolation = state.isolation ?? DEFAULT_ISOLATION;
+  const binds = c.volumes.map(parseVolume);
+  const tmpfs = c.tmpfs.map(parseTmpfs);
+  // Rewritten at each start: a lower layer must not change under a mount, and none is mounted now.
+  await rm(paths.init, { recursive: true, force: true });
+  await rm(paths.pid, { force: true });
+  // The network belongs to this process (the foreground runtime or the supervisor): its lease and port proxies.
+  attached.net = await attachNetwork({
+    root, id: state.id, name: state.name, hostname: c.hostname, mode: c.network, publish: c.publish, addHosts: c.addHosts, dns: c.dns, log,
+  });
+  state.network = attached.net.state;
+  const etcBinds = await makeInitLayer(paths, state.layers, attached.net.etcFiles);
+  const mounter = mounters[state.mounter];
+  attached.mount = await mounter.mount({ lowerdirs: [paths.init, ...state.layers], upperdir: paths.upper, workdir: paths.work, merged: paths.merged, log: paths.log });
+  state.fusePid = attached.mount.pid;
+
+  const user = resolveUser(c.user, await readImageFile(paths.merged, '/etc/passwd'), await readImageFile(paths.merged, '/etc/group'));
+  await ensureDir(paths.merged, c.cwd);
+  await prepareVolumes(paths.merged, binds);
+  for (const t of tmpfs) await ensureDir(paths.merged, t.target);
+  const confinement = await confinementArgs(isolation, `${paths.dir}/seccomp`);
+  attached.cgroup = await createCgroup(state.id, isolation.limits, !isolation.privileged);
+  return {
+    rootfs: paths.merged, args: [...c.entrypoint, ...c.cmd], env: withHome(c.env, user.home), cwd: c.cwd, hostname: c.hostname,
+    uid: user.uid, gid: user.gid, groups: user.groups, hostNetwork: attached.net.hostNetwork, netns: attached.net.netns,
+    binds: [...etcBinds, ...binds], tty: c.tty, pidFile: paths.pid, tmpfs, reaper: c.init, confinement, cgroups: attached.cgroup.dirs,
+  };
+}
+
+/**
+ * After init exits, or after a crash (reconcile.ts, rm; with no `attached`):
+ * the network, the cgroup and the rootfs come down, and a FUSE daemon still
+ * serving it is ended. Every step is idempotent.
+ */
+export async function tearDown(root: string, state: ContainerState, attached: Attached = {}, log: (msg: string) => void = () => {}): Promise<void> {
+  const paths = pathsOf(root, state.id);
+  try {
+    if (attached.net) await attached.net.detach().catch((err: Error) => log(`network teardown: ${err.message}`));
+    else await releaseNetwork(root, state.id);
+    if (attached.cgroup) await attached.cgroup.remove().catch((err: Error) => log(`removing the container's cgroup: ${err.message}`));
+    else await removeCgroup(state.id);
+    await attached.mount?.unmount();
+  } finally {
+    await forceUnmount(paths.merged);
+    if (!attached.mount && servesMount(state.fusePid, paths)) process.kill(state.fusePid!, 'SIGKILL');
+  }
+}
+
+/** Whether `pid` is still this container's FUSE daemon (and not a reused pid). */
+function servesMount(pid: number | undefined, paths: ContainerPaths): boolean {
+  if (!processAlive(pid)) return false;
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(paths.merged);
+  } catch {
+    return false;
+  }
+}
+
+/** The run configuration; records from before it was stored get one from their args. */
+export function configOf(state: ContainerState): RunConfig {
+  return state.config ?? {
+    entrypoint: [], cmd: state.args, env: [], cwd: '/', user: '', hostname: shortId(state.id), network: 'none', publish: [], addHosts: [], dns: [], volumes: [], tmpfs: [],
+    init: false, tty: false, interactive: false, stopSignal: 'SIGTERM', restart: { name: 'no', maximumRetryCount: 0 }, log: { maxFile: 1 }, autoRemove: false,
+  };
+}
+
+async function readPid(file: string): Promise<number | undefined> {
+  for (let i = 0; i < 100; i++) {
+    const pid = Number.parseInt(await readFile(file, 'utf8').catch(() => ''), 10);
+    if (pid > 0) return pid;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return undefined;
+}
+
+/**
+ * One run of the container: set up, start init, wait for it (or for the
+ * rootfs daemon to die), tear down. The record is saved when the command
+ * runs and when it has ended; errors of the set-up are recorded and thrown.
+ */
+export async function runAttempt(store: Store, state: ContainerState, io: AttemptIO): Promise<void> {
+  const c = configOf(state);
+  const paths = pathsOf(store.root, state.id);
+  const attached: Attached = {};
   let rootfsDied = false;
   let init: InitProcess | undefined;
-  let cgroup: ContainerCgroup | undefined;
   let interrupted: NodeJS.Signals | undefined;
   const stopForwarding: Array<() => void> = [];
   // A signal during set-up stops the start (and cleans up); afterwards it goes to the container.
-  for (const sig of opts.forwardSignals ? FORWARDED : []) {
+  for (const sig of io.forwardSignals ? FORWARDED : []) {
     const forward = () => (init ? void init.kill(sig) : (interrupted ??= sig));
     process.on(sig, forward);
     stopForwarding.push(() => process.off(sig, forward));
   }
+  delete state.error;
+  delete state.exitCode;
+  delete state.oomKilled;
   try {
-    net = await attachNetwork({ root: store.root, id, name: state.name, hostname, mode: opts.network, publish: opts.publish, addHosts: opts.addHosts, dns: opts.dns, log });
-    state.network = net.state;
-    const etcBinds = await makeInitLayer(paths, layers, net.etcFiles);
-    mount = await mounter.mount({ lowerdirs: [paths.init, ...layers], upperdir: paths.upper, workdir: paths.work, merged: paths.merged, log: paths.log });
+    const spec = await setUp(store.root, state, attached, io.log);
+    const mount = attached.mount!;
     void mount.closed.then((end) => (rootfsDied = end === 'died'));
-    state.fusePid = mount.pid;
 
-    const user = resolveUser(spec.user, await readImageFile(paths.merged, '/etc/passwd'), await readImageFile(paths.merged, '/etc/group'));
-    await ensureDir(paths.merged, spec.cwd);
-    await prepareVolumes(paths.merged, binds);
-
-    const confinement = await confinementArgs(isolation, `${paths.dir}/seccomp`);
-    cgroup = await createCgroup(id, isolation.limits, !isolation.privileged);
     if (interrupted) throw new LayerfsError('INTERRUPTED', `${interrupted} before the container started`);
-    init = startInit({
-      rootfs: paths.merged, args: spec.args, env: withHome(spec.env, user.home), cwd: spec.cwd, hostname,
-      uid: user.uid, gid: user.gid, groups: user.groups, hostNetwork: net.hostNetwork, netns: net.netns, binds: [...etcBinds, ...binds],
-      tty: opts.tty === true, pidFile: paths.pid, confinement, cgroups: cgroup.dirs,
-    }, { interactive: opts.interactive === true || opts.tty === true, stdout: opts.stdout, stderr: opts.stderr });
+    init = startInit(spec, { interactive: c.interactive || c.tty, stdout: io.stdout, stderr: io.stderr });
+    io.onSpawn?.(init);
     state.status = 'running';
     state.initPid = init.pid;
-    state.runtimePid = process.pid;
+    state.startedAt = new Date().toISOString();
+    delete state.finished;
+    state.pid = await readPid(paths.pid);
     await saveState(store.root, state);
-    opts.onStart?.(state);
+    io.onStart?.(state, init);
 
     const first = await Promise.race([init.exited.then((code) => ({ kind: 'exited' as const, code })), mount.closed.then(() => ({ kind: 'rootfs' as const }))]);
     if (first.kind === 'rootfs' && rootfsDied) {
@@ -151,12 +323,12 @@ export async function runContainer(opts: RunOptions): Promise<RunResult> {
       state.status = 'failed';
       state.error = `the rootfs FUSE daemon (pid ${mount.pid}) died while the container ran`;
       state.exitCode = RUNTIME_FAILED;
-      log(state.error);
+      io.log(state.error);
     } else {
       state.status = 'exited';
       state.exitCode = code;
     }
-    if (await cgroup.oomKilled()) state.oomKilled = true;
+    if (await attached.cgroup?.oomKilled()) state.oomKilled = true;
   } catch (err) {
     state.status = 'failed';
     state.error = (err as Error).message;
@@ -165,21 +337,13 @@ export async function runContainer(opts: RunOptions): Promise<RunResult> {
   } finally {
     for (const stop of stopForwarding) stop();
     delete state.initPid;
-    delete state.runtimePid;
     delete state.fusePid;
+    delete state.pid;
     state.finished = new Date().toISOString();
     try {
-      await net?.detach().catch((err: Error) => log(`network teardown: ${err.message}`));
-      await cgroup?.remove().catch((err: Error) => log(`removing the container's cgroup: ${err.message}`));
-      await mount?.unmount();
+      await tearDown(store.root, state, attached, io.log);
     } finally {
-      if (opts.remove) {
-        await removeContainerDir(store.root, id);
-        await store.release(id);
-      }
-      // A missing dir means `rm -f` took the container away while it ran: nothing left to record.
-      else await saveState(store.root, state).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'ENOENT') throw err; });
+      await saveQuietly(store.root, state);
     }
   }
-  return { id, name: state.name, exitCode: state.exitCode ?? RUNTIME_FAILED, status: state.status, error: state.error };
 }

@@ -1,0 +1,74 @@
+/** A container as `docker inspect` shows it. */
+import { pathsOf, type ContainerState } from './containers.js';
+import { configOf, parseTmpfs } from './run.js';
+import { parseVolume } from './rootfs-paths.js';
+import { networkSettings } from './network/state.js';
+import { DEFAULT_ISOLATION } from './isolation.js';
+
+const ZERO_TIME = '0001-01-01T00:00:00Z';
+
+export function describeContainer(root: string, c: ContainerState): Record<string, unknown> {
+  const config = configOf(c);
+  const paths = pathsOf(root, c.id);
+  const status = c.status === 'failed' ? 'exited' : c.status;
+  const [path = '', ...args] = c.args;
+  const isolation = c.isolation ?? DEFAULT_ISOLATION;
+  return {
+    Id: c.id,
+    Created: c.created,
+    Path: path,
+    Args: args,
+    State: {
+      Status: status,
+      Running: c.status === 'running',
+      Paused: false,
+      Restarting: c.status === 'restarting',
+      OOMKilled: c.oomKilled === true,
+      Dead: false,
+      Pid: c.status === 'running' ? c.pid ?? 0 : 0,
+      ExitCode: c.exitCode ?? 0,
+      Error: c.error ?? '',
+      StartedAt: c.startedAt ?? ZERO_TIME,
+      FinishedAt: c.finished ?? ZERO_TIME,
+    },
+    Image: c.imageId,
+    LogPath: c.detached ? paths.output : '',
+    Name: `/${c.name}`,
+    RestartCount: c.restartCount ?? 0,
+    Driver: c.mounter === 'kernel' ? 'overlay2' : 'layerfs',
+    HostConfig: {
+      Binds: config.volumes,
+      NetworkMode: config.network,
+      PortBindings: Object.fromEntries((c.network?.ports ?? []).map((p) => [`${p.containerPort}/${p.proto}`, [{ HostIp: p.hostIp, HostPort: String(p.hostPort) }]])),
+      Dns: config.dns,
+      ExtraHosts: config.addHosts,
+      Privileged: isolation.privileged,
+      ReadonlyRootfs: isolation.readOnly,
+      CapAdd: isolation.capAdd,
+      CapDrop: isolation.capDrop,
+      RestartPolicy: { Name: config.restart.name, MaximumRetryCount: config.restart.maximumRetryCount },
+      AutoRemove: config.autoRemove,
+      LogConfig: { Type: 'json-file', Config: { ...(config.log.maxSize !== undefined ? { 'max-size': String(config.log.maxSize), 'max-file': String(config.log.maxFile) } : {}) } },
+      Init: config.init,
+      Tmpfs: Object.fromEntries(config.tmpfs.map((t) => parseTmpfs(t)).map((t) => [t.target, t.options])),
+    },
+    Mounts: config.volumes.map(parseVolume).map((b) => ({ Type: 'bind', Source: b.source, Destination: b.target, Mode: b.readonly ? 'ro' : '', RW: !b.readonly, Propagation: 'rprivate' })),
+    GraphDriver: {
+      Name: c.mounter === 'kernel' ? 'overlay2' : 'layerfs',
+      Data: { LowerDir: [paths.init, ...c.layers].join(':'), MergedDir: paths.merged, UpperDir: paths.upper, WorkDir: paths.work },
+    },
+    Config: {
+      Hostname: config.hostname,
+      User: config.user,
+      Tty: config.tty,
+      OpenStdin: config.interactive,
+      Env: config.env,
+      Cmd: config.cmd,
+      Image: c.image,
+      WorkingDir: config.cwd,
+      Entrypoint: config.entrypoint.length ? config.entrypoint : null,
+      StopSignal: config.stopSignal,
+    },
+    NetworkSettings: networkSettings(c.network, c.status === 'running'),
+  };
+}

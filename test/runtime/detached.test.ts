@@ -1,0 +1,270 @@
+/**
+ * Containers that keep running, through the built CLI (`npm run build`
+ * first): run -d under a supervisor, its json-file log, stop/start/rm,
+ * kill -9 of the supervisor and of a foreground run (nothing stays mounted),
+ * exec, wait, restart policies, and the run flags --entrypoint, --env-file,
+ * --tmpfs and --init. Real containers on the busybox image, layerfs FUSE
+ * rootfs unless a row says kernel.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { LAYERFS_BIN } from '../helpers/mounts.js';
+import { containerDir, findContainer, loadState, processAlive } from '../../src/runtime/containers.js';
+import { addBusybox, busyboxConfig, mountsUnder, processesMentioning, tempRoot, type TempRoot } from './helpers/busybox.js';
+
+const execFileP = promisify(execFile);
+let t: TempRoot;
+
+interface Ran { code: number; out: string; err: string }
+
+async function layerfs(...args: string[]): Promise<Ran> {
+  try {
+    const r = await execFileP(process.execPath, [LAYERFS_BIN, ...args], { env: { ...process.env, LAYERFS_ROOT: t.root } });
+    return { code: 0, out: r.stdout, err: r.stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === 'number' ? e.code : -1, out: e.stdout ?? '', err: e.stderr ?? '' };
+  }
+}
+
+async function waitFor(cond: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
+  for (const until = Date.now() + ms; Date.now() < until && !(await cond());) await new Promise((r) => setTimeout(r, 50));
+  expect(await cond()).toBe(true);
+}
+
+/** `run -d` with the given flags; the container's full ID. */
+async function detached(...args: string[]): Promise<string> {
+  const r = await layerfs('run', '-d', '--network', 'none', ...args);
+  expect(r, r.err).toMatchObject({ code: 0 });
+  expect(r.out).toMatch(/^[0-9a-f]{64}\n$/);
+  return r.out.trim();
+}
+
+const logLines = (id: string) => readFileSync(join(containerDir(t.root, id), 'container-json.log'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, string>);
+
+beforeAll(async () => {
+  t = await tempRoot();
+  await addBusybox(t.store, 'busybox:test');
+  await addBusybox(t.store, 'busybox:usr1', busyboxConfig({ StopSignal: 'SIGUSR1' }));
+});
+
+/** Containers a describe block shares between its tests (it removes them in its afterAll). */
+const shared = new Set<string>();
+
+// Every test's containers go, whatever happened; the root must then have no mount left.
+afterEach(async () => {
+  const ids = (await layerfs('ps', '-aq', '--no-trunc')).out.split('\n').filter((id) => id && !shared.has(id));
+  if (ids.length) await layerfs('rm', '-f', ...ids);
+});
+
+afterAll(async () => {
+  expect(await t.cleanup()).toEqual([]);
+});
+
+describe('run -d', () => {
+  it('logs json-file lines; stop within the timeout; start with the same files; rm leaves nothing', async () => {
+    const id = await detached('--name', 'web', 'busybox:test', 'sh', '-c', 'trap "echo bye; exit 0" TERM; echo hello; echo oops >&2; cat /srv/mark 2>/dev/null; echo x > /srv/mark; while true; do sleep 0.1; done');
+    await waitFor(() => (existsSync(join(containerDir(t.root, id), 'container-json.log')) && logLines(id).length >= 2));
+    const lines = logLines(id);
+    expect(lines.slice(0, 2).map((l) => [l.log, l.stream])).toEqual([['hello\n', 'stdout'], ['oops\n', 'stderr']]);
+    for (const l of lines) expect(l.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/);
+    expect(await layerfs('logs', 'web')).toMatchObject({ out: 'hello\n', err: 'oops\n' });
+    expect(await layerfs('logs', '-t', '--tail', '2', 'web')).toMatchObject({ out: expect.stringMatching(/^\d{4}-\S+Z hello\n$/), err: expect.stringMatching(/^\d{4}-\S+Z oops\n$/) });
+    expect(await layerfs('logs', '--tail', '1', 'web')).toMatchObject({ out: '', err: 'oops\n' });
+    expect((await layerfs('ps')).out).toMatch(/"sh -c trap \\"echo by…"\s+.* ago\s+Up (Less than a second|\d+ seconds?)\s+web\n/);
+
+    const began = Date.now();
+    expect(await layerfs('stop', '-t', '5', 'web')).toMatchObject({ code: 0, out: 'web\n' });
+    expect(Date.now() - began).toBeLessThan(3000); // the trap answers SIGTERM at once
+    expect((await layerfs('ps', '-a')).out).toMatch(/Exited \(0\) (Less than a second|\d+ seconds?) ago\s+web\n/);
+    expect(mountsUnder(containerDir(t.root, id))).toEqual([]);
+
+    expect(await layerfs('start', 'web')).toMatchObject({ code: 0, out: 'web\n' });
+    await waitFor(() => logLines(id).filter((l) => l.log === 'x\n').length === 1); // /srv/mark from the first run
+    expect((await layerfs('logs', 'web')).out).toBe('hello\nbye\nhello\nx\n');
+    const state = await findContainer(t.root, 'web');
+    expect(await layerfs('rm', 'web')).toMatchObject({ code: 1 });
+    expect(await layerfs('rm', '-f', 'web')).toMatchObject({ code: 0 });
+    expect(mountsUnder(t.root)).toEqual([]);
+    expect(processesMentioning(id)).toEqual([]);
+    expect(processAlive(state.runtimePid)).toBe(false);
+    expect(existsSync(containerDir(t.root, id))).toBe(false);
+  });
+
+  it('start -a prints the new output and exits with the code; restart runs it again; -d --rm removes itself', async () => {
+    const id = await detached('--name', 'once', 'busybox:test', 'sh', '-c', 'echo run; exit 3');
+    expect((await layerfs('wait', 'once')).out).toBe('3\n');
+    expect(await layerfs('start', '-a', 'once')).toMatchObject({ code: 3, out: 'run\n' });
+    expect(await layerfs('restart', 'once')).toMatchObject({ code: 0, out: 'once\n' });
+    expect((await layerfs('wait', 'once')).out).toBe('3\n');
+    expect((await layerfs('logs', 'once')).out).toBe('run\nrun\nrun\n');
+    expect(mountsUnder(containerDir(t.root, id))).toEqual([]);
+
+    const gone = await detached('--rm', 'busybox:test', 'sh', '-c', 'sleep 0.3; echo last; exit 5');
+    const [waited, followed] = await Promise.all([layerfs('wait', gone), layerfs('logs', '-f', gone)]);
+    expect(waited.out).toBe('5\n'); // the record stays until its waiters have read the end
+    expect(followed.out).toBe('last\n');
+    await waitFor(() => !existsSync(containerDir(t.root, gone)));
+    expect(mountsUnder(t.root)).toEqual([]);
+  });
+
+  it('stop sends SIGKILL after -t when the command ignores SIGTERM (PID 1 has no handler)', async () => {
+    await detached('--name', 'stubborn', 'busybox:test', 'sleep', '100');
+    const began = Date.now();
+    expect((await layerfs('stop', '-t', '1', 'stubborn')).code).toBe(0);
+    expect(Date.now() - began).toBeGreaterThanOrEqual(1000);
+    expect(Date.now() - began).toBeLessThan(4000);
+    expect((await layerfs('wait', 'stubborn')).out).toBe('137\n');
+  });
+
+  it("stop sends the image's STOPSIGNAL", async () => {
+    const id = await detached('busybox:usr1', 'sh', '-c', 'trap "echo usr1; exit 0" USR1; trap "echo term; exit 1" TERM; echo ready; while true; do sleep 0.1; done');
+    await waitFor(async () => (await layerfs('logs', id)).out === 'ready\n');
+    expect((await layerfs('stop', id)).code).toBe(0);
+    expect(await layerfs('logs', id)).toMatchObject({ out: 'ready\nusr1\n' });
+    expect((await layerfs('wait', id)).out).toBe('0\n');
+  });
+
+  it('kill -9 of the supervisor: nothing stays mounted or running, the container is exited', async () => {
+    const id = await detached('--name', 'orphan', 'busybox:test', 'sleep', '100');
+    const state = await loadState(t.root, id);
+    expect(mountsUnder(containerDir(t.root, id))).toHaveLength(1);
+    process.kill(state.runtimePid!, 'SIGKILL');
+    await waitFor(() => mountsUnder(t.root).length === 0 && processesMentioning(id).length === 0);
+    expect((await layerfs('ps', '-a', '--filter', 'name=orphan')).out).toMatch(/Exited \(137\) .* ago\s+orphan\n/);
+    const [inspected] = JSON.parse((await layerfs('inspect', 'orphan')).out) as Array<{ State: Record<string, unknown> }>;
+    expect(inspected!.State).toMatchObject({ Status: 'exited', Running: false, ExitCode: 137, Pid: 0 });
+  });
+
+  it('kill -9 of a foreground run: its FUSE daemon unmounts and exits (the lifeline)', async () => {
+    const child = spawn(process.execPath, [LAYERFS_BIN, 'run', '--name', 'fg', 'busybox:test', 'sh', '-c', 'echo ready; sleep 60'], {
+      env: { ...process.env, LAYERFS_ROOT: t.root },
+    });
+    await new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => d.toString().includes('ready') && resolve()));
+    const state = await findContainer(t.root, 'fg');
+    child.kill('SIGKILL');
+    await waitFor(() => mountsUnder(t.root).length === 0 && processesMentioning(state.id).length === 0);
+    expect((await layerfs('ps', '-a')).out).toMatch(/Exited \(137\) .* ago\s+fg\n/);
+  });
+});
+
+describe('exec', () => {
+  const rows: Array<{ flags?: string[]; args: string[]; out: string | RegExp; code: number }> = [
+    { args: ['sh', '-c', 'echo $$; cat /proc/1/cmdline | tr "\\0" " "; hostname'], out: /^\d+\nsleep 100 [0-9a-f]{12}\n$/, code: 0 },
+    { args: ['cat', '/srv/made-by-pid1'], out: 'here\n', code: 0 },
+    { args: ['sh', '-c', 'exit 7'], out: '', code: 7 },
+    { args: ['nosuchcmd'], out: '', code: 127 },
+    { flags: ['-e', 'A=1', '-w', '/srv', '-u', 'app'], args: ['sh', '-c', 'echo $A $(pwd) $(id -u) $HOME $FROM_IMAGE'], out: '1 /srv 1000 /home/app yes\n', code: 0 },
+  ];
+  beforeAll(async () => {
+    shared.add(await detached('--name', 'host', 'busybox:test', 'sh', '-c', 'echo here > /srv/made-by-pid1; exec sleep 100'));
+    await waitFor(async () => (await layerfs('exec', 'host', 'cat', '/srv/made-by-pid1')).code === 0);
+  });
+  afterAll(async () => {
+    await layerfs('rm', '-f', 'host');
+    shared.clear();
+  });
+  it.each(rows)('exec $flags $args → $code', async ({ flags = [], args, out, code }) => {
+    const r = await layerfs('exec', ...flags, 'host', ...args);
+    expect(r.code, r.err).toBe(code);
+    if (typeof out === 'string') expect(r.out).toBe(out);
+    else expect(r.out).toMatch(out);
+  });
+
+  it('-it: a terminal of the container\'s own devpts, its size from ours, the exit code back (under script, a real pty)', async () => {
+    const cmd = `stty rows 30 cols 100; ${process.execPath} ${LAYERFS_BIN} exec -it host sh -c 'tty; stty size; exit 6'`;
+    const r = await new Promise<Ran>((resolve) => execFile('script', ['-qe', '-c', cmd, '/dev/null'], { env: { ...process.env, LAYERFS_ROOT: t.root } }, (err, out, errOut) => {
+      resolve({ code: (err as { code?: number } | null)?.code ?? 0, out, err: errOut });
+    }));
+    expect(r.code, r.out).toBe(6);
+    expect(r.out).toMatch(/\/dev\/pts\/\d+\r\n30 100\r\n/);
+  });
+
+  it('of a stopped container fails with 125', async () => {
+    expect((await layerfs('run', '--name', 'done', 'busybox:test', 'true')).code).toBe(0);
+    expect(await layerfs('exec', 'done', 'true')).toMatchObject({ code: 125, err: expect.stringMatching(/is not running/) });
+  });
+});
+
+describe('restart policies and wait', () => {
+  const rows = [
+    { policy: 'no', exit: 3, runs: 1, restarts: 0 },
+    { policy: 'on-failure:2', exit: 3, runs: 3, restarts: 2 },
+    { policy: 'on-failure', exit: 0, runs: 1, restarts: 0 },
+  ];
+  it.each(rows)('--restart $policy, exit $exit: $runs run(s)', async ({ policy, exit, runs, restarts }) => {
+    const id = await detached('--restart', policy, 'busybox:test', 'sh', '-c', `echo run; exit ${exit}`);
+    expect((await layerfs('wait', id)).out).toBe(`${exit}\n`);
+    expect((await layerfs('logs', id)).out).toBe('run\n'.repeat(runs));
+    const [c] = JSON.parse((await layerfs('inspect', id)).out) as Array<{ RestartCount: number; State: { ExitCode: number } }>;
+    expect(c).toMatchObject({ RestartCount: restarts, State: { ExitCode: exit } });
+  });
+
+  it('--restart always keeps restarting until stop', async () => {
+    const id = await detached('--restart', 'always', 'busybox:test', 'sh', '-c', 'echo run; sleep 0.2');
+    await waitFor(() => logLines(id).length >= 3);
+    expect((await layerfs('stop', id)).code).toBe(0);
+    const [c] = JSON.parse((await layerfs('inspect', id)).out) as Array<{ State: { Status: string } }>;
+    expect(c!.State.Status).toBe('exited');
+    expect(mountsUnder(t.root)).toEqual([]);
+  });
+});
+
+describe('run flags', () => {
+  const envFile = () => {
+    const f = join(t.root, 'env.list');
+    writeFileSync(f, '# comment\nA=from file\nB=1\n\n  C=c\n');
+    return f;
+  };
+  const rows: Array<{ name: string; flags: () => string[]; cmd: string[]; out: string }> = [
+    { name: '--entrypoint replaces Entrypoint and Cmd', flags: () => ['--entrypoint', 'echo'], cmd: ['a', 'b'], out: 'a b\n' },
+    { name: '--env-file, then -e wins', flags: () => ['--env-file', envFile(), '-e', 'B=2'], cmd: ['sh', '-c', 'echo "$A|$B|$C"'], out: 'from file|2|c\n' },
+    { name: '--tmpfs with options', flags: () => ['--tmpfs', '/scratch:size=1m,mode=1777'], cmd: ['sh', '-c', 'grep " /scratch " /proc/mounts | cut -d" " -f3,4; echo x > /scratch/f && stat -c %a /scratch'], out: 'tmpfs rw,nosuid,nodev,noexec,relatime,size=1024k\n1777\n' },
+    { name: '--init: the reaper is PID 1', flags: () => ['--init'], cmd: ['sh', '-c', 'echo $$; cat /proc/1/comm'], out: '2\nlayerfs-init\n' },
+  ];
+  it.each(rows)('$name', async ({ flags, cmd, out }) => {
+    const r = await layerfs('run', '--rm', '--rootfs', 'kernel', ...flags(), 'busybox:test', ...cmd);
+    expect(r, r.err).toMatchObject({ code: 0, out });
+  });
+
+  it('--init: SIGTERM stops a sleep that, as PID 1, would ignore it', async () => {
+    const cmd = ['sh', '-c', 'echo ready; exec sleep 100'];
+    const plain = await detached('--rootfs', 'kernel', 'busybox:test', ...cmd);
+    const reaped = await detached('--rootfs', 'kernel', '--init', 'busybox:test', ...cmd);
+    for (const id of [plain, reaped]) await waitFor(async () => (await layerfs('logs', id)).out === 'ready\n');
+    for (const id of [plain, reaped]) expect((await layerfs('kill', '-s', 'TERM', id)).code).toBe(0);
+    expect((await layerfs('wait', reaped)).out).toBe('143\n');
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await loadState(t.root, plain)).status).toBe('running');
+  });
+
+  it('--init: Ctrl-C (SIGINT to the foreground CLI) stops it', async () => {
+    const child = spawn(process.execPath, [LAYERFS_BIN, 'run', '--name', 'ctrlc', '--rootfs', 'kernel', '--init', 'busybox:test', 'sh', '-c', 'echo ready; exec sleep 100'], {
+      env: { ...process.env, LAYERFS_ROOT: t.root },
+    });
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    await new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => d.toString().includes('ready') && resolve()));
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+  });
+});
+
+describe('ps', () => {
+  it('filters by status, name and ancestor; -q, -n, --no-trunc', async () => {
+    const up = await detached('--name', 'up1', 'busybox:test', 'sleep', '100');
+    expect((await layerfs('run', '--name', 'ex1', 'busybox:test', 'sh', '-c', 'exit 4')).code).toBe(4);
+    const q = async (...a: string[]) => (await layerfs('ps', ...a)).out.split('\n').filter(Boolean);
+    expect(await q('-q')).toEqual([up.slice(0, 12)]);
+    expect(await q('-q', '--no-trunc')).toEqual([up]);
+    expect(await q('-aq', '--filter', 'status=exited')).toHaveLength(1);
+    expect((await layerfs('ps', '--filter', 'status=exited')).out).toMatch(/Exited \(4\) .* ago\s+ex1\n$/);
+    expect(await q('-aq', '--filter', 'name=up')).toEqual([up.slice(0, 12)]);
+    expect(await q('-aq', '--filter', 'ancestor=busybox:test')).toHaveLength(2);
+    expect(await q('-aq', '--filter', 'ancestor=busybox:other')).toHaveLength(0);
+    expect(await q('-q', '-n', '1')).toHaveLength(1);
+    expect((await layerfs('ps', '--filter', 'status=bogus')).code).not.toBe(0);
+  });
+});
