@@ -151,8 +151,10 @@ describe('ps, diff, commit, export, rm', () => {
     child.kill('SIGKILL');
     await new Promise((r) => child.on('exit', r));
     // PR_SET_PDEATHSIG: init and the container's PID 1 die with the runtime; the FUSE daemon's lifeline closes, it unmounts.
-    await waitFor(() => processesMentioning(state.id).length === 0 && mountsUnder(t.root).length === 0);
+    await waitFor(() => processesMentioning(state.id).length === 0 && mountsUnder(containerDir(t.root, state.id)).length === 0);
+    // The network's namespace file goes when a command reconciles the record.
     expect((await layerfs(['ps', '-a'])).out).toMatch(/Exited \(137\) .* ago\s+orphan\n/);
+    expect(mountsUnder(t.root)).toEqual([]);
     expect((await layerfs(['rm', 'orphan'])).code).toBe(0);
     expect(mountsUnder(t.root)).toEqual([]);
     expect(processesMentioning(state.id)).toEqual([]);

@@ -146,8 +146,10 @@ describe('run -d', () => {
     await new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => d.toString().includes('ready') && resolve()));
     const state = await findContainer(t.root, 'fg');
     child.kill('SIGKILL');
-    await waitFor(() => mountsUnder(t.root).length === 0 && processesMentioning(state.id).length === 0);
+    await waitFor(() => mountsUnder(containerDir(t.root, state.id)).length === 0 && processesMentioning(state.id).length === 0);
+    // What the network keeps for it (its namespace file) goes when a command reconciles the record.
     expect((await layerfs('ps', '-a')).out).toMatch(/Exited \(137\) .* ago\s+fg\n/);
+    expect(mountsUnder(t.root)).toEqual([]);
   });
 });
 
