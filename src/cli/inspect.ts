@@ -7,7 +7,7 @@ import { inspectImage } from '../store/describe.js';
 import { findContainer, NoSuchContainerError } from '../runtime/containers.js';
 import { describeContainer } from '../runtime/describe-container.js';
 import { reconcile } from '../runtime/reconcile.js';
-import { UnknownImageError, UsageError } from '../errors.js';
+import { LayerfsError, UnknownImageError } from '../errors.js';
 import { formatObjects } from './output-format.js';
 import { errorLine } from './user-error.js';
 import { openStore, withRoot, type RootOptions } from './store-options.js';
@@ -52,7 +52,8 @@ async function inspectOne(root: string, ref: string, type: 'container' | 'image'
   try {
     return await image();
   } catch (err) {
-    if (err instanceof UnknownImageError && type === undefined) throw new UsageError(`no such object: ${ref}`);
+    // docker's words when it looked for every kind of object
+    if (err instanceof UnknownImageError && type === undefined) throw new LayerfsError('NO_SUCH_OBJECT', `no such object: ${ref}`, { ref });
     throw err;
   }
 }

@@ -138,7 +138,7 @@ describe('a damaged record names its file and reason; the rest still works; syst
     expect(ps.code).toBe(0);
     const lines = ps.stdout.trim().split('\n');
     expect(lines).toHaveLength(3);
-    expect(lines.find((l) => l.startsWith(ids[1]!.slice(0, 12)))).toMatch(/Exited \(0\)\s+c1$/);
+    expect(lines.find((l) => l.startsWith(ids[1]!.slice(0, 12)))).toMatch(/Exited \(0\) .* ago\s+c1$/);
     expect(lines.find((l) => l.startsWith(ids[0]!.slice(0, 12)))).toMatch(/Damaged: not JSON \(.*\)$/);
     const rm = await layerfs(store.root, 'rm', 'aaaa');
     expect(rm.stderr).toContain(`containers/${ids[0]}/state.json: damaged record: not JSON`);
