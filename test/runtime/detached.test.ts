@@ -6,11 +6,14 @@
  * --tmpfs and --init. Real containers on the busybox image, layerfs FUSE
  * rootfs unless a row says kernel.
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { get } from 'node:http';
+import { createServer } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { vethName } from '../../src/runtime/network/endpoint.js';
 import { LAYERFS_BIN } from '../helpers/mounts.js';
 import { containerDir, findContainer, loadState, processAlive } from '../../src/runtime/containers.js';
 import { addBusybox, busyboxConfig, mountsUnder, processesMentioning, tempRoot, type TempRoot } from './helpers/busybox.js';
@@ -42,6 +45,25 @@ async function detached(...args: string[]): Promise<string> {
   expect(r.out).toMatch(/^[0-9a-f]{64}\n$/);
   return r.out.trim();
 }
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const { port } = srv.address() as { port: number };
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+/** The page at 127.0.0.1:port, or null when nothing answers. */
+const fetchText = (port: number) => new Promise<string | null>((resolve) => {
+  const req = get({ host: '127.0.0.1', port, path: '/', timeout: 2000 }, (res) => {
+    let body = '';
+    res.on('data', (d: Buffer) => (body += d));
+    res.on('end', () => resolve(body));
+  });
+  req.on('error', () => resolve(null));
+  req.on('timeout', () => req.destroy());
+});
 
 const logLines = (id: string) => readFileSync(join(containerDir(t.root, id), 'container-json.log'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, string>);
 
@@ -108,6 +130,28 @@ describe('run -d', () => {
     expect(waited.out).toBe('5\n'); // the record stays until its waiters have read the end
     expect(followed.out).toBe('last\n');
     await waitFor(() => !existsSync(containerDir(t.root, gone)));
+    expect(mountsUnder(t.root)).toEqual([]);
+  });
+
+  it('-p on the bridge: the host reaches it on 127.0.0.1; stop frees the port, start brings it back; rm leaves no veth or lease', async () => {
+    const port = await freePort();
+    const www = join(t.root, 'www');
+    await execFileP('mkdir', ['-p', www]);
+    writeFileSync(join(www, 'index.html'), 'page\n');
+    const id = await layerfs('run', '-d', '--init', '-p', `127.0.0.1:${port}:80`, '-v', `${www}:/www:ro`, 'busybox:test', 'httpd', '-f', '-v', '-p', '80', '-h', '/www');
+    expect(id.code, id.err).toBe(0);
+    const c = id.out.trim();
+    await waitFor(async () => (await fetchText(port)) === 'page\n');
+    expect((await layerfs('ps')).out).toContain(`127.0.0.1:${port}->80/tcp`);
+    await waitFor(async () => /response:200/.test((await layerfs('logs', c)).err));
+    expect((await layerfs('stop', c)).code).toBe(0);
+    expect(await fetchText(port)).toBeNull();
+    expect((await layerfs('start', c)).code).toBe(0);
+    await waitFor(async () => (await fetchText(port)) === 'page\n');
+    expect((await layerfs('rm', '-f', c)).code).toBe(0);
+    expect(await fetchText(port)).toBeNull();
+    expect(execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' })).not.toContain(vethName(c));
+    expect(readFileSync(join(t.root, 'network', 'leases.json'), 'utf8')).not.toContain(c);
     expect(mountsUnder(t.root)).toEqual([]);
   });
 
