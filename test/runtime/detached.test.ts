@@ -229,6 +229,16 @@ describe('exec', () => {
     expect(r.out).toMatch(/\/dev\/pts\/\d+\r\n30 100\r\n/);
   });
 
+  it("is confined like the container: its capabilities, seccomp mode and cgroup", async () => {
+    const r = await layerfs('exec', 'host', 'sh', '-c', 'for p in self 1; do grep -E "^(CapEff|CapBnd|Seccomp):" /proc/$p/status; cat /proc/$p/cgroup | md5sum; done');
+    expect(r.code, r.err).toBe(0);
+    const lines = r.out.trim().split('\n');
+    expect(lines).toHaveLength(8);
+    expect(lines.slice(0, 4)).toEqual(lines.slice(4));
+    expect(lines[0]).not.toBe('CapEff:\t000001ffffffffff'); // not all capabilities
+    expect(lines[2]).toBe('Seccomp:\t2');
+  });
+
   it('of a stopped container fails with 125', async () => {
     expect((await layerfs('run', '--name', 'done', 'busybox:test', 'true')).code).toBe(0);
     expect(await layerfs('exec', 'done', 'true')).toMatchObject({ code: 125, err: expect.stringMatching(/is not running/) });
