@@ -53,6 +53,8 @@ export class Authenticator {
    * down: if it is the one we would send again, the credentials are wrong.
    */
   async answer(wwwAuthenticate: string | undefined, refused: string | undefined): Promise<string> {
+    // A request sent before the last answer arrived: that answer serves it too.
+    if (this.header !== undefined && this.header !== refused) return this.header;
     // Parallel requests (layers) meet the same 401 at once: one token fetch serves them all.
     if (this.pending) {
       const shared = await this.pending.catch(() => undefined);
