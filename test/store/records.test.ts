@@ -74,7 +74,7 @@ describe('a damaged record names its file and reason; the rest still works; syst
     oneLine(r.stderr);
     expect(r.stderr).toContain(`${store.tagsFile}: damaged record: not JSON`);
     expect((await layerfs(store.root, 'inspect', hex(other.id).slice(0, 12))).code).toBe(0); // by ID it still works
-    expect(await layerfs(store.root, 'run', '--rm', 'busybox:test', 'echo', 'runs')).toMatchObject({ code: 0, stdout: 'runs\n' });
+    expect(await layerfs(store.root, 'run', '--rm', '--network', 'none', 'busybox:test', 'echo', 'runs')).toMatchObject({ code: 0, stdout: 'runs\n' });
     const before = storeState(store.root);
     const tag = await layerfs(store.root, 'tag', 'busybox:test', 'new:1'); // a writer never overwrites it unseen
     oneLine(tag.stderr);
@@ -100,7 +100,7 @@ describe('a damaged record names its file and reason; the rest still works; syst
     const r = await layerfs(store.root, 'inspect', 'other:1');
     oneLine(r.stderr);
     expect(r.stderr).toContain(`${store.imageFile(other.id)}: damaged record: not JSON`);
-    const ran = await layerfs(store.root, 'run', '--rm', 'busybox:test', 'echo', 'still runs');
+    const ran = await layerfs(store.root, 'run', '--rm', '--network', 'none', 'busybox:test', 'echo', 'still runs');
     expect(ran).toMatchObject({ code: 0, stdout: 'still runs\n' });
     // a collection keeps everything while a record it cannot read might need it
     expect(await store.gc()).toEqual([]);

@@ -109,7 +109,7 @@ export interface TempRoot {
  * never touches layerfs0 or another test's bridge; cleanup removes it.
  */
 export function testNetworkConfig(root: string): { bridge: string; subnet: string } {
-  const config = { bridge: `lft${randomBytes(3).toString('hex')}`, subnet: `10.${randomInt(64, 128)}.${randomInt(0, 256)}.0/24` };
+  const config = { bridge: `lft${randomBytes(3).toString('hex')}`, subnet: `10.${randomInt(160, 224)}.${randomInt(0, 256)}.0/24` };
   writeFileSync(configFile(root), JSON.stringify(config) + '\n');
   return config;
 }
