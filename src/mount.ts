@@ -4,6 +4,7 @@
  * this in a daemon; a runtime may call it directly.
  */
 import { Overlay } from './overlay/overlay.js';
+import { warmUp } from './warm-up.js';
 import type { FuseMount } from './fuse/binding.js';
 import { mountEngine } from './fuse/engine.js';
 import { UsageError } from './errors.js';
@@ -69,6 +70,8 @@ export async function mountOverlay(spec: OverlaySpec): Promise<OverlayMount> {
   const engine = value('engine') ?? 'layerfs';
   let fuse: FuseMount;
   try {
+    // Only speed is at stake: a warm-up that fails leaves a mount that is slower at its first writes.
+    if (spec.workdir !== undefined && !overlay.readonly) await warmUp(spec.workdir, spec).catch(() => undefined);
     fuse = await mountWith(engine, overlay, spec, value);
   } catch (err) {
     overlay.close();
