@@ -84,7 +84,9 @@ export async function main(argv: string[]): Promise<number> {
   // Load only the command asked for: podman starts a mount program for every
   // container, so its start-up time counts. Help and errors load them all.
   const name = aliases[args[0] ?? ''] ?? args[0] ?? '';
-  const wanted = commands[name] && !args.includes('--help') && !args.includes('-h') ? [commands[name]] : Object.values(commands);
+  // `--version` needs none (podman's `info` asks a mount program for it).
+  const wanted = name === '-V' || name === '--version' ? []
+    : commands[name] && !args.includes('--help') && !args.includes('-h') ? [commands[name]] : Object.values(commands);
   for (const load of wanted) (await load()).register(program);
   try {
     await program.parseAsync(args, { from: 'user' });

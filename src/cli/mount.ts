@@ -8,7 +8,6 @@ import { resolve } from 'node:path';
 import { mkdir, rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { mountOverlay } from '../mount.js';
 import { openStore, withRoot } from './store-options.js';
 import { formatMountOptions, parseMountOptions, withAbsolutePaths } from '../mount-options.js';
 import { reportToParent, spawnMountDaemon, watchLifeline } from '../daemon.js';
@@ -93,6 +92,8 @@ async function mountCommand(source: string | undefined, mountpoint: string, flag
   let mounted;
   try {
     if (opts.readonly && opts.upperdir) throw new UsageError('mount option ro with upperdir= is not supported');
+    // Only the daemon serves the mount: the command that spawns it need not load the overlay.
+    const { mountOverlay } = await import('../mount.js');
     mounted = await mountOverlay({
       lowerdirs: opts.lowerdirs,
       upperdir: opts.upperdir,

@@ -8,7 +8,7 @@ import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { LayerfsError } from '../errors.js';
-import { DEFAULT_ROOT } from '../store/store.js';
+import { DEFAULT_ROOT } from '../store/default-root.js';
 
 /** Commands that never open the store. */
 const STORELESS = new Set(['mount', 'umount', 'login', 'logout', 'help']);

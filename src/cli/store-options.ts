@@ -1,6 +1,6 @@
 /** What the store's commands share: the `--root` option and opening the store it names. */
 import type { Command } from 'commander';
-import { Store } from '../store/store.js';
+import type { Store } from '../store/store.js';
 import { UsageError } from '../errors.js';
 
 export interface RootOptions {
@@ -11,7 +11,11 @@ export function withRoot(cmd: Command): Command {
   return cmd.option('--root <dir>', 'store directory (default: $LAYERFS_ROOT or /var/lib/layerfs)');
 }
 
-export const openStore = (opts: RootOptions): Promise<Store> => Store.open(opts.root);
+// Loaded when a command opens the store, not when it registers: `mount` (started per container by podman) never does.
+export async function openStore(opts: RootOptions): Promise<Store> {
+  const { Store } = await import('../store/store.js');
+  return Store.open(opts.root);
+}
 
 export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n');

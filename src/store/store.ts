@@ -21,10 +21,11 @@ import { readHolds, removeHold, scanHolds, writeHold, type Hold } from './holds.
 import { Staging, type LayerExpect, type StagingHost } from './staging.js';
 import { imageRecordShape, layerRefShape, parseRecord, readRecord, tagsShape, writeRecord } from './record.js';
 import { SpaceBudget } from './disk-space.js';
+import { DEFAULT_ROOT } from './default-root.js';
 import type { ImageConfig } from '../oci/config.js';
 import type { ImageRecord, LayerRef, Opener } from './types.js';
 
-export const DEFAULT_ROOT = '/var/lib/layerfs';
+export { DEFAULT_ROOT };
 
 export interface NewImage {
   config: ImageConfig;
