@@ -146,9 +146,11 @@ void confine(const struct confinement *c) {
     if (rc < 0) fail("load", "seccomp profile", -rc);
     seccomp_release(ctx);
   }
-  /* Last, through the filter (docker's profile allows capset and prctl, as runc needs too). */
+  /* Last, through the filter (docker's profile allows capset and prctl, as runc needs too).
+   * The inheritable set stays empty, as docker's since CVE-2022-24769: with it, a file's
+   * inheritable capabilities would be granted across execve even to a non-root user. */
   uint64_t keep = root ? c->caps & all : 0;
-  set_caps(keep, keep, keep);
+  set_caps(keep, keep, 0);
   /* PR_SET_KEEPCAPS needs no clearing: execve resets it. */
 }
 

@@ -104,6 +104,9 @@ static void setup_dev(void) {
   if (mkdir(in_root("dev/pts"), 0755) < 0 || mkdir(in_root("dev/shm"), 01777) < 0) die("mkdir", in_root("dev"));
   must_mount("devpts", in_root("dev/pts"), "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620");
   must_mount("shm", in_root("dev/shm"), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k");
+  /* The container's IPC namespace's POSIX message queues, where docker mounts them. */
+  if (mkdir(in_root("dev/mqueue"), 01777) < 0) die("mkdir", in_root("dev/mqueue"));
+  must_mount("mqueue", in_root("dev/mqueue"), "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
   make_link("pts/ptmx", "dev/ptmx");
   make_link("/proc/self/fd", "dev/fd");
   make_link("/proc/self/fd/0", "dev/stdin");

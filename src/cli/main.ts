@@ -70,7 +70,20 @@ export function withGlobalRoot(argv: string[], names: Set<string>): string[] {
   return withDefaultCommand(argv, names);
 }
 
+/**
+ * `layerfs images | head -1`: a reader that went away ends us quietly, as
+ * SIGPIPE ends docker (a shell sees 141), not with an unhandled 'error' stack.
+ */
+function quietOnClosedPipe(): void {
+  if (process.stdout.listenerCount('error') > 0) return;
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(128 + 13);
+    throw err;
+  });
+}
+
 export async function main(argv: string[]): Promise<number> {
+  quietOnClosedPipe();
   const program = new Command('layerfs')
     .description('union-filesystem layers: an overlay filesystem over FUSE, a layer store and a small runtime')
     .version(version, '-V, --version')

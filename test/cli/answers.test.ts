@@ -5,7 +5,7 @@
  * load, umount of what is no mount, and a user who is not root. Each row is
  * an input that used to give a stack trace, a raw errno or the wrong shape.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -143,6 +143,16 @@ describe('errors: one line that names the thing and the reason', () => {
     const before = snapshot(t.root);
     expect(await layerfs(args)).toEqual({ code, out: '', err });
     expect(snapshot(t.root)).toEqual(before);
+  });
+
+  // `layerfs images | head -1`: the reader has gone before the first write.
+  it.each([[['images']], [['history', 'busybox:test']], [['inspect', 'busybox:test']], [['ps', '-a', '--format', 'json']]])('%j into a closed pipe: no stack, 141 as SIGPIPE gives', async (args) => {
+    const child = spawn(process.execPath, [LAYERFS_BIN, ...args], { env: { ...process.env, LAYERFS_ROOT: t.root }, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy();
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect({ code, err }).toEqual({ code: 141, err: '' });
   });
 
   it('an error deep in the store is one line too; LAYERFS_DEBUG=1 shows the stack', async () => {
