@@ -102,7 +102,7 @@ static void setup_dev(void) {
   make_dev("dev/urandom", 1, 9);
   make_dev("dev/tty", 5, 0);
   if (mkdir(in_root("dev/pts"), 0755) < 0 || mkdir(in_root("dev/shm"), 01777) < 0) die("mkdir", in_root("dev"));
-  must_mount("devpts", in_root("dev/pts"), "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620");
+  must_mount("devpts", in_root("dev/pts"), "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5");
   must_mount("shm", in_root("dev/shm"), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k");
   /* The container's IPC namespace's POSIX message queues, where docker mounts them. */
   if (mkdir(in_root("dev/mqueue"), 01777) < 0) die("mkdir", in_root("dev/mqueue"));

@@ -167,7 +167,7 @@ describe('capabilities and seccomp', () => {
     { name: 'the default seccomp filter is on', flags: {}, script: status('Seccomp'), out: '2\n' },
     // moby's default.json: fchmodat2 allowed (glibc >= 2.39 calls it for lchmod), io_uring and AF_ALG/AF_VSOCK sockets denied.
     { name: 'seccomp as docker: fchmodat2 yes; io_uring, AF_ALG, AF_VSOCK no; AF_UNIX yes', flags: {}, script: ['fchmodat2', 'io_uring_setup', 'af_alg', 'af_vsock', 'af_unix'].map((c) => `probe syscall ${c}`).join(';'), out: 'OK\nEPERM\nEPERM\nEPERM\nOK\n' },
-    { name: '/dev/mqueue is the container\'s own mqueue, as docker mounts it', flags: {}, script: 'grep " /dev/mqueue " /proc/mounts', out: 'mqueue /dev/mqueue mqueue rw,nosuid,nodev,noexec,relatime 0 0\n' },
+    { name: '/dev/mqueue and /dev/pts (group tty) as docker mounts them', flags: {}, script: 'grep -E " /dev/(mqueue|pts) " /proc/mounts', out: 'devpts /dev/pts devpts rw,nosuid,noexec,relatime,gid=5,mode=620,ptmxmode=666 0 0\nmqueue /dev/mqueue mqueue rw,nosuid,nodev,noexec,relatime 0 0\n' },
     { name: 'seccomp=unconfined', flags: { securityOpt: ['seccomp=unconfined'] }, script: status('Seccomp'), out: '0\n' },
     { name: 'clone3 answers ENOSYS, so libc falls back to clone: threads and forks work', flags: {}, script: 'sh -c "echo child" & wait', out: 'child\n' },
     { name: 'systempaths=unconfined lifts the masks', flags: { securityOpt: ['systempaths=unconfined'] }, script: 'head -c 10 /proc/timer_list | wc -c', out: '10\n' },
