@@ -36,7 +36,8 @@ export function parseRecord<T>(file: string, text: string, validate: Validator):
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw new DamagedRecordError(file, `not JSON (${(err as Error).message})`);
+    // JSON.parse quotes the bytes it stopped at: no newline or terminal escape of theirs reaches a message.
+    throw new DamagedRecordError(file, `not JSON (${(err as Error).message.replace(/[\x00-\x1f\x7f]+/g, ' ')})`);
   }
   const why = validate(value);
   if (why !== null) throw new DamagedRecordError(file, why);

@@ -92,9 +92,11 @@ describe('a damaged record names its file and reason; the rest still works; syst
 
   it('images/<id>.json with garbage: the other images list and run; its tag names the file; repair removes it and its layers', async () => {
     const { store, busybox, other } = await fixture();
-    writeFileSync(store.imageFile(other.id), '{"id": garbage');
+    // JSON.parse quotes the text it choked on: its newline and terminal escape must not reach the user's terminal.
+    writeFileSync(store.imageFile(other.id), 'garbage\n\x1b[2J');
     const images = await layerfs(store.root, 'images');
     expect(images.stderr).toContain(`${store.imageFile(other.id)}: damaged record: not JSON`);
+    expect(images.stderr).toMatch(/^layerfs: warning: [^\n\x1b]*\(layerfs system check --repair\)\n$/);
     expect(images.stdout).toContain('busybox');
     expect(images.stdout).not.toContain('other');
     const r = await layerfs(store.root, 'inspect', 'other:1');
