@@ -11,7 +11,8 @@
  *
  * ACTION is allow, errno:N, kill, kill_process, trap or log; OP is one of
  * ne lt le eq ge gt masked_eq (A is the mask and B the value for masked_eq).
- * A syscall name this libseccomp does not know is skipped, as docker does.
+ * SYSCALL may be NAME=NR, NR its x86-64 number for when this libseccomp does
+ * not know NAME; a name unknown and without a number is skipped, as docker does.
  */
 #define _GNU_SOURCE
 #include "confine.h"
@@ -84,13 +85,28 @@ static enum scmp_compare parse_op(const char *s, const char *line) {
   return SCMP_CMP_EQ;
 }
 
-/* Builds the filter from the compiled profile; does not load it. */
+static scmp_filter_ctx new_filter(uint32_t def, const char *path) {
+  scmp_filter_ctx ctx = seccomp_init(def);
+  if (!ctx) fail("seccomp_init", path, ENOMEM);
+  /* no_new_privs is our own decision (--security-opt no-new-privileges), not libseccomp's. */
+  if (seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0) < 0) fail("seccomp", "nnp attribute", EINVAL);
+  return ctx;
+}
+
+/*
+ * Builds the filter from the compiled profile; does not load it. The native
+ * ABI and the compat ABIs (arch lines) are two filters merged at the end, so
+ * that a syscall newer than this libseccomp (SYSCALL=NR: its x86-64 number)
+ * can still be ruled on for the native ABI, where libseccomp takes a number
+ * as it is; the compat ABIs give it the default action.
+ */
 static scmp_filter_ctx read_profile(int fd) {
   const char *path = "seccomp profile";
   FILE *f = fdopen(fd, "r");
   if (!f) fail("read", path, errno);
   char line[1024];
-  scmp_filter_ctx ctx = NULL;
+  scmp_filter_ctx ctx = NULL, compat = NULL;
+  uint32_t def = 0;
   while (fgets(line, sizeof line, f)) {
     line[strcspn(line, "\n")] = '\0';
     char copy[1024], *save, *tok[4 + 6 * 4];
@@ -100,32 +116,44 @@ static scmp_filter_ctx read_profile(int fd) {
     if (n == 0) continue;
     if (strcmp(tok[0], "default") == 0 && n == 2) {
       if (ctx) fail("seccomp: a second default in", path, EINVAL);
-      ctx = seccomp_init(parse_action(tok[1], line));
-      if (!ctx) fail("seccomp_init", path, ENOMEM);
-      /* no_new_privs is our own decision (--security-opt no-new-privileges), not libseccomp's. */
-      if (seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0) < 0) fail("seccomp", "nnp attribute", EINVAL);
+      def = parse_action(tok[1], line);
+      ctx = new_filter(def, path);
       continue;
     }
     if (!ctx) fail("seccomp: no default before", line, EINVAL);
     if (strcmp(tok[0], "arch") == 0 && n == 2) {
       uint32_t arch = seccomp_arch_resolve_name(tok[1]);
-      int rc = arch ? seccomp_arch_add(ctx, arch) : 0;
+      if (!arch || arch == seccomp_arch_native()) continue;
+      if (!compat) {
+        compat = new_filter(def, path);
+        if (seccomp_arch_remove(compat, SCMP_ARCH_NATIVE) < 0) fail("seccomp: remove native arch", path, EINVAL);
+      }
+      int rc = seccomp_arch_add(compat, arch);
       if (rc < 0 && rc != -EEXIST) fail("seccomp: add arch", tok[1], -rc);
       continue;
     }
     if (n < 2 || (n - 2) % 4 != 0) fail("seccomp: bad rule", line, EINVAL);
+    char *number = strchr(tok[1], '=');
+    if (number) *number++ = '\0';
     int nr = seccomp_syscall_resolve_name(tok[1]);
-    if (nr == __NR_SCMP_ERROR) continue;
+    if (nr == __NR_SCMP_ERROR && !number) continue; /* unknown to us both: skipped, as docker does */
     struct scmp_arg_cmp args[6];
     unsigned nargs = 0;
     for (int i = 2; i + 3 < n && nargs < 6; i += 4)
       args[nargs++] = (struct scmp_arg_cmp){(unsigned)atoi(tok[i]), parse_op(tok[i + 1], line),
                                             strtoull(tok[i + 2], NULL, 0), strtoull(tok[i + 3], NULL, 0)};
-    int rc = seccomp_rule_add_array(ctx, parse_action(tok[0], line), nr, nargs, args);
+    uint32_t action = parse_action(tok[0], line);
+    int rc = nr != __NR_SCMP_ERROR ? seccomp_rule_add_array(ctx, action, nr, nargs, args)
+                                   : seccomp_rule_add_exact_array(ctx, action, atoi(number), nargs, args);
     if (rc < 0) fail("seccomp: rule", line, -rc);
+    if (compat && nr != __NR_SCMP_ERROR && (rc = seccomp_rule_add_array(compat, action, nr, nargs, args)) < 0) fail("seccomp: rule", line, -rc);
   }
   fclose(f);
   if (!ctx) fail("seccomp: empty profile", path, EINVAL);
+  if (compat) {
+    int rc = seccomp_merge(ctx, compat);
+    if (rc < 0) fail("seccomp: merge the compat ABIs'", "filter", -rc);
+  }
   return ctx;
 }
 

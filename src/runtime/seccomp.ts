@@ -39,10 +39,17 @@ const words = (s: string) => s.trim().split(/\s+/);
 const CLONE_NAMESPACES = '2114060288';
 
 /**
+ * x86-64 numbers of syscalls newer than Debian 12's libseccomp (2.5.4), which
+ * layerfs-init would otherwise skip, leaving them EPERM where docker allows them.
+ */
+const NEWER_SYSCALLS: Record<string, number> = {
+  uretprobe: 335, statmount: 457, listmount: 458, lsm_get_self_attr: 459, lsm_set_self_attr: 460, lsm_list_modules: 461,
+  mseal: 462, setxattrat: 463, getxattrat: 464, listxattrat: 465, removexattrat: 466,
+};
+
+/**
  * Docker's default profile (moby profiles/seccomp/default.json), for x86-64 with its x86 and x32 ABIs.
  * As there, io_uring_* are denied (their operations bypass the filter) and so are AF_ALG sockets.
- * Names Debian 12's libseccomp does not know (statmount, listmount, mseal, lsm_*, *xattrat) are left
- * out: they get the default EPERM.
  */
 export const DEFAULT_PROFILE: SeccompProfile = {
   defaultAction: { kind: 'errno', errno: 1 },
@@ -87,6 +94,7 @@ export const DEFAULT_PROFILE: SeccompProfile = {
         timerfd_gettime64 timerfd_settime timerfd_settime64 times tkill truncate truncate64 ugetrlimit umask
         uname unlink unlinkat utime utimensat utimensat_time64 utimes vfork vmsplice wait4 waitid waitpid write
         writev arch_prctl modify_ldt cachestat fchmodat2 futex_requeue futex_wait futex_wake map_shadow_stack
+        getxattrat listmount listxattrat mseal removexattrat setxattrat statmount uretprobe
         process_vm_readv process_vm_writev ptrace`),
     },
     // Every family but AF_ALG (38: the kernel's crypto API, a recurring source of exploits) and AF_VSOCK (40: the hypervisor's host).
@@ -101,7 +109,8 @@ export const DEFAULT_PROFILE: SeccompProfile = {
     {
       action: ALLOW,
       caps: ['CAP_SYS_ADMIN'],
-      names: words(`bpf clone clone3 fanotify_init fsconfig fsmount fsopen fspick lookup_dcookie mount mount_setattr
+      names: words(`bpf clone clone3 fanotify_init fsconfig fsmount fsopen fspick lookup_dcookie lsm_get_self_attr
+        lsm_list_modules lsm_set_self_attr mount mount_setattr
         move_mount open_tree perf_event_open quotactl quotactl_fd setdomainname sethostname setns syslog umount
         umount2 unshare`),
     },
@@ -193,7 +202,8 @@ export function compileProfile(profile: SeccompProfile, caps: string[]): string 
     const args = (r.args ?? []).map((a) => ` ${a.index} ${a.op} ${a.value} ${a.valueTwo}`).join('');
     for (const name of r.names) {
       if (!/^[a-z0-9_]+$/.test(name)) throw new UsageError(`seccomp: invalid syscall name '${name}'`);
-      lines.push(`${actionText(r.action)} ${name}${args}`);
+      const nr = NEWER_SYSCALLS[name];
+      lines.push(`${actionText(r.action)} ${name}${nr === undefined ? '' : `=${nr}`}${args}`);
     }
   }
   return lines.join('\n') + '\n';
