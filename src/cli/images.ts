@@ -31,7 +31,7 @@ const WITH_DIGEST = 'table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{if
  * digests are asked for, a `<none>` tag row for a repository known only by
  * digest, and one `<none>` row for an image with neither.
  */
-function rows(images: ImageRecord[], repo: string | undefined, opts: { trunc: boolean; digests: boolean }): Row[] {
+function rows(images: ImageRecord[], repo: string | undefined, tag: string | undefined, opts: { trunc: boolean; digests: boolean }): Row[] {
   return images.flatMap((img) => {
     const tagged = new Map<string, string[]>();
     const digested = new Map<string, string[]>();
@@ -61,7 +61,7 @@ function rows(images: ImageRecord[], repo: string | undefined, opts: { trunc: bo
     if (img.repoTags.length === 0 && (img.repoDigests ?? []).length === 0) out.push(['<none>', '<none>', '<none>']);
     const size = humanSize(sizeOf(img));
     return out
-      .filter(([name]) => repo === undefined || name === repo)
+      .filter(([name, t]) => (repo === undefined || name === repo) && (tag === undefined || t === tag))
       .map(([name, tag, digest]) => ({
         Containers: 'N/A', CreatedAt: goTime(img.created), CreatedSince: img.created ? timeAgo(img.created) : '',
         Digest: digest, ID: opts.trunc ? shortId(img.id) : img.id, Repository: name, SharedSize: 'N/A', Size: size,
@@ -75,7 +75,7 @@ export function register(program: Command): void {
     program
       .command('images')
       .description('list images')
-      .argument('[repository]', 'only this repository')
+      .argument('[repository]', 'only this repository (REPOSITORY:TAG: only that tag)')
       .option('--tree', 'draw the layer tree: shared layers once, sizes and tags')
       .option('--format <format>', "table (default), json (one object a line), 'table TEMPLATE' or a Go TEMPLATE such as '{{.Repository}}:{{.Tag}}'")
       .option('--digests', 'show digests (the registries the image was pulled from or pushed to)')
@@ -89,8 +89,10 @@ export function register(program: Command): void {
     for (const d of scan.damaged) process.stderr.write(`layerfs: warning: ${d.message} (layerfs system check --repair)\n`);
     let images = scan.images;
     if (!opts.all) images = withoutIntermediates(images);
+    // `images busybox` lists every tag of the repository, `images busybox:1.36` that one, as docker.
+    const tag = repo !== undefined && /:[^/]*$/.test(repo.split('@')[0]!) ? parseRef(repo).tag : undefined;
     if (repo !== undefined) repo = parseRef(repo).name;
-    if (repo !== undefined) images = images.filter((i) => i.repoTags.some((t) => parseRef(t).name === repo));
+    if (repo !== undefined) images = images.filter((i) => i.repoTags.some((t) => parseRef(t).name === repo && (tag === undefined || parseRef(t).tag === tag)));
     if (opts.tree) {
       const tree = layerTree(images);
       if (opts.format === 'json') printJson(tree);
@@ -104,6 +106,6 @@ export function register(program: Command): void {
     }
     const digests = opts.digests === true || (opts.format ?? '').includes('{{.Digest}}');
     const format = opts.digests && (opts.format === undefined || opts.format === 'table') ? WITH_DIGEST : opts.format;
-    process.stdout.write(formatRows(format, rows(images, repo, { trunc: opts.trunc, digests }), IMAGES));
+    process.stdout.write(formatRows(format, rows(images, repo, tag, { trunc: opts.trunc, digests }), IMAGES));
   });
 }

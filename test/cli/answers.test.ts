@@ -71,6 +71,19 @@ describe('--format on every listing', () => {
     expect((await layerfs(['images', '-q'])).out).toMatch(/^[0-9a-f]{12}\n$/);
   });
 
+  it('images REPOSITORY lists its tags, REPOSITORY:TAG only that one (as docker images java:8)', async () => {
+    expect((await layerfs(['tag', 'busybox:test', 'busybox:other'])).code).toBe(0);
+    try {
+      const names = async (...args: string[]) => (await layerfs(['images', '--format', '{{.Repository}}:{{.Tag}}', ...args])).out;
+      expect(await names('busybox')).toBe('busybox:other\nbusybox:test\n');
+      expect(await names('busybox:test')).toBe('busybox:test\n');
+      expect(await names('docker.io/library/busybox:other')).toBe('busybox:other\n');
+      expect(await names('busybox:nope')).toBe('');
+    } finally {
+      await layerfs(['rmi', 'busybox:other']);
+    }
+  });
+
   it('history: a template (even plain text, as docker), json with docker\'s keys, -q', async () => {
     const history = await layerfs(['history', '--format', 'x', 'busybox:test']);
     expect(history.out).toMatch(/^(x\n)+$/);
