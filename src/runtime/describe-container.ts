@@ -3,9 +3,19 @@ import { pathsOf, type ContainerState } from './containers.js';
 import { configOf, parseTmpfs } from './run.js';
 import { parseVolume } from './rootfs-paths.js';
 import { networkSettings } from './network/state.js';
-import { DEFAULT_ISOLATION } from './isolation.js';
+import { DEFAULT_ISOLATION, type IsolationOptions } from './isolation.js';
 
 const ZERO_TIME = '0001-01-01T00:00:00Z';
+
+/** The --security-opt values the container was run with, as docker keeps them (null for none). */
+function securityOpt(iso: IsolationOptions): string[] | null {
+  const opts = [
+    ...(iso.noNewPrivileges ? ['no-new-privileges'] : []),
+    ...(iso.seccomp.kind === 'unconfined' ? ['seccomp=unconfined'] : iso.seccomp.kind === 'file' ? [`seccomp=${iso.seccomp.file}`] : []),
+    ...(iso.maskPaths ? [] : ['systempaths=unconfined']),
+  ];
+  return opts.length ? opts : null;
+}
 
 export function describeContainer(root: string, c: ContainerState): Record<string, unknown> {
   const config = configOf(c);
@@ -13,6 +23,7 @@ export function describeContainer(root: string, c: ContainerState): Record<strin
   const status = c.status === 'failed' ? 'exited' : c.status;
   const [path = '', ...args] = c.args;
   const isolation = c.isolation ?? DEFAULT_ISOLATION;
+  const limits = isolation.limits ?? {};
   return {
     Id: c.id,
     Created: c.created,
@@ -46,6 +57,13 @@ export function describeContainer(root: string, c: ContainerState): Record<strin
       ReadonlyRootfs: isolation.readOnly,
       CapAdd: isolation.capAdd,
       CapDrop: isolation.capDrop,
+      SecurityOpt: securityOpt(isolation),
+      // docker's names and units; 0 (or null for PidsLimit) is unset, and --memory alone allows as much swap again.
+      Memory: limits.memory ?? 0,
+      MemorySwap: limits.memorySwap ?? (limits.memory !== undefined ? limits.memory * 2 : 0),
+      NanoCpus: limits.cpus !== undefined ? Math.round(limits.cpus * 1e9) : 0,
+      CpuShares: limits.cpuShares ?? 0,
+      PidsLimit: limits.pidsLimit ?? null,
       RestartPolicy: { Name: config.restart.name, MaximumRetryCount: config.restart.maximumRetryCount },
       AutoRemove: config.autoRemove,
       LogConfig: { Type: 'json-file', Config: { ...(config.log.maxSize !== undefined ? { 'max-size': String(config.log.maxSize), 'max-file': String(config.log.maxFile) } : {}) } },

@@ -116,6 +116,17 @@ describe('--format on every listing', () => {
     expect((await layerfs(['diff', 'c1', '--format', 'table'])).out.split('\n')[0]).toBe('CHANGE TYPE   PATH');
   });
 
+  it("inspect shows a container's limits and security options under docker's HostConfig names", async () => {
+    const run = await layerfs(['run', '--name', 'limited', '--network', 'none', '--memory', '64m', '--pids-limit', '50', '--cpus', '0.5', '--security-opt', 'no-new-privileges', 'busybox:test', 'true']);
+    try {
+      expect(run.code).toBe(0);
+      const shown = await layerfs(['inspect', '-f', '{{.HostConfig.Memory}} {{.HostConfig.MemorySwap}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}} {{json .HostConfig.SecurityOpt}}', 'limited', 'c1']);
+      expect(shown).toEqual({ code: 0, out: '67108864 134217728 500000000 50 ["no-new-privileges"]\n0 0 0 <no value> null\n', err: '' });
+    } finally {
+      await layerfs(['rm', 'limited']);
+    }
+  });
+
   it('inspect: an indented array by default, json on one line, templates', async () => {
     const full = await layerfs(['inspect', 'busybox:test']);
     expect(full.out).toMatch(/^\[\n {4}\{\n {8}"Id": "sha256:/);
