@@ -2,8 +2,15 @@
 import { Command } from 'commander';
 import { createInterface } from 'node:readline';
 import { checkSystem, diskUsage, prune } from '../runtime/system.js';
-import { humanSize, table } from './format.js';
+import { humanSize } from './format.js';
 import { openStore, withRoot, type RootOptions } from './store-options.js';
+import { formatRows, type Listing } from './output-format.js';
+
+/** docker system df's columns. */
+const DF: Listing = {
+  table: 'table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}',
+  headers: { Type: 'TYPE', TotalCount: 'TOTAL', Active: 'ACTIVE', Size: 'SIZE', Reclaimable: 'RECLAIMABLE' },
+};
 
 const percent = (part: number, whole: number) => (whole > 0 ? ` (${Math.round((part / whole) * 100)}%)` : '');
 
@@ -42,24 +49,12 @@ export function register(program: Command): void {
     system
       .command('df')
       .description('disk space used by images, containers and layers')
-      .option('--format <format>', 'table or json', 'table'),
-  ).action(async (opts: RootOptions & { format: string }) => {
-    const rows = await diskUsage(await openStore(rootOf(opts)));
-    if (opts.format === 'json') {
-      for (const r of rows) {
-        process.stdout.write(
-          JSON.stringify({ Type: r.type, TotalCount: String(r.total), Active: String(r.active), Size: humanSize(r.size), Reclaimable: `${humanSize(r.reclaimable)}${percent(r.reclaimable, r.size)}` }) + '\n',
-        );
-      }
-      return;
-    }
-    if (opts.format !== 'table') throw new Error(`--format must be table or json, not '${opts.format}'`);
-    process.stdout.write(
-      table(
-        ['TYPE', 'TOTAL', 'ACTIVE', 'SIZE', 'RECLAIMABLE'],
-        rows.map((r) => [r.type, String(r.total), String(r.active), humanSize(r.size), `${humanSize(r.reclaimable)}${percent(r.reclaimable, r.size)}`]),
-      ),
-    );
+      .option('--format <format>', "table (default), json (one object a line), 'table TEMPLATE' or a Go TEMPLATE such as '{{.Type}}: {{.Size}}'"),
+  ).action(async (opts: RootOptions & { format?: string }) => {
+    const rows = (await diskUsage(await openStore(rootOf(opts)))).map((r) => ({
+      Type: r.type, TotalCount: String(r.total), Active: String(r.active), Size: humanSize(r.size), Reclaimable: `${humanSize(r.reclaimable)}${percent(r.reclaimable, r.size)}`,
+    }));
+    process.stdout.write(formatRows(opts.format, rows, DF));
   });
 
   withRoot(

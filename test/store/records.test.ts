@@ -173,6 +173,11 @@ describe('system df and system prune, as Docker', () => {
     expect(rows[2]!.slice(0, 3)).toEqual(['Containers', '2', '0']);
     expect(rows[3]!.slice(0, 3)).toEqual(['Layers', '2', '2']);
     expect(rows[1]![4]).toBe('1B (0%)'); // the dangling image's one-byte layer; busybox is in use
+    // docker's tabwriter (cells at least 10 wide) and docker's --format for df: templates, json with its keys, an unknown field refused.
+    expect(df.stdout.split('\n')[0]).toBe('TYPE         TOTAL     ACTIVE    SIZE      RECLAIMABLE');
+    expect((await layerfs(store.root, 'system', 'df', '--format', '{{.Type}}={{.TotalCount}}')).stdout).toBe('Images=2\nContainers=2\nLayers=2\n');
+    expect(Object.keys(JSON.parse((await layerfs(store.root, 'system', 'df', '--format', 'json')).stdout.split('\n')[0]!) as object)).toEqual(['Active', 'Reclaimable', 'Size', 'TotalCount', 'Type']);
+    expect(await layerfs(store.root, 'system', 'df', '--format', '{{.Nope}}')).toMatchObject({ code: 125, stdout: '' });
 
     const before = storeState(store.root);
     expect((await layerfsWith('n\n', store.root, 'system', 'prune')).stdout).toContain('Are you sure you want to continue? [y/N]'); // no -f, no "y": nothing goes
