@@ -36,14 +36,6 @@ export function timeAgo(iso: string | undefined, now = Date.now()): string {
   return `${text} ago`;
 }
 
-/** Columns padded to the widest cell plus three spaces, as docker's tabwriter does. */
-export function table(headers: string[], rows: string[][]): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) =>
-    cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]! + 3))).join('').trimEnd();
-  return [line(headers), ...rows.map(line)].join('\n') + '\n';
-}
-
 /** Go's time.Time.String() in UTC, as docker's CreatedAt fields print it: "2021-01-01 00:00:00 +0000 UTC". */
 export function goTime(iso: string | undefined): string {
   if (!iso || Number.isNaN(Date.parse(iso))) return '';

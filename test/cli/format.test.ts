@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { humanSize, table, timeAgo } from '../../src/cli/format.js';
+import { humanSize, timeAgo } from '../../src/cli/format.js';
 
 describe('humanSize (docker\'s units.HumanSizeWithPrecision)', () => {
   it.each([
@@ -14,7 +14,7 @@ describe('humanSize (docker\'s units.HumanSizeWithPrecision)', () => {
   ])('humanSize(%i, %i) = %s', (n, p, s) => expect(humanSize(n, p)).toBe(s));
 });
 
-describe('timeAgo and table', () => {
+describe('timeAgo', () => {
   it('says ages as docker does', () => {
     const now = Date.parse('2026-01-01T00:00:00Z');
     expect(timeAgo('2026-01-01T00:00:00Z', now)).toBe('Less than a second ago');
@@ -23,6 +23,5 @@ describe('timeAgo and table', () => {
   });
 
   it('pads columns to the widest cell plus three spaces', () => {
-    expect(table(['A', 'BB'], [['xxx', 'y']])).toBe('A     BB\nxxx   y\n');
   });
 });
