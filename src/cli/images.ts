@@ -99,9 +99,9 @@ export function register(program: Command): void {
       else process.stdout.write(drawTree(tree));
       return;
     }
+    // docker's -q is its {{.ID}} template: one line per row, so an image with two tags shows twice.
     if (opts.quiet) {
-      const id = (img: ImageRecord) => (opts.trunc ? shortId(img.id) : img.id);
-      process.stdout.write([...new Set(images.map(id))].map((i) => i + '\n').join(''));
+      process.stdout.write(rows(images, repo, tag, { trunc: opts.trunc, digests: false }).map((r) => `${String(r.ID)}\n`).join(''));
       return;
     }
     const digests = opts.digests === true || (opts.format ?? '').includes('{{.Digest}}');

@@ -79,6 +79,10 @@ describe('--format on every listing', () => {
       expect(await names('busybox:test')).toBe('busybox:test\n');
       expect(await names('docker.io/library/busybox:other')).toBe('busybox:other\n');
       expect(await names('busybox:nope')).toBe('');
+      // -q is docker's {{.ID}} per row: the ID once per tag.
+      const ids = (await layerfs(['images', '-q'])).out;
+      expect(ids).toMatch(/^([0-9a-f]{12})\n\1\n$/);
+      expect((await layerfs(['images', '-q', 'busybox:test'])).out).toBe(ids.split('\n')[0] + '\n');
     } finally {
       await layerfs(['rmi', 'busybox:other']);
     }
