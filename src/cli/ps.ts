@@ -6,11 +6,12 @@
 import { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { Store } from '../store/store.js';
-import { scanContainers, type ContainerState } from '../runtime/containers.js';
+import { pathsOf, scanContainers, type ContainerState } from '../runtime/containers.js';
+import { treeSize } from '../runtime/system.js';
 import { reconcile } from '../runtime/reconcile.js';
 import { portsText } from '../runtime/network/state.js';
 import { shortId } from '../oci/digest.js';
-import { ellipsis, goTime, timeAgo } from './format.js';
+import { ellipsis, goTime, humanSize, timeAgo } from './format.js';
 import { formatRows, type Listing, type Row } from './output-format.js';
 
 /** Docker's State word. */
@@ -79,6 +80,17 @@ export function containerRow(c: ContainerState, trunc: boolean, now = Date.now()
   };
 }
 
+/**
+ * Docker's SIZE: the container's own writes, and with the image's layers
+ * (`3B (virtual 1.98MB)`). Measured only when asked for (-s or a format
+ * that uses .Size), as docker does: it walks the upper dir.
+ */
+async function sizeText(root: string, c: ContainerState, imageSizes: Map<string, number>): Promise<string> {
+  const rw = await treeSize(pathsOf(root, c.id).upper);
+  const virtual = rw + (imageSizes.get(c.imageId) ?? 0);
+  return virtual > 0 && imageSizes.has(c.imageId) ? `${humanSize(rw)} (virtual ${humanSize(virtual)})` : humanSize(rw);
+}
+
 /** A container whose record cannot be read: only its ID and why. */
 function damagedRow(id: string, reason: string, trunc: boolean): Row {
   const row = containerRow({ id, name: '', image: '', imageId: '', layers: [], args: [], created: '', status: 'created', mounter: 'layerfs' }, trunc);
@@ -92,6 +104,7 @@ export function register(program: Command): void {
     .option('-a, --all', 'show all containers')
     .option('-q, --quiet', 'only ids')
     .option('--no-trunc', 'full ids and commands')
+    .option('-s, --size', 'the SIZE column: what the container wrote (and with its image, virtual)')
     .option('-n, --last <N>', 'the N most recently created containers (any state)', (v) => {
       if (!/^\d+$/.test(v)) throw new UsageError(`invalid -n '${v}'`);
       return Number(v);
@@ -99,7 +112,7 @@ export function register(program: Command): void {
     .option('-f, --filter <K=V>', 'status=running|exited|created|restarting, name=SUBSTRING, ancestor=IMAGE, id=PREFIX; may repeat', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--format <format>', "table (default), json (one object a line), 'table TEMPLATE' or a Go TEMPLATE such as '{{.ID}} {{.Status}}'")
     .option('--root <dir>', 'store root (default: $LAYERFS_ROOT or /var/lib/layerfs)')
-    .action(async (flags: { all?: boolean; quiet?: boolean; trunc: boolean; last?: number; filter: string[]; format?: string; root?: string }) => {
+    .action(async (flags: { all?: boolean; quiet?: boolean; size?: boolean; trunc: boolean; last?: number; filter: string[]; format?: string; root?: string }) => {
       const store = await Store.open(flags.root);
       const match = containerFilter(flags.filter);
       const everything = flags.all || flags.last !== undefined || flags.filter.some((f) => f.startsWith('status='));
@@ -110,7 +123,13 @@ export function register(program: Command): void {
       // A container whose record is damaged cannot be running as far as we can tell: -a lists it, as damaged.
       const damaged = flags.all && flags.filter.length === 0 ? scan.damaged : [];
       const rows = all.map((c) => containerRow(c, flags.trunc));
+      const table = flags.format === undefined || flags.format === 'table';
+      if (!flags.quiet && (flags.size || (!table && flags.format!.includes('.Size')))) {
+        const imageSizes = new Map((await store.images()).map((i) => [i.id, i.layers.reduce((n, l) => n + l.unpackedSize, 0)]));
+        await Promise.all(all.map(async (c, i) => (rows[i]!.Size = await sizeText(store.root, c, imageSizes))));
+      }
       for (const d of damaged) rows.push(damagedRow(d.id, d.error.data.reason as string, flags.trunc));
-      process.stdout.write(formatRows(flags.format, rows, CONTAINERS, { quiet: flags.quiet }));
+      const format = flags.size && table ? `${CONTAINERS.table}\t{{.Size}}` : flags.format;
+      process.stdout.write(formatRows(format, rows, CONTAINERS, { quiet: flags.quiet }));
     });
 }

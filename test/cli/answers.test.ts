@@ -109,6 +109,11 @@ describe('--format on every listing', () => {
     expect((await layerfs(['ps', '-a', '--format', 'table {{.Names}}\\t{{.Image}}'])).out).toBe('NAMES     IMAGE\nc1        busybox:test\n');
     expect((await layerfs(['ps', '-aq'])).out).toMatch(/^[0-9a-f]{12}\n$/);
     expect((await layerfs(['ps', '--format', 'json'])).out).toBe('');
+    // SIZE is measured when asked for (-s, or a format using .Size): c1 wrote "x\n" to /srv/new.
+    expect((await layerfs(['ps', '-a', '--format', '{{.Names}} {{.Size}}'])).out).toMatch(/^c1 2B \(virtual [\d.]+[kM]B\)\n$/);
+    const sized = (await layerfs(['ps', '-a', '-s'])).out.split('\n');
+    expect(sized[0]).toMatch(/NAMES {5}SIZE$/);
+    expect(sized[1]).toMatch(/ c1 {8}2B \(virtual [\d.]+[kM]B\)$/);
   });
 
   it('diff: A/C/D lines by default, json, templates', async () => {
