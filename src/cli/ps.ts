@@ -8,6 +8,8 @@ import { UsageError } from '../errors.js';
 import { Store } from '../store/store.js';
 import { pathsOf, scanContainers, type ContainerState } from '../runtime/containers.js';
 import { treeSize } from '../runtime/system.js';
+import { configOf } from '../runtime/run.js';
+import { parseVolume } from '../runtime/rootfs-paths.js';
 import { reconcile } from '../runtime/reconcile.js';
 import { portsText } from '../runtime/network/state.js';
 import { shortId } from '../oci/digest.js';
@@ -62,6 +64,7 @@ export const CONTAINERS: Listing = {
 /** A container as docker's `ps` formatter sees it (cli/command/formatter/container.go). */
 export function containerRow(c: ContainerState, trunc: boolean, now = Date.now()): Row {
   const cmd = c.args.join(' ');
+  const config = configOf(c);
   return {
     Command: JSON.stringify(trunc ? ellipsis(cmd, 20) : cmd),
     CreatedAt: goTime(c.created),
@@ -69,9 +72,10 @@ export function containerRow(c: ContainerState, trunc: boolean, now = Date.now()
     Image: c.image,
     Labels: '',
     LocalVolumes: '0',
-    Mounts: '',
+    // docker names a bind mount by its source, cut to 15 characters.
+    Mounts: config.volumes.map((v) => parseVolume(v).source).map((m) => (trunc ? ellipsis(m, 15) : m)).join(','),
     Names: c.name,
-    Networks: '',
+    Networks: config.network,
     Ports: c.status === 'running' && c.network ? portsText(c.network.ports) : '',
     RunningFor: timeAgo(c.created, now),
     Size: '0B',

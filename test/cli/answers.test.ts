@@ -126,9 +126,11 @@ describe('--format on every listing', () => {
   });
 
   it("inspect shows a container's limits and security options under docker's HostConfig names", async () => {
-    const run = await layerfs(['run', '--name', 'limited', '--network', 'none', '--memory', '64m', '--pids-limit', '50', '--cpus', '0.5', '--security-opt', 'no-new-privileges', 'busybox:test', 'true']);
+    const run = await layerfs(['run', '--name', 'limited', '--network', 'none', '-v', `${t.root}:/data:ro`, '--memory', '64m', '--pids-limit', '50', '--cpus', '0.5', '--security-opt', 'no-new-privileges', 'busybox:test', 'true']);
     try {
       expect(run.code).toBe(0);
+      // ps names its network and its bind mount's source (cut to 15 characters, as docker).
+      expect((await layerfs(['ps', '-a', '--format', '{{.Names}} {{.Networks}} {{.Mounts}}'])).out).toBe(`limited none ${t.root.slice(0, 14)}…\nc1 bridge \n`);
       const shown = await layerfs(['inspect', '-f', '{{.HostConfig.Memory}} {{.HostConfig.MemorySwap}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}} {{json .HostConfig.SecurityOpt}}', 'limited', 'c1']);
       expect(shown).toEqual({ code: 0, out: '67108864 134217728 500000000 50 ["no-new-privileges"]\n0 0 0 <no value> null\n', err: '' });
     } finally {
