@@ -125,7 +125,7 @@ describe('--format on every listing', () => {
     expect((await layerfs(['diff', 'c1', '--format', 'table'])).out.split('\n')[0]).toBe('CHANGE TYPE   PATH');
   });
 
-  it("inspect shows a container's limits and security options under docker's HostConfig names", async () => {
+  it("inspect shows a container's limits and security options under docker's HostConfig names; ps its network and mounts", async () => {
     const run = await layerfs(['run', '--name', 'limited', '--network', 'none', '-v', `${t.root}:/data:ro`, '--memory', '64m', '--pids-limit', '50', '--cpus', '0.5', '--security-opt', 'no-new-privileges', 'busybox:test', 'true']);
     try {
       expect(run.code).toBe(0);
