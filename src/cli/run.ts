@@ -42,7 +42,7 @@ export function register(program: Command): void {
     .option('-p, --publish <[IP:]HOSTPORT:CTRPORT[/tcp|udp]>', 'publish a container port on the host (bridge only); may repeat', collect, [])
     .option('--add-host <HOST:IP>', 'add a line to /etc/hosts (IP may be host-gateway); may repeat', collect, [])
     .option('--dns <IP>', "nameserver for /etc/resolv.conf instead of the host's; may repeat", collect, [])
-    .option('-v, --volume <HOST:CTR[:OPTS]>', 'bind-mount a host path; OPTS: ro (recursive) or rw, z or Z (no effect without SELinux); may repeat', collect, [])
+    .option('-v, --volume <HOST:CTR[:OPTS]>', 'bind-mount a host path; OPTS: ro (recursive) or rw, z or Z (no effect without SELinux), private or rprivate, cached, delegated or consistent (no effect); may repeat', collect, [])
     .option('--tmpfs <PATH[:OPTS]>', 'mount a tmpfs (default noexec,nosuid,nodev; OPTS like size=64m,mode=1777,exec); may repeat', collect, [])
     .option('--init', 'run a reaper as PID 1 that forwards signals (so Ctrl-C and SIGTERM stop any command)')
     .option('--pull <policy>', 'missing: pull the image when it is not in the store; always; never', 'missing')

@@ -36,17 +36,22 @@ export async function readImageFile(rootfs: string, path: string): Promise<strin
 }
 
 /**
- * Parses `-v HOSTDIR:CTRDIR[:OPTS]`, OPTS a comma list of ro or rw and z or Z
- * (SELinux relabelling, which has no effect without SELinux, as with docker).
+ * Parses `-v HOSTDIR:CTRDIR[:OPTS]`, OPTS a comma list of at most one of each
+ * group, as docker takes them: ro or rw; z or Z (SELinux relabelling, no
+ * effect without SELinux); private or rprivate (what every bind here is);
+ * consistent, cached or delegated (macOS hints, no effect on Linux).
  */
 export function parseVolume(spec: string): Bind {
   const parts = spec.split(':');
   const opts = parts.length === 3 ? parts[2]!.split(',') : [];
   const [source = '', target = ''] = parts;
-  const known = (o: string) => ['ro', 'rw', 'z', 'Z'].includes(o);
-  const twice = (a: string, b: string) => opts.filter((o) => o === a || o === b).length > 1;
-  if (parts.length < 2 || parts.length > 3 || !opts.every(known) || twice('ro', 'rw') || twice('z', 'Z')) {
-    throw new UsageError(`invalid volume '${spec}': expected HOSTDIR:CTRDIR[:ro|rw][,z|Z]`);
+  const groups = [['ro', 'rw'], ['z', 'Z'], ['private', 'rprivate'], ['consistent', 'cached', 'delegated']];
+  const propagation = opts.find((o) => ['shared', 'rshared', 'slave', 'rslave'].includes(o));
+  if (propagation) throw new UsageError(`invalid volume '${spec}': propagation '${propagation}' is not supported (binds are rprivate)`);
+  const known = (o: string) => groups.some((g) => g.includes(o));
+  const twice = groups.some((g) => opts.filter((o) => g.includes(o)).length > 1);
+  if (parts.length < 2 || parts.length > 3 || !opts.every(known) || twice) {
+    throw new UsageError(`invalid volume '${spec}': expected HOSTDIR:CTRDIR[:OPTIONS], OPTIONS from ro|rw, z|Z, private|rprivate, consistent|cached|delegated`);
   }
   const mode = opts.includes('ro') ? 'ro' : 'rw';
   if (!posix.isAbsolute(source) || !posix.isAbsolute(target)) throw new UsageError(`invalid volume '${spec}': both paths must be absolute`);

@@ -352,7 +352,10 @@ describe('flag parsing', () => {
 
   const volumes: Array<[string, boolean | RegExp]> = [
     ['/h:/c', false], ['/h:/c:ro', true], ['/h:/c:rw', false], ['/h:/c:z', false], ['/h:/c:ro,Z', true], ['/h:/c:Z,rw', false],
-    ['/h:/c:ro,rw', /^invalid volume '\/h:\/c:ro,rw': expected HOSTDIR:CTRDIR\[:ro\|rw\]\[,z\|Z\]$/], ['/h:/c:z,Z', /^invalid volume/], ['/h:/c:rx', /^invalid volume/],
+    ['/h:/c:ro,rw', /^invalid volume '\/h:\/c:ro,rw': expected HOSTDIR:CTRDIR\[:OPTIONS\], OPTIONS from ro\|rw, z\|Z, private\|rprivate, consistent\|cached\|delegated$/], ['/h:/c:z,Z', /^invalid volume/], ['/h:/c:rx', /^invalid volume/],
+    // docker's propagation and consistency words: rprivate is what every bind is here, cached/delegated are macOS hints.
+    ['/h:/c:ro,rprivate', true], ['/h:/c:private', false], ['/h:/c:cached', false], ['/h:/c:rw,z,delegated', false], ['/h:/c:cached,delegated', /^invalid volume/],
+    ['/h:/c:rshared', /^invalid volume '\/h:\/c:rshared': propagation 'rshared' is not supported \(binds are rprivate\)$/],
   ];
   for (const [spec, want] of volumes) {
     it(`-v ${spec}`, () => {
