@@ -7,8 +7,6 @@ import { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { Store } from '../store/store.js';
 import { pathsOf, scanContainers, type ContainerState } from '../runtime/containers.js';
-import { treeSize } from '../runtime/system.js';
-import { configOf } from '../runtime/run.js';
 import { parseVolume } from '../runtime/rootfs-paths.js';
 import { reconcile } from '../runtime/reconcile.js';
 import { portsText } from '../runtime/network/state.js';
@@ -64,7 +62,8 @@ export const CONTAINERS: Listing = {
 /** A container as docker's `ps` formatter sees it (cli/command/formatter/container.go). */
 export function containerRow(c: ContainerState, trunc: boolean, now = Date.now()): Row {
   const cmd = c.args.join(' ');
-  const config = configOf(c);
+  // Records from before the run configuration was stored had no volumes and no network.
+  const config = { network: c.config?.network ?? 'none', volumes: c.config?.volumes ?? [] };
   return {
     Command: JSON.stringify(trunc ? ellipsis(cmd, 20) : cmd),
     CreatedAt: goTime(c.created),
@@ -90,6 +89,8 @@ export function containerRow(c: ContainerState, trunc: boolean, now = Date.now()
  * that uses .Size), as docker does: it walks the upper dir.
  */
 async function sizeText(root: string, c: ContainerState, imageSizes: Map<string, number>): Promise<string> {
+  // Loaded only here: plain `ps` keeps its start-up short.
+  const { treeSize } = await import('../runtime/system.js');
   const rw = await treeSize(pathsOf(root, c.id).upper);
   const virtual = rw + (imageSizes.get(c.imageId) ?? 0);
   return virtual > 0 && imageSizes.has(c.imageId) ? `${humanSize(rw)} (virtual ${humanSize(virtual)})` : humanSize(rw);
