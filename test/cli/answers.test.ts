@@ -88,6 +88,29 @@ describe('--format on every listing', () => {
     }
   });
 
+  it('images --filter: dangling, reference globs (tags picked too), before/since, label; a bad key is a usage error', async () => {
+    const before = (await layerfs(['images', '-a', '-q'])).out;
+    // Importing x:1 twice leaves the first one untagged: dangling, as docker's re-tag does.
+    for (const content of ['one', 'two']) expect((await layerfs(['import', '-', 'x:1'], { input: await tarOf([{ name: 'f', content }]) })).code).toBe(0);
+    try {
+      const dangling = (await layerfs(['images', '-f', 'dangling=true', '-q'])).out;
+      expect(dangling).toMatch(/^[0-9a-f]{12}\n$/);
+      expect((await layerfs(['images', '-f', 'dangling=false', '--format', '{{.Repository}}:{{.Tag}}'])).out).toBe('x:1\nbusybox:test\n');
+      expect((await layerfs(['images', '-f', 'reference=busy*', '--format', '{{.Repository}}:{{.Tag}}'])).out).toBe('busybox:test\n');
+      expect((await layerfs(['images', '-f', 'reference=*:1', '--format', '{{.Repository}}:{{.Tag}}'])).out).toBe('x:1\n');
+      expect((await layerfs(['images', '-f', 'since=busybox:test', '-f', 'dangling=false', '--format', '{{.Repository}}'])).out).toBe('x\n');
+      expect((await layerfs(['images', '-f', 'before=x:1', '-f', 'dangling=false', '--format', '{{.Repository}}'])).out).toBe('busybox\n');
+      expect((await layerfs(['images', '-f', 'label=nope', '-q'])).out).toBe('');
+      const bad = await layerfs(['images', '-f', 'size=1']);
+      expect(bad).toMatchObject({ code: 125, out: '' });
+      oneLine(bad);
+    } finally {
+      await layerfs(['rmi', 'x:1']);
+      for (const id of (await layerfs(['images', '-f', 'dangling=true', '-q', '--no-trunc'])).out.trim().split('\n').filter(Boolean)) await layerfs(['rmi', id]);
+    }
+    expect((await layerfs(['images', '-a', '-q'])).out).toBe(before);
+  });
+
   it('history: a template (even plain text, as docker), json with docker\'s keys, -q', async () => {
     const history = await layerfs(['history', '--format', 'x', 'busybox:test']);
     expect(history.out).toMatch(/^(x\n)+$/);
