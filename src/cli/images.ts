@@ -141,9 +141,8 @@ export function register(program: Command): void {
     const tag = repo !== undefined && /:[^/]*$/.test(repo.split('@')[0]!) ? parseRef(repo).tag : undefined;
     if (repo !== undefined) repo = parseRef(repo).name;
     if (repo !== undefined) images = images.filter((i) => i.repoTags.some((t) => parseRef(t).name === repo && (tag === undefined || parseRef(t).tag === tag)));
-    const filtered = await imageFilter(store, images, opts.filter);
-    images = filtered.images;
-    const tagFilter = opts.filter.some((f) => f.startsWith('reference=')) ? filtered.tag : undefined;
+    const { images: kept, tag: tagFilter } = await imageFilter(store, images, opts.filter);
+    images = kept;
     if (opts.tree) {
       const tree = layerTree(images);
       if (opts.format === 'json') printJson(tree);
