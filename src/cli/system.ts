@@ -1,8 +1,11 @@
 /** `layerfs system check|df|prune`: the store's health and disk use, as Docker's `system` commands. */
 import { Command } from 'commander';
 import { createInterface } from 'node:readline';
-import { checkSystem, diskUsage, prune } from '../runtime/system.js';
-import { humanSize } from './format.js';
+import { checkSystem, diskUsage, diskUsageVerbose, prune } from '../runtime/system.js';
+import { humanSize, timeAgo } from './format.js';
+import { parseRef } from '../oci/reference.js';
+import { shortId } from '../oci/digest.js';
+import { containerRow, CONTAINERS } from './ps.js';
 import { openStore, withRoot, type RootOptions } from './store-options.js';
 import { formatRows, type Listing } from './output-format.js';
 
@@ -11,6 +14,25 @@ const DF: Listing = {
   table: 'table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}',
   headers: { Type: 'TYPE', TotalCount: 'TOTAL', Active: 'ACTIVE', Size: 'SIZE', Reclaimable: 'RECLAIMABLE' },
 };
+
+/** docker's `system df -v` sections for what this store has: images and containers. */
+async function verboseUsage(store: Awaited<ReturnType<typeof openStore>>): Promise<string> {
+  const usage = await diskUsageVerbose(store);
+  const images = usage.images.flatMap(({ image, size, shared, containers }) =>
+    (image.repoTags.length ? image.repoTags.map((t) => parseRef(t)) : [{ name: '<none>', tag: '<none>' }]).map((r) => ({
+      Repository: r.name, Tag: r.tag, ID: shortId(image.id), CreatedSince: image.created ? timeAgo(image.created) : 'N/A',
+      Size: humanSize(size), SharedSize: humanSize(shared), UniqueSize: humanSize(size - shared), Containers: String(containers),
+    })),
+  );
+  const containers = usage.containers.map(({ container, size }) => ({ ...containerRow(container, true), Size: humanSize(size) }));
+  return `Images space usage:\n\n${formatRows(undefined, images, DF_IMAGES)}\nContainers space usage:\n\n${formatRows(undefined, containers, DF_CONTAINERS)}`;
+}
+
+const DF_IMAGES: Listing = {
+  table: 'table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}\t{{.SharedSize}}\t{{.UniqueSize}}\t{{.Containers}}',
+  headers: { Repository: 'REPOSITORY', Tag: 'TAG', ID: 'IMAGE ID', CreatedSince: 'CREATED', Size: 'SIZE', SharedSize: 'SHARED SIZE', UniqueSize: 'UNIQUE SIZE', Containers: 'CONTAINERS' },
+};
+const DF_CONTAINERS: Listing = { ...CONTAINERS, table: 'table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.LocalVolumes}}\t{{.Size}}\t{{.RunningFor}}\t{{.Status}}\t{{.Names}}' };
 
 const percent = (part: number, whole: number) => (whole > 0 ? ` (${Math.round((part / whole) * 100)}%)` : '');
 
@@ -49,8 +71,13 @@ export function register(program: Command): void {
     system
       .command('df')
       .description('disk space used by images, containers and layers')
-      .option('--format <format>', "table (default), json (one object a line), 'table TEMPLATE' or a Go TEMPLATE such as '{{.Type}}: {{.Size}}'"),
-  ).action(async (opts: RootOptions & { format?: string }) => {
+      .option('--format <format>', "table (default), json (one object a line), 'table TEMPLATE' or a Go TEMPLATE such as '{{.Type}}: {{.Size}}'")
+      .option('-v, --verbose', 'each image (shared and unique size, containers) and each container (what it wrote)'),
+  ).action(async (opts: RootOptions & { format?: string; verbose?: boolean }) => {
+    if (opts.verbose) {
+      process.stdout.write(await verboseUsage(await openStore(rootOf(opts))));
+      return;
+    }
     const rows = (await diskUsage(await openStore(rootOf(opts)))).map((r) => ({
       Type: r.type, TotalCount: String(r.total), Active: String(r.active), Size: humanSize(r.size), Reclaimable: `${humanSize(r.reclaimable)}${percent(r.reclaimable, r.size)}`,
     }));

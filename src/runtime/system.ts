@@ -8,6 +8,7 @@ import { lstat, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { checkStore, type CheckResult } from '../store/check.js';
 import type { Store, RemoveResult } from '../store/store.js';
+import type { ImageRecord } from '../store/types.js';
 import { spaceOf } from '../store/disk-space.js';
 import { containerDir, isLive, scanContainers, type ContainerState } from './containers.js';
 import { forceUnmount } from './rootfs.js';
@@ -103,6 +104,29 @@ export async function diskUsage(store: Store): Promise<UsageRow[]> {
     { type: 'Containers', total: containers.length, active: containers.filter(isLive).length, size: ctrSize, reclaimable: ctrFree },
     { type: 'Layers', total: layersTotal, active: layersActive, size: layersSize, reclaimable: layersFree },
   ];
+}
+
+/** `system df -v`: each image with what it shares with others and its containers, each container with what it wrote. */
+export interface VerboseUsage {
+  images: Array<{ image: ImageRecord; size: number; shared: number; containers: number }>;
+  containers: Array<{ container: ContainerState; size: number }>;
+}
+
+export async function diskUsageVerbose(store: Store): Promise<VerboseUsage> {
+  const images = await store.images();
+  const { containers } = await scanContainers(store.root);
+  const users = new Map<string, number>();
+  for (const img of images) for (const l of new Set(img.layers.map((x) => x.diffId))) users.set(l, (users.get(l) ?? 0) + 1);
+  const sum = (ls: ImageRecord['layers']) => ls.reduce((n, l) => n + l.unpackedSize, 0);
+  return {
+    images: images.map((image) => ({
+      image,
+      size: sum(image.layers),
+      shared: sum(image.layers.filter((l) => (users.get(l.diffId) ?? 0) > 1)),
+      containers: containers.filter((c) => c.imageId === image.id).length,
+    })),
+    containers: await Promise.all(containers.map(async (container) => ({ container, size: await treeSize(join(containerDir(store.root, container.id), 'upper')) }))),
+  };
 }
 
 export interface PruneResult {

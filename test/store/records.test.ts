@@ -178,6 +178,12 @@ describe('system df and system prune, as Docker', () => {
     expect((await layerfs(store.root, 'system', 'df', '--format', '{{.Type}}={{.TotalCount}}')).stdout).toBe('Images=2\nContainers=2\nLayers=2\n');
     expect(Object.keys(JSON.parse((await layerfs(store.root, 'system', 'df', '--format', 'json')).stdout.split('\n')[0]!) as object)).toEqual(['Active', 'Reclaimable', 'Size', 'TotalCount', 'Type']);
     expect(await layerfs(store.root, 'system', 'df', '--format', '{{.Nope}}')).toMatchObject({ code: 125, stdout: '' });
+    // -v: docker's per-image (shared/unique size, containers) and per-container sections.
+    const verbose = (await layerfs(store.root, 'system', 'df', '-v')).stdout.split('\n');
+    expect(verbose.slice(0, 3)).toEqual(['Images space usage:', '', expect.stringMatching(/^REPOSITORY +TAG +IMAGE ID +CREATED +SIZE +SHARED SIZE +UNIQUE SIZE +CONTAINERS$/)]);
+    expect(verbose.find((l) => l.startsWith('busybox '))).toMatch(/ 2$/);
+    expect(verbose).toContain('Containers space usage:');
+    expect(verbose.filter((l) => / Exited \(0\) /.test(l))).toHaveLength(2);
 
     const before = storeState(store.root);
     expect((await layerfsWith('n\n', store.root, 'system', 'prune')).stdout).toContain('Are you sure you want to continue? [y/N]'); // no -f, no "y": nothing goes
