@@ -28,6 +28,8 @@ PACKAGES=(
   nftables        # nft: the bridge network's NAT and published ports
   iproute2        # ip: the bridge, veth pairs and network namespaces
   buildah         # test/build: interop, the same Dockerfile built by buildah
+  xz-utils        # build: ADD unpacks .tar.xz archives with xz, as docker build does
+  bzip2           # build: ADD unpacks .tar.bz2 archives with bzip2, as docker build does
 )
 
 missing=()

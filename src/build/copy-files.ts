@@ -6,16 +6,17 @@
  * - several sources (named or matched by a glob) need a DEST that ends in `/`;
  * - new files are owned by 0:0 unless `--chown`, keep their mode unless
  *   `--chmod`, and keep their mtime;
- * - ADD unpacks a local tar (plain, gzip or zstd) into DEST, keeping the
- *   owners in the archive.
+ * - ADD unpacks a local tar (plain, gzip, bzip2, xz or zstd) into DEST, keeping the
+ *   owners in the archive;
+ * - files hard-linked to each other inside one source (a directory or an
+ *   archive) stay hard-linked, as Docker's tar-based copy keeps them.
  */
-import { createReadStream } from 'node:fs';
-import { chmod, copyFile, lchown, lutimes, mkdir, mkdtemp, readlink, rm, symlink, lstat } from 'node:fs/promises';
+import { chmod, copyFile, lchown, link, lutimes, mkdir, mkdtemp, readlink, rm, symlink, lstat } from 'node:fs/promises';
 import { basename, join, posix } from 'node:path';
 import type { Stats } from 'node:fs';
 import { DockerfileError } from '../errors.js';
-import { decompress } from '../store/decompress.js';
 import { unpack } from '../store/unpack.js';
+import { archiveBytes, isTar } from './archive.js';
 import { scopedPath, SourceRoot, type Source } from './source-root.js';
 
 export interface CopySpec {
@@ -34,21 +35,6 @@ export interface CopySpec {
 }
 
 interface Meta { mode: number; uid: number; gid: number; mtime: Date }
-
-async function isTar(file: string): Promise<boolean> {
-  const head: Buffer[] = [];
-  let n = 0;
-  try {
-    for await (const c of decompress(createReadStream(file, { end: 1 << 20 }))) {
-      head.push(c);
-      n += c.length;
-      if (n >= 265) break;
-    }
-  } catch {
-    return false;
-  }
-  return Buffer.concat(head).subarray(257, 262).toString('latin1') === 'ustar';
-}
 
 /** `mkdir -p` of container path `path` in `rootfs` (symlinks followed inside it); new dirs are 0755 and owned by `owner` (root). */
 export async function makeDirs(rootfs: string, path: string, owner = { uid: 0, gid: 0 }): Promise<void> {
@@ -71,6 +57,8 @@ export async function copyFiles(rootfs: string, spec: CopySpec): Promise<void> {
     mtime: st.mtime,
   });
   const ensureDir = (path: string) => makeDirs(rootfs, path, spec.owner);
+  /** `dev:ino` of a multiply-linked source file → the host path of its first copy (per source). */
+  let copied = new Map<string, string>();
 
   const setMeta = async (host: string, m: Meta, isLink = false) => {
     await lchown(host, m.uid, m.gid);
@@ -103,8 +91,12 @@ export async function copyFiles(rootfs: string, spec: CopySpec): Promise<void> {
       await symlink(await readlink(abs), host);
       await setMeta(host, metaOf(st, keepOwner), true);
     } else if (st.isFile()) {
+      const key = `${st.dev}:${st.ino}`;
+      const first = st.nlink > 1 ? copied.get(key) : undefined;
+      if (first !== undefined) return link(first, host);
       await copyFile(abs, host);
       await setMeta(host, metaOf(st, keepOwner));
+      if (st.nlink > 1) copied.set(key, host);
     }
     // Sockets, fifos and devices in a context are not copied, as Docker skips them.
   };
@@ -113,11 +105,12 @@ export async function copyFiles(rootfs: string, spec: CopySpec): Promise<void> {
     throw new DockerfileError(`${spec.add ? 'ADD' : 'COPY'} of more than one source: the destination must be a directory and end with a /: ${spec.dest}`);
   }
   for (const s of spec.sources) {
+    copied = new Map();
     if (spec.add && s.stat.isFile() && (await isTar(s.abs))) {
       await ensureDir(spec.dest);
       const tmp = await mkdtemp(join(spec.scratch, 'add-'));
       try {
-        await unpack(decompress(createReadStream(s.abs)), tmp, { source: s.rel });
+        await unpack(archiveBytes(s.abs), tmp, { source: s.rel });
         const unpacked = new SourceRoot(tmp, `archive ${s.rel}`);
         for await (const e of unpacked.walk('', 1)) await put(e.abs, e.rel, e.stat, posix.join(spec.dest, e.rel), unpacked, true);
       } finally {
