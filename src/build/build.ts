@@ -257,7 +257,8 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   ): Promise<boolean> {
     const command = instr.json ?? [...(current.Shell ?? DEFAULT_SHELL), instr.args];
     const envNames = new Set((current.Env ?? []).map((e) => e.split('=')[0]));
-    const argEnv = [...state.args].filter(([k, v]) => v !== undefined && !envNames.has(k)).map(([k, v]) => `${k}=${v}`);
+    // Sorted, as Docker's builder records them (`|2 A=1 B=2 /bin/sh -c ...`).
+    const argEnv = [...state.args].filter(([k, v]) => v !== undefined && !envNames.has(k)).map(([k, v]) => `${k}=${v}`).sort();
     const createdBy = `${argEnv.length ? `|${argEnv.length} ${argEnv.join(' ')} ` : ''}${command.join(' ')}`;
     if (await cachedImage(createdBy)) return true;
     if (!state.image) throw new DockerfileError('RUN needs a base image with a shell: this stage is FROM scratch');
@@ -286,11 +287,14 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       const res = await runContainer({
         root: store.root, image: base.id, command, entrypoint: [], env: argEnv, network: opts.network ?? 'host',
         mounter, stdout: opts.stdout, stderr: opts.stderr, remove: false,
-        onStart: (s) => {
+        // The line comes before the command runs, so its output cannot overtake it.
+        onCreate: (s) => {
           containerId = s.id;
+          emit({ kind: 'running', container: shortId(s.id) });
+        },
+        onStart: (s) => {
           initPid = s.initPid;
           if (interrupted) stop(interrupted);
-          emit({ kind: 'running', container: shortId(s.id) });
         },
         log: (m) => emit({ kind: 'warning', message: m }),
       });

@@ -78,6 +78,8 @@ export interface RunOptions {
   logConfig?: LogConfig;
   /** Called once the command runs. */
   onStart?: (state: ContainerState) => void;
+  /** Called once the container exists, before its command starts (`build` prints "Running in" then, as docker does). */
+  onCreate?: (state: ContainerState) => void;
   /** Messages from the runtime itself (default: stderr). */
   log?: (msg: string) => void;
   /** Capabilities, seccomp, masks, limits (default: docker's defaults). */
@@ -146,6 +148,7 @@ export function claimRuntime(state: ContainerState): void {
 export async function runContainer(opts: RunOptions): Promise<RunResult> {
   const log = opts.log ?? ((m: string) => process.stderr.write(`layerfs: ${m}\n`));
   const { store, state } = await createFromImage(opts);
+  opts.onCreate?.(state);
   claimRuntime(state);
   try {
     await saveState(store.root, state);

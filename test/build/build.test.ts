@@ -4,7 +4,8 @@
  * hello-world Dockerfile, a multi-step build with its cache, multi-stage,
  * .dockerignore and ADD, and the errors that must stop a build.
  */
-import { closeSync, existsSync, openSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -178,6 +179,45 @@ describe('context rules', () => {
     expect(added.map((e) => [e.name, e.uid, e.gid])).toEqual([['unpacked/', 0, 0], ['unpacked/pkg/', 0, 0], ['unpacked/pkg/readme', 7, 8]]);
     const globbed = await layerEntries(t.store, img.layers[2]!);
     expect(globbed.map((e) => [e.name, e.mode.toString(8)])).toEqual([['txt/', '755'], ['txt/a.txt', '600'], ['txt/b.txt', '600']]);
+  });
+});
+
+describe('archives and hard links, as Docker keeps them', () => {
+  it('ADD unpacks bzip2 and xz tars; hard links stay links within a COPY or an ADD', async () => {
+    const plain = await tarOf([
+      { name: 'pkg/' }, { name: 'pkg/f', content: 'one inode\n', uid: 7, gid: 8 },
+      { name: 'pkg/hl', type: 'link', linkname: 'pkg/f' },
+    ]);
+    const ctx = context({ Dockerfile: 'FROM scratch\nADD p.tar.bz2 /b/\nADD p.tar.xz /x/\nCOPY tree /t/\n', 'tree/f': 'same\n', 'p.tar': plain });
+    execFileSync('sh', ['-c', 'bzip2 -c p.tar > p.tar.bz2 && xz -c p.tar > p.tar.xz && ln tree/f tree/hl'], { cwd: ctx });
+    const res = await buildCaptured(t.root, { context: ctx });
+    const img = await t.store.resolve(res.id);
+    const entries = await Promise.all(img.layers.map((l) => layerEntries(t.store, l)));
+    const show = (items: Awaited<ReturnType<typeof layerEntries>>) => items.map((e) => [e.name, e.type, e.linkname ?? e.uid]);
+    expect(show(entries[0]!)).toEqual([['b/', 'directory', 0], ['b/pkg/', 'directory', 0], ['b/pkg/f', 'file', 7], ['b/pkg/hl', 'link', 'b/pkg/f']]);
+    expect(show(entries[1]!)).toEqual([['x/', 'directory', 0], ['x/pkg/', 'directory', 0], ['x/pkg/f', 'file', 7], ['x/pkg/hl', 'link', 'x/pkg/f']]);
+    expect(show(entries[2]!)).toEqual([['t/', 'directory', 0], ['t/f', 'file', 0], ['t/hl', 'link', 't/f']]);
+  });
+});
+
+describe('RUN and its build args', () => {
+  it('records the args it saw sorted, as Docker does, and prints "Running in" before the command runs', async () => {
+    const ctx = context({ Dockerfile: 'FROM busybox:test\nARG ZED=last\nARG ABC\nRUN echo first-output\n' });
+    const outFile = join(ctx, 'out');
+    const fd = openSync(outFile, 'w');
+    const seenAtRunning: string[] = [];
+    try {
+      const res = await build({
+        root: t.root, context: ctx, buildArgs: { ABC: 'first' }, stdout: fd, stderr: fd,
+        onEvent: (e) => void (e.kind === 'running' && seenAtRunning.push(readFileSync(outFile, 'utf8'))),
+      });
+      const config = await t.store.config(await t.store.resolve(res.id));
+      expect(config.history?.at(-1)?.created_by).toBe('|2 ABC=first ZED=last /bin/sh -c echo first-output');
+    } finally {
+      closeSync(fd);
+    }
+    expect(seenAtRunning).toEqual(['']);
+    expect(readFileSync(outFile, 'utf8')).toBe('first-output\n');
   });
 });
 
