@@ -124,9 +124,10 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
 
   const globals = new Map<string, string | undefined>();
   for (const a of df.globalArgs) {
-    const [name, def] = splitArg(a, df.escape, envLookup(globals));
-    declared.add(name);
-    globals.set(name, buildArgs[name] ?? def);
+    for (const [name, def] of splitArgs(a, df.escape, envLookup(globals))) {
+      declared.add(name);
+      globals.set(name, buildArgs[name] ?? def);
+    }
   }
 
   const done: StageState[] = [];
@@ -227,10 +228,12 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     const current: ContainerConfig = state.config.config ?? {};
 
     if (instr.keyword === 'ARG') {
-      const [name, def] = splitArg(instr, df.escape, lookup);
-      declared.add(name);
-      state.args.set(name, buildArgs[name] ?? def ?? globals.get(name));
-      return metadataStep(current, `${NOP} ARG ${instr.args}`);
+      const pairs = splitArgs(instr, df.escape, lookup);
+      for (const [name, def] of pairs) {
+        declared.add(name);
+        state.args.set(name, buildArgs[name] ?? def ?? globals.get(name));
+      }
+      return metadataStep(current, `${NOP} ARG ${pairs.map(([k, v]) => (v === undefined ? k : `${k}=${v}`)).join(' ')}`);
     }
     if (instr.keyword === 'MAINTAINER') {
       const author = expand(instr.args, lookup, df.escape);
@@ -401,11 +404,12 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   }
 }
 
-/** `ARG NAME[=default]`: the name and the substituted default. */
-function splitArg(instr: Instruction, escape: string, lookup: Lookup): [string, string | undefined] {
-  const word = splitRaw(instr.args, escape)[0]!;
-  const eq = word.indexOf('=');
-  return eq < 0 ? [word, undefined] : [word.slice(0, eq), expand(word.slice(eq + 1), lookup, escape)];
+/** `ARG NAME[=default] ...`: each name with its substituted default, all against the variables before the line. */
+function splitArgs(instr: Instruction, escape: string, lookup: Lookup): Array<[string, string | undefined]> {
+  return splitRaw(instr.args, escape).map((word) => {
+    const eq = word.indexOf('=');
+    return eq < 0 ? [word, undefined] : [word.slice(0, eq), expand(word.slice(eq + 1), lookup, escape)];
+  });
 }
 
 function targetIndex(df: Dockerfile, target: string | undefined): number {

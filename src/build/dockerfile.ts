@@ -135,8 +135,8 @@ export function parseInstruction(text: string, file: string, line: number, escap
     }
     case 'ARG': {
       const w = words();
-      need(w.length === 1, 'takes one NAME or NAME=default');
-      need(/^[A-Za-z_][A-Za-z0-9_]*$/.test(w[0]!.split('=')[0]!), `name '${w[0]!.split('=')[0]}' is not a valid variable name`);
+      need(w.length > 0, 'takes NAME or NAME=default (several may follow)');
+      for (const a of w) need(/^[A-Za-z_][A-Za-z0-9_]*$/.test(a.split('=')[0]!), `name '${a.split('=')[0]}' is not a valid variable name`);
       break;
     }
     case 'ENV':

@@ -201,8 +201,8 @@ describe('archives and hard links, as Docker keeps them', () => {
 });
 
 describe('RUN and its build args', () => {
-  it('records the args it saw sorted, as Docker does, and prints "Running in" before the command runs', async () => {
-    const ctx = context({ Dockerfile: 'FROM busybox:test\nARG ZED=last\nARG ABC\nRUN echo first-output\n' });
+  it('takes several ARGs on a line, records the args RUN saw sorted, and prints "Running in" before the command runs', async () => {
+    const ctx = context({ Dockerfile: 'FROM busybox:test\nARG ZED=last ABC\nRUN echo first-output\n' });
     const outFile = join(ctx, 'out');
     const fd = openSync(outFile, 'w');
     const seenAtRunning: string[] = [];
@@ -212,7 +212,7 @@ describe('RUN and its build args', () => {
         onEvent: (e) => void (e.kind === 'running' && seenAtRunning.push(readFileSync(outFile, 'utf8'))),
       });
       const config = await t.store.config(await t.store.resolve(res.id));
-      expect(config.history?.at(-1)?.created_by).toBe('|2 ABC=first ZED=last /bin/sh -c echo first-output');
+      expect(config.history?.slice(-2).map((h) => h.created_by)).toEqual(['/bin/sh -c #(nop)  ARG ZED=last ABC', '|2 ABC=first ZED=last /bin/sh -c echo first-output']);
     } finally {
       closeSync(fd);
     }
@@ -254,6 +254,16 @@ describe('errors', () => {
     // The ENV step succeeded: it is in the cache.
     const again = await tryBuild(t.root, { context: ctx });
     expect(again.events.filter((e) => e.kind === 'cache')).toHaveLength(1);
+  });
+});
+
+describe('a RUN whose container cannot start', () => {
+  it('fails the build and leaves no container behind (USER names no one in /etc/passwd)', async () => {
+    const ctx = context({ Dockerfile: 'FROM busybox:test\nUSER nosuch\nRUN true\n' });
+    const res = await tryBuild(t.root, { context: ctx, tags: ['nouser:test'] });
+    expect('error' in res && res.error.message).toMatch(/unable to find user nosuch/);
+    expect(existsSync(join(t.root, 'containers')) ? readdirSync(join(t.root, 'containers')) : []).toEqual([]);
+    await expect(t.store.resolve('nouser:test')).rejects.toBeInstanceOf(UnknownImageError);
   });
 });
 
