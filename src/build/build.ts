@@ -209,8 +209,8 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       created,
       history: [...(state.config.history ?? []), { created, created_by: createdBy, ...entry }],
     });
-    const cachedImage = async (createdBy: string) => {
-      const hit = opts.noCache ? null : await findCached(store, parent, createdBy);
+    const cachedImage = async (createdBy: string, config?: ContainerConfig) => {
+      const hit = opts.noCache ? null : await findCached(store, parent, createdBy, config);
       if (hit) {
         emit({ kind: 'cache' });
         state.image = hit;
@@ -219,7 +219,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       return hit !== null;
     };
     const metadataStep = async (config: ContainerConfig, createdBy: string, extra: Partial<ImageConfig> = {}) => {
-      if (await cachedImage(createdBy)) return true;
+      if (await cachedImage(createdBy, config)) return true;
       const next = { ...nextConfig(config, createdBy, { empty_layer: true }), ...extra };
       state.image = await store.addImage({ config: next, layers: state.image?.layers ?? [], parent });
       state.config = next;

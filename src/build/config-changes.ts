@@ -19,7 +19,7 @@ export const METADATA_KEYWORDS = new Set<Keyword>([...CHANGE_KEYWORDS, 'SHELL', 
 
 export interface Applied {
   config: ContainerConfig;
-  /** The instruction after substitution, for the history entry and the cache key. */
+  /** The instruction after substitution, in Docker's history form (a cache hit also needs the same config). */
   text: string;
 }
 
@@ -36,7 +36,14 @@ export function keyValues(instr: Instruction, lookup: Lookup, escape = '\\'): Ar
   });
 }
 
-const quoted = (s: string) => (/^[^\s"'\\$]*$/.test(s) && s !== '' ? s : JSON.stringify(s));
+/**
+ * A list as Go's `%q` prints it, which is how Docker's builder writes CMD and
+ * ENTRYPOINT into the history: `["nginx" "-g" "daemon off;"]`.
+ */
+const goQuoted = (list: string[]) =>
+  `[${list.map((s) => JSON.stringify(s).replace(/\\(\\|u00([0-9a-f]{2}))/g, (m, _, hex?: string) => (hex ? `\\x${hex}` : m))).join(' ')}]`;
+/** A list as Go's `%v` prints it (VOLUME and SHELL in the history): `[/data /logs]`. */
+const goList = (list: string[]) => `[${list.join(' ')}]`;
 
 function ports(words: string[]): string[] {
   return words.flatMap((w) => {
@@ -56,13 +63,13 @@ export function applyMetadata(config: ContainerConfig, instr: Instruction, looku
   switch (instr.keyword) {
     case 'CMD':
       c.Cmd = command();
-      return { config: c, text: `CMD ${JSON.stringify(c.Cmd)}` };
+      return { config: c, text: `CMD ${goQuoted(c.Cmd)}` };
     case 'ENTRYPOINT':
       c.Entrypoint = command();
-      return { config: c, text: `ENTRYPOINT ${JSON.stringify(c.Entrypoint)}` };
+      return { config: c, text: `ENTRYPOINT ${goQuoted(c.Entrypoint)}` };
     case 'SHELL':
       c.Shell = instr.json!;
-      return { config: c, text: `SHELL ${JSON.stringify(c.Shell)}` };
+      return { config: c, text: `SHELL ${goList(c.Shell)}` };
     case 'ENV': {
       const pairs = keyValues(instr, lookup, escape);
       const env = [...(c.Env ?? [])];
@@ -73,23 +80,25 @@ export function applyMetadata(config: ContainerConfig, instr: Instruction, looku
         else env.push(`${k}=${v}`);
       }
       c.Env = env;
-      return { config: c, text: `ENV ${pairs.map(([k, v]) => `${k}=${quoted(v)}`).join(' ')}` };
+      return { config: c, text: `ENV ${pairs.map(([k, v]) => `${k}=${v}`).join(' ')}` };
     }
     case 'LABEL': {
       const pairs = keyValues(instr, lookup, escape);
       c.Labels = { ...(c.Labels ?? {}), ...Object.fromEntries(pairs) };
-      return { config: c, text: `LABEL ${pairs.map(([k, v]) => `${quoted(k)}=${quoted(v)}`).join(' ')}` };
+      return { config: c, text: `LABEL ${pairs.map(([k, v]) => `${k}=${v}`).join(' ')}` };
     }
     case 'EXPOSE': {
-      const list = ports(words());
+      // `EXPOSE $PORTS` with PORTS="80 443" is two ports, as in Docker (its only word-to-words expansion).
+      const written = words().flatMap((w) => w.split(/\s+/).filter(Boolean));
+      const list = ports(written);
       c.ExposedPorts = { ...(c.ExposedPorts ?? {}), ...Object.fromEntries(list.map((p) => [p, {}])) };
-      return { config: c, text: `EXPOSE ${list.join(' ')}` };
+      return { config: c, text: `EXPOSE ${written.join(' ')}` };
     }
     case 'VOLUME': {
       const list = instr.json ?? words();
       if (list.some((v) => v.trim() === '')) throw new DockerfileError('VOLUME specified can not be an empty string');
       c.Volumes = { ...(c.Volumes ?? {}), ...Object.fromEntries(list.map((v) => [v, {}])) };
-      return { config: c, text: `VOLUME ${JSON.stringify(list)}` };
+      return { config: c, text: `VOLUME ${goList(list)}` };
     }
     case 'WORKDIR': {
       const dir = expand(instr.args, lookup, escape);

@@ -257,6 +257,29 @@ describe('errors', () => {
   });
 });
 
+describe('history entries as Docker writes them', () => {
+  it('CMD and ENTRYPOINT as Go %q, VOLUME and SHELL as %v, ENV, LABEL and EXPOSE as written; a cache hit needs the same config', async () => {
+    const lines = [
+      'ENV MODE="demo mode" PORTS="80/udp 443"', 'LABEL "com.x"="a b"', 'EXPOSE $PORTS', 'VOLUME ["/data", "/logs"]',
+      'SHELL ["/bin/sh", "-ec"]', 'ENTRYPOINT ["/bin/sh", "-c"]', 'CMD ["echo \\"$MODE\\"", "x"]',
+    ];
+    const res = await buildCaptured(t.root, { context: context({ Dockerfile: `FROM busybox:test\n${lines.join('\n')}\n` }) });
+    const config = await t.store.config(await t.store.resolve(res.id));
+    expect(config.history?.slice(-lines.length).map((h) => h.created_by)).toEqual([
+      '/bin/sh -c #(nop)  ENV MODE=demo mode PORTS=80/udp 443', '/bin/sh -c #(nop)  LABEL com.x=a b', '/bin/sh -c #(nop)  EXPOSE 80/udp 443',
+      '/bin/sh -c #(nop)  VOLUME [/data /logs]', '/bin/sh -c #(nop)  SHELL [/bin/sh -ec]', '/bin/sh -c #(nop)  ENTRYPOINT ["/bin/sh" "-c"]',
+      '/bin/sh -c #(nop)  CMD ["echo \\"$MODE\\"" "x"]',
+    ]);
+    expect(config.config?.ExposedPorts).toEqual({ '80/udp': {}, '443/tcp': {} });
+    // One variable or two: the same history text, not the same step.
+    const one = await buildCaptured(t.root, { context: context({ Dockerfile: 'FROM busybox:test\nENV A="b c=d"\n' }) });
+    const two = await buildCaptured(t.root, { context: context({ Dockerfile: 'FROM busybox:test\nENV A=b c=d\n' }) });
+    expect(two.events.filter((e) => e.kind === 'cache')).toEqual([]);
+    expect((await t.store.config(await t.store.resolve(two.id))).config?.Env?.slice(-2)).toEqual(['A=b', 'c=d']);
+    expect(two.id).not.toBe(one.id);
+  });
+});
+
 describe('a RUN whose container cannot start', () => {
   it('fails the build and leaves no container behind (USER names no one in /etc/passwd)', async () => {
     const ctx = context({ Dockerfile: 'FROM busybox:test\nUSER nosuch\nRUN true\n' });
