@@ -103,6 +103,8 @@ const scratchConfig = (): ImageConfig => ({
 });
 
 const NOP = '/bin/sh -c #(nop) ';
+/** Build args every RUN gets without an ARG (Docker's predefined ARGs). */
+const PROXY_ARGS = new Set(['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'FTP_PROXY', 'ftp_proxy', 'NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy']);
 
 export async function build(opts: BuildOptions): Promise<BuildResult> {
   const emit = opts.onEvent ?? (() => {});
@@ -183,7 +185,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     done.push(state);
   }
 
-  const unused = Object.keys(buildArgs).filter((k) => !declared.has(k));
+  const unused = Object.keys(buildArgs).filter((k) => !declared.has(k) && !PROXY_ARGS.has(k)).sort();
   if (unused.length) emit({ kind: 'warning', message: `[Warning] One or more build-args [${unused.join(' ')}] were not consumed` });
   const final = done.at(-1)!.image;
   if (!final) throw new BuildError('no image was generated: the last stage is an empty FROM scratch');
@@ -263,6 +265,8 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     // Sorted, as Docker's builder records them (`|2 A=1 B=2 /bin/sh -c ...`).
     const argEnv = [...state.args].filter(([k, v]) => v !== undefined && !envNames.has(k)).map(([k, v]) => `${k}=${v}`).sort();
     const createdBy = `${argEnv.length ? `|${argEnv.length} ${argEnv.join(' ')} ` : ''}${command.join(' ')}`;
+    // The proxy args need no ARG, and stay out of the history and the cache key unless declared, as in Docker.
+    const proxies = Object.entries(buildArgs).filter(([k]) => PROXY_ARGS.has(k) && !state.args.has(k) && !envNames.has(k)).map(([k, v]) => `${k}=${v}`);
     if (await cachedImage(createdBy)) return true;
     if (!state.image) throw new DockerfileError('RUN needs a base image with a shell: this stage is FROM scratch');
     const base = state.image;
@@ -288,7 +292,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     };
     try {
       const res = await runContainer({
-        root: store.root, image: base.id, command, entrypoint: [], env: argEnv, network: opts.network ?? 'host',
+        root: store.root, image: base.id, command, entrypoint: [], env: [...argEnv, ...proxies], network: opts.network ?? 'host',
         mounter, stdout: opts.stdout, stderr: opts.stderr, remove: false,
         // The line comes before the command runs, so its output cannot overtake it.
         onCreate: (s) => {

@@ -201,23 +201,29 @@ describe('archives and hard links, as Docker keeps them', () => {
 });
 
 describe('RUN and its build args', () => {
-  it('takes several ARGs on a line, records the args RUN saw sorted, and prints "Running in" before the command runs', async () => {
-    const ctx = context({ Dockerfile: 'FROM busybox:test\nARG ZED=last ABC\nRUN echo first-output\n' });
+  it('takes several ARGs on a line, records the args RUN saw sorted, passes the proxy args, prints "Running in" before the command runs', async () => {
+    const ctx = context({ Dockerfile: 'FROM busybox:test\nARG ZED=last ABC\nRUN echo first-output $http_proxy\n' });
     const outFile = join(ctx, 'out');
     const fd = openSync(outFile, 'w');
     const seenAtRunning: string[] = [];
+    const warnings: string[] = [];
     try {
       const res = await build({
-        root: t.root, context: ctx, buildArgs: { ABC: 'first' }, stdout: fd, stderr: fd,
-        onEvent: (e) => void (e.kind === 'running' && seenAtRunning.push(readFileSync(outFile, 'utf8'))),
+        root: t.root, context: ctx, buildArgs: { ABC: 'first', http_proxy: 'http://proxy:3128', ZZ: '1', YY: '2' }, stdout: fd, stderr: fd,
+        onEvent: (e) => {
+          if (e.kind === 'running') seenAtRunning.push(readFileSync(outFile, 'utf8'));
+          if (e.kind === 'warning') warnings.push(e.message);
+        },
       });
       const config = await t.store.config(await t.store.resolve(res.id));
-      expect(config.history?.slice(-2).map((h) => h.created_by)).toEqual(['/bin/sh -c #(nop)  ARG ZED=last ABC', '|2 ABC=first ZED=last /bin/sh -c echo first-output']);
+      expect(config.history?.slice(-2).map((h) => h.created_by)).toEqual(['/bin/sh -c #(nop)  ARG ZED=last ABC', '|2 ABC=first ZED=last /bin/sh -c echo first-output $http_proxy']);
     } finally {
       closeSync(fd);
     }
     expect(seenAtRunning).toEqual(['']);
-    expect(readFileSync(outFile, 'utf8')).toBe('first-output\n');
+    // http_proxy is one of Docker's predefined args: RUN sees it, no ARG needed, and it is no unconsumed arg.
+    expect(readFileSync(outFile, 'utf8')).toBe('first-output http://proxy:3128\n');
+    expect(warnings).toEqual(['[Warning] One or more build-args [YY ZZ] were not consumed']);
   });
 });
 
