@@ -47,6 +47,8 @@ export interface BuildOptions {
   context: string;
   /** Default: CONTEXT/Dockerfile. */
   dockerfile?: string;
+  /** The Dockerfile's text itself (`-f -`); `dockerfile` then only names it in errors (default `Dockerfile`). */
+  dockerfileText?: string;
   tags?: string[];
   buildArgs?: Record<string, string>;
   noCache?: boolean;
@@ -109,8 +111,8 @@ const PROXY_ARGS = new Set(['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_pr
 export async function build(opts: BuildOptions): Promise<BuildResult> {
   const emit = opts.onEvent ?? (() => {});
   const store = await Store.open(opts.root);
-  const file = opts.dockerfile ?? join(opts.context, 'Dockerfile');
-  const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+  const file = opts.dockerfileText !== undefined ? opts.dockerfile ?? 'Dockerfile' : opts.dockerfile ?? join(opts.context, 'Dockerfile');
+  const text = opts.dockerfileText ?? await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
     throw new BuildError(`cannot read the Dockerfile ${file}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`);
   });
   const df: Dockerfile = parseDockerfile(text, file);

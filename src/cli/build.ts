@@ -1,5 +1,10 @@
 /** `layerfs build [flags] CONTEXT`: prints the build's events in Docker's classic builder layout. */
 import { openSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { decompress } from '../store/decompress.js';
+import { unpack } from '../store/unpack.js';
 import { Command, Option } from 'commander';
 import { BuildError, UsageError } from '../errors.js';
 import { build, type BuildEvent } from '../build/build.js';
@@ -26,6 +31,38 @@ function line(e: BuildEvent): string {
   }
 }
 
+async function readStdin(): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/**
+ * `build -` as docker's: stdin is a context tar (plain or compressed) or a
+ * Dockerfile alone (then the context is empty); `-f -` reads only the
+ * Dockerfile from stdin. Gives the context dir, the Dockerfile's text when
+ * it came on stdin, and what to remove afterwards.
+ */
+async function stdinSources(contextDir: string, file: string | undefined): Promise<{ context: string; text?: string; temp?: string }> {
+  if (contextDir !== '-') return file === '-' ? { context: contextDir, text: (await readStdin()).toString('utf8') } : { context: contextDir };
+  if (file === '-') throw new UsageError('invalid argument: cannot use stdin for both the build context and the Dockerfile');
+  const input = await readStdin();
+  const temp = await mkdtemp(join(tmpdir(), 'layerfs-context-'));
+  try {
+    const head: Buffer[] = [];
+    for await (const c of decompress((async function* () {
+      yield input;
+    })())) head.push(c);
+    const plain = Buffer.concat(head);
+    if (plain.subarray(257, 262).toString('latin1') !== 'ustar') return { context: temp, text: input.toString('utf8'), temp };
+    await unpack([plain], temp, { source: 'the context on stdin' });
+    return { context: temp, temp };
+  } catch (err) {
+    await rm(temp, { recursive: true, force: true });
+    throw err;
+  }
+}
+
 function buildArgs(list: string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const a of list) {
@@ -43,9 +80,9 @@ export function register(program: Command): void {
   program
     .command('build')
     .description('build an image from a Dockerfile: one layer per RUN, COPY and ADD, cached between builds')
-    .argument('<context>', 'the build context directory (COPY and ADD read from it; .dockerignore applies)')
+    .argument('<context>', 'the build context directory (COPY and ADD read from it; .dockerignore applies); - reads a context tar or a lone Dockerfile from stdin')
     .option('-t, --tag <name[:tag]>', 'tag the image; may repeat', collect, [])
-    .option('-f, --file <path>', 'the Dockerfile (default: CONTEXT/Dockerfile)')
+    .option('-f, --file <path>', 'the Dockerfile (default: CONTEXT/Dockerfile); - reads it from stdin')
     .option('--build-arg <K=V>', 'set a build-time variable declared with ARG; may repeat', collect, [])
     .option('--no-cache', 'build every step again')
     .option('--target <stage>', 'build up to this stage (FROM ... AS stage)')
@@ -69,9 +106,11 @@ Example:
         else if (!flags.quiet) process.stdout.write(`${line(e)}\n`);
       };
       const quietFd = flags.quiet ? openSync('/dev/null', 'w') : undefined;
+      const stdin = await stdinSources(contextDir, flags.file);
       try {
         const res = await build({
-          root: flags.root, context: contextDir, dockerfile: flags.file, tags: flags.tag, buildArgs: buildArgs(flags.buildArg),
+          root: flags.root, context: stdin.context, tags: flags.tag, buildArgs: buildArgs(flags.buildArg),
+          ...(stdin.text !== undefined ? { dockerfileText: stdin.text } : flags.file !== undefined ? { dockerfile: stdin.temp ? join(stdin.temp, flags.file) : flags.file } : {}),
           noCache: !flags.cache, registry: { insecure: flags.insecure }, target: flags.target, network: flags.network, mounter: flags.rootfs,
           ...(quietFd !== undefined ? { stdout: quietFd, stderr: quietFd } : { onPullProgress: new LayerProgress(process.stdout).listener() }),
           onEvent: print, forwardSignals: true,
@@ -81,6 +120,8 @@ Example:
         if (!(err instanceof BuildError)) throw err;
         process.stderr.write(`layerfs: ${err.message}\n`);
         process.exitCode = err.exitCode;
+      } finally {
+        if (stdin.temp) await rm(stdin.temp, { recursive: true, force: true });
       }
     });
 }

@@ -3,7 +3,7 @@
  * CLI (`npm run build` first): Docker's classic builder output, -q, exit
  * codes, `images --tree` with a build as a branch under its base.
  */
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -28,6 +28,20 @@ async function layerfs(...args: string[]): Promise<Ran> {
     const e = err as { code?: number; stdout?: string; stderr?: string };
     return { code: typeof e.code === 'number' ? e.code : -1, out: e.stdout ?? '', err: e.stderr ?? '' };
   }
+}
+
+/** `layerfs ARGS` with `input` on its stdin. */
+function layerfsStdin(input: Buffer | string, ...args: string[]): Promise<Ran> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [LAYERFS_BIN, ...args], { env: { ...process.env, LAYERFS_ROOT: t.root } });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, out, err }));
+    child.stdin.end(input);
+  });
 }
 
 const ctx = (files: Parameters<typeof writeContext>[0]) => {
@@ -101,6 +115,23 @@ it.each([
   expect(res.err.endsWith(err)).toBe(true);
   expect(res.err.split('\n').filter(Boolean)).toHaveLength(1);
   expect((await layerfs('images', 'no')).out.split('\n').filter(Boolean)).toHaveLength(1);
+});
+
+it('reads the Dockerfile from stdin (-f -), or the whole context: a tar, or a lone Dockerfile with an empty context', async () => {
+  const dir = ctx({ a: 'from the context\n' });
+  const dockerfile = 'FROM busybox:test\nCOPY a /a\nCMD ["cat", "/a"]\n';
+  const viaFile = await layerfsStdin(dockerfile, 'build', '-q', '-f', '-', '-t', 'stdin:file', dir);
+  expect(viaFile.code).toBe(0);
+  expect((await layerfs('run', '--rm', 'stdin:file')).out).toBe('from the context\n');
+  const tar = execFileSync('tar', ['-cz', '-f', '-', '-C', dir, 'a', '-C', ctx({ 'Dockerfile.ci': dockerfile }), 'Dockerfile.ci']);
+  const viaTar = await layerfsStdin(tar, 'build', '-f', 'Dockerfile.ci', '-t', 'stdin:tar', '-');
+  expect(viaTar.code).toBe(0);
+  expect(viaTar.out).toContain(' ---> Using cache');
+  expect((await layerfs('images', '-q', '--no-trunc', 'stdin:tar')).out).toBe((await layerfs('images', '-q', '--no-trunc', 'stdin:file')).out);
+  const lone = await layerfsStdin(dockerfile, 'build', '-');
+  expect(lone.code).toBe(1);
+  expect(lone.err).toBe('layerfs: Dockerfile:2: COPY: a: not found in the build context\n');
+  expect((await layerfsStdin('', 'build', '-f', '-', '-')).err).toMatch(/cannot use stdin for both/);
 });
 
 it('import and commit take --change', async () => {
