@@ -123,11 +123,14 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
 
   const last = targetIndex(df, opts.target);
   const stages = df.stages.slice(0, last + 1);
-  const total = stages.reduce((n, s) => n + 1 + s.instructions.length, 0);
+  // Docker's count: the ARGs before the first FROM are steps too.
+  const total = df.globalArgs.length + stages.reduce((n, s) => n + 1 + s.instructions.length, 0);
   const declared = new Set<string>();
+  let n = 0;
 
   const globals = new Map<string, string | undefined>();
   for (const a of df.globalArgs) {
+    emit({ kind: 'step', n: ++n, total, text: `ARG ${a.args}` });
     for (const [name, def] of splitArgs(a, df.escape, envLookup(globals))) {
       declared.add(name);
       globals.set(name, buildArgs[name] ?? def);
@@ -135,7 +138,6 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   }
 
   const done: StageState[] = [];
-  let n = 0;
   let cached = 0;
 
   const where = (i: Instruction) => ({ file: df.file, line: i.line });
@@ -171,7 +173,8 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     } catch (err) {
       throw located(err, stage.from);
     }
-    if (state.image) emit({ kind: 'image', id: shortId(state.image.id) });
+    // FROM scratch has no image: Docker prints its ` ---> ` line all the same, empty.
+    emit({ kind: 'image', id: state.image ? shortId(state.image.id) : '' });
 
     for (const instr of stage.instructions) {
       n++;
@@ -421,6 +424,6 @@ function splitArgs(instr: Instruction, escape: string, lookup: Lookup): Array<[s
 function targetIndex(df: Dockerfile, target: string | undefined): number {
   if (target === undefined) return df.stages.length - 1;
   const i = df.stages.findIndex((s) => s.name === target.toLowerCase());
-  if (i < 0) throw new BuildError(`failed to reach build target ${target} in ${df.file}: no stage is named so`);
+  if (i < 0) throw new BuildError(`target stage "${target}" could not be found`);
   return i;
 }

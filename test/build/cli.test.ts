@@ -66,7 +66,7 @@ it('the seed hello-world: build, then run, in the classic builder layout', async
   const built = await layerfs('build', '-t', 'hello', dir);
   expect(built.code).toBe(0);
   expect(ids(built.out)).toBe([
-    'Step 1/3 : FROM scratch', 'Step 2/3 : COPY hello /', ' ---> ID', 'Step 3/3 : CMD ["/hello"]', ' ---> ID',
+    'Step 1/3 : FROM scratch', ' ---> ', 'Step 2/3 : COPY hello /', ' ---> ID', 'Step 3/3 : CMD ["/hello"]', ' ---> ID',
     'Successfully built ID', 'Successfully tagged hello:latest', '',
   ].join('\n'));
   expect((await layerfs('run', '--rm', 'hello')).out).toBe(HELLO_MESSAGE);
