@@ -130,7 +130,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
 
   const globals = new Map<string, string | undefined>();
   for (const a of df.globalArgs) {
-    emit({ kind: 'step', n: ++n, total, text: `ARG ${a.args}` });
+    emit({ kind: 'step', n: ++n, total, text: a.source });
     for (const [name, def] of splitArgs(a, df.escape, envLookup(globals))) {
       declared.add(name);
       globals.set(name, buildArgs[name] ?? def);
@@ -162,7 +162,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
 
   for (const stage of stages) {
     n++;
-    emit({ kind: 'step', n, total, text: `FROM ${stage.from.args}` });
+    emit({ kind: 'step', n, total, text: stage.from.source });
     let state: StageState;
     try {
       const base = expand(stage.base, envLookup(globals), df.escape);
@@ -178,7 +178,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
 
     for (const instr of stage.instructions) {
       n++;
-      emit({ kind: 'step', n, total, text: `${instr.keyword} ${Object.entries(instr.flags).map(([k, v]) => `--${k}=${v} `).join('')}${instr.args}` });
+      emit({ kind: 'step', n, total, text: instr.source });
       try {
         const hit = await runStep(state, instr);
         if (hit) cached++;

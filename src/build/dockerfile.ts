@@ -24,6 +24,8 @@ export interface Instruction {
   args: string;
   /** The exec form, when the arguments are a JSON array of strings. */
   json?: string[];
+  /** The instruction as written (continuations joined): what Docker's `Step N/M :` line shows. */
+  source: string;
 }
 
 export interface Stage {
@@ -121,7 +123,7 @@ export function parseInstruction(text: string, file: string, line: number, escap
   }
 
   const json = JSON_FORMS.has(keyword) ? parseJson(rest) : undefined;
-  const instr: Instruction = { keyword, line, flags, args: rest, ...(json ? { json } : {}) };
+  const instr: Instruction = { keyword, line, flags, args: rest, ...(json ? { json } : {}), source: text.trim() };
   const words = () => splitRaw(rest, escape);
   const need = (ok: boolean, reason: string) => {
     if (!ok) throw new DockerfileError(`${keyword} ${reason}`, where);

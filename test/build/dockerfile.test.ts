@@ -36,6 +36,13 @@ describe('parseDockerfile', () => {
     expect(df.stages[0]!.instructions.map((i) => [i.keyword, i.args, i.json])).toEqual(want);
   });
 
+  it("keeps each instruction as written for Docker's Step lines", () => {
+    const df = parseDockerfile('FROM --platform=linux/amd64 busybox AS b\nrun   echo a \\\n  b\ncopy --chown=1:1 x /y\n');
+    expect([df.stages[0]!.from.source, ...df.stages[0]!.instructions.map((i) => i.source)]).toEqual([
+      'FROM --platform=linux/amd64 busybox AS b', 'run   echo a   b', 'copy --chown=1:1 x /y',
+    ]);
+  });
+
   it('ARG before FROM, stages with names', () => {
     const df = parseDockerfile('ARG BASE=busybox\nFROM ${BASE} AS Build\nRUN true\nFROM scratch\nCOPY --from=build /x /x\n');
     expect(df.globalArgs.map((a) => a.args)).toEqual(['BASE=busybox']);
