@@ -7,7 +7,8 @@
 import { posix } from 'node:path';
 import { DockerfileError } from '../errors.js';
 import type { ImageConfig } from '../oci/config.js';
-import { parseInstruction, type Instruction, type Keyword } from './dockerfile.js';
+import { healthcheckParts, parseInstruction, type Instruction, type Keyword } from './dockerfile.js';
+import { healthcheckText, parseHealthcheck } from './healthcheck.js';
 import { envLookup, expand, splitRaw, type Lookup } from './words.js';
 
 export type ContainerConfig = NonNullable<ImageConfig['config']> & { Shell?: string[] };
@@ -15,7 +16,7 @@ export type ContainerConfig = NonNullable<ImageConfig['config']> & { Shell?: str
 export const DEFAULT_SHELL = ['/bin/sh', '-c'];
 /** What `--change` accepts (docker's list, plus STOPSIGNAL). */
 export const CHANGE_KEYWORDS: Keyword[] = ['CMD', 'ENTRYPOINT', 'ENV', 'EXPOSE', 'LABEL', 'STOPSIGNAL', 'USER', 'VOLUME', 'WORKDIR'];
-export const METADATA_KEYWORDS = new Set<Keyword>([...CHANGE_KEYWORDS, 'SHELL', 'MAINTAINER']);
+export const METADATA_KEYWORDS = new Set<Keyword>([...CHANGE_KEYWORDS, 'SHELL', 'MAINTAINER', 'HEALTHCHECK']);
 
 export interface Applied {
   config: ContainerConfig;
@@ -67,6 +68,12 @@ export function applyMetadata(config: ContainerConfig, instr: Instruction, looku
     case 'ENTRYPOINT':
       c.Entrypoint = command();
       return { config: c, text: `ENTRYPOINT ${goQuoted(c.Entrypoint)}` };
+    case 'HEALTHCHECK': {
+      // Not substituted, as in Docker.
+      const p = healthcheckParts(instr.args);
+      c.Healthcheck = parseHealthcheck(instr.flags, p.type, p.json, p.line);
+      return { config: c, text: `HEALTHCHECK ${healthcheckText(c.Healthcheck)}` };
+    }
     case 'SHELL':
       c.Shell = instr.json!;
       return { config: c, text: `SHELL ${goList(c.Shell)}` };

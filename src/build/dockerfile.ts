@@ -6,10 +6,11 @@
  * Variables are substituted later, per step (words.ts), as Docker does.
  */
 import { DockerfileError } from '../errors.js';
+import { parseHealthcheck } from './healthcheck.js';
 import { splitRaw } from './words.js';
 
 export const KEYWORDS = [
-  'ADD', 'ARG', 'CMD', 'COPY', 'ENTRYPOINT', 'ENV', 'EXPOSE', 'FROM', 'LABEL', 'MAINTAINER',
+  'ADD', 'ARG', 'CMD', 'COPY', 'ENTRYPOINT', 'ENV', 'EXPOSE', 'FROM', 'HEALTHCHECK', 'LABEL', 'MAINTAINER',
   'RUN', 'SHELL', 'STOPSIGNAL', 'USER', 'VOLUME', 'WORKDIR',
 ] as const;
 export type Keyword = (typeof KEYWORDS)[number];
@@ -46,10 +47,12 @@ export interface Dockerfile {
   stages: Stage[];
 }
 
-const FLAGS: Partial<Record<Keyword, string[]>> = { FROM: ['platform'], COPY: ['from', 'chown', 'chmod'], ADD: ['chown', 'chmod'] };
+const FLAGS: Partial<Record<Keyword, string[]>> = {
+  FROM: ['platform'], COPY: ['from', 'chown', 'chmod'], ADD: ['chown', 'chmod'],
+  HEALTHCHECK: ['interval', 'timeout', 'start-period', 'start-interval', 'retries'],
+};
 const JSON_FORMS = new Set<Keyword>(['RUN', 'CMD', 'ENTRYPOINT', 'SHELL', 'COPY', 'ADD', 'VOLUME']);
 const NOT_SUPPORTED: Record<string, string> = {
-  HEALTHCHECK: 'HEALTHCHECK is not supported by layerfs build',
   ONBUILD: 'ONBUILD is not supported by layerfs build',
 };
 const STAGE_NAME = /^[a-z][a-z0-9_.-]*$/;
@@ -89,6 +92,13 @@ function logicalLines(text: string, file: string): { escape: string; lines: Line
   }
   if (cur !== null && cur.text.trim() !== '') lines.push(cur);
   return { escape, lines };
+}
+
+/** HEALTHCHECK's type word (CMD or NONE), and the command after it: its exec form when JSON, and as written. */
+export function healthcheckParts(args: string): { type: string; json?: string[]; line: string } {
+  const m = /^(\S*)\s*([\s\S]*)$/.exec(args)!;
+  const json = parseJson(m[2]!);
+  return { type: m[1]!, line: m[2]!, ...(json ? { json } : {}) };
 }
 
 function parseJson(args: string): string[] | undefined {
@@ -152,6 +162,16 @@ export function parseInstruction(text: string, file: string, line: number, escap
     case 'SHELL':
       need(json !== undefined && json.length > 0, 'needs a JSON array, e.g. SHELL ["/bin/sh", "-c"]');
       break;
+    case 'HEALTHCHECK': {
+      need(rest !== '', 'needs CMD command or NONE');
+      const p = healthcheckParts(rest);
+      try {
+        parseHealthcheck(flags, p.type, p.json, p.line);
+      } catch (err) {
+        throw err instanceof DockerfileError ? new DockerfileError(err.reason, where) : err;
+      }
+      break;
+    }
     case 'COPY':
     case 'ADD':
       need((json ?? words()).length >= 2, 'needs at least one source and a destination');

@@ -28,6 +28,8 @@ export interface ImageConfig {
     StopSignal?: string;
     /** SHELL in a Dockerfile (docker keeps it in the config too). */
     Shell?: string[];
+    /** HEALTHCHECK in a Dockerfile (docker's field; durations in nanoseconds). */
+    Healthcheck?: { Test: string[]; Interval?: number; Timeout?: number; StartPeriod?: number; StartInterval?: number; Retries?: number };
   };
   rootfs: { type: 'layers'; diff_ids: string[] };
   history?: HistoryEntry[];

@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { parseDockerfile } from '../../src/build/dockerfile.js';
 import { expand, expandWords, envLookup } from '../../src/build/words.js';
 import { DockerIgnore } from '../../src/build/dockerignore.js';
-import { applyChanges } from '../../src/build/config-changes.js';
+import { applyChanges, applyMetadata } from '../../src/build/config-changes.js';
+import { goDuration, parseGoDuration } from '../../src/build/healthcheck.js';
 
 describe('parseDockerfile', () => {
   const rows = [
@@ -68,7 +69,13 @@ describe('parseDockerfile', () => {
     ['FROM busybox\nSHELL /bin/bash -c\n', 'Dockerfile:2: SHELL needs a JSON array, e.g. SHELL ["/bin/sh", "-c"]'],
     ['FROM busybox\nUSER a b\n', 'Dockerfile:2: USER takes exactly one argument'],
     ['FROM busybox\n\nRUN\n', 'Dockerfile:3: RUN needs a command'],
-    ['FROM busybox\nHEALTHCHECK CMD true\n', 'Dockerfile:2: HEALTHCHECK is not supported by layerfs build'],
+    ['FROM busybox\nHEALTHCHECK\n', 'Dockerfile:2: HEALTHCHECK needs CMD command or NONE'],
+    ['FROM busybox\nHEALTHCHECK RUN true\n', 'Dockerfile:2: Unknown type "RUN" in HEALTHCHECK (try CMD)'],
+    ['FROM busybox\nHEALTHCHECK NONE x\n', 'Dockerfile:2: HEALTHCHECK NONE takes no arguments'],
+    ['FROM busybox\nHEALTHCHECK --interval=5 CMD true\n', 'Dockerfile:2: time: invalid duration "5"'],
+    ['FROM busybox\nHEALTHCHECK --timeout=10us CMD true\n', 'Dockerfile:2: Interval "timeout" cannot be less than 1ms'],
+    ['FROM busybox\nHEALTHCHECK --retries=-1 CMD true\n', 'Dockerfile:2: --retries cannot be negative (-1)'],
+    ['FROM busybox\nHEALTHCHECK --every=1s CMD true\n', 'Dockerfile:2: HEALTHCHECK does not take the flag --every'],
     ['# escape=x\nFROM busybox\n', "Dockerfile:1: invalid escape character 'x': it must be \\ or `"],
   ];
   it.each(errors)('%j fails: %s', (text, message) => {
@@ -158,5 +165,35 @@ describe('--change', () => {
     ['NOPE x', '--change:1: unknown instruction: NOPE'],
   ])('%s fails: %s', (change, message) => {
     expect(() => applyChanges({}, [change])).toThrow(message);
+  });
+});
+
+describe('HEALTHCHECK', () => {
+  const config = (line: string) => applyMetadata({}, parseDockerfile(`FROM busybox\n${line}\n`).stages[0]!.instructions[0]!, () => undefined);
+  it.each([
+    {
+      line: 'HEALTHCHECK --interval=5m --timeout=3s CMD curl -f http://localhost/ || exit 1',
+      want: { Test: ['CMD-SHELL', 'curl -f http://localhost/ || exit 1'], Interval: 300e9, Timeout: 3e9 },
+      text: 'HEALTHCHECK &{Test:[CMD-SHELL curl -f http://localhost/ || exit 1] Interval:5m0s Timeout:3s StartPeriod:0s StartInterval:0s Retries:0}',
+    },
+    {
+      line: 'HEALTHCHECK --start-period=1m30.5s --start-interval=250ms --retries=3 CMD ["/bin/check", "--fast"]',
+      want: { Test: ['CMD', '/bin/check', '--fast'], StartPeriod: 90.5e9, StartInterval: 250e6, Retries: 3 },
+      text: 'HEALTHCHECK &{Test:[CMD /bin/check --fast] Interval:0s Timeout:0s StartPeriod:1m30.5s StartInterval:250ms Retries:3}',
+    },
+    {
+      line: 'healthcheck --interval=2h NONE',
+      want: { Test: ['NONE'] },
+      text: 'HEALTHCHECK &{Test:[NONE] Interval:0s Timeout:0s StartPeriod:0s StartInterval:0s Retries:0}',
+    },
+  ])('$line', ({ line, want, text }) => {
+    const applied = config(line);
+    expect(applied.config.Healthcheck).toEqual(want);
+    expect(applied.text).toBe(text);
+  });
+
+  it.each([['1h0m0.001s', 3600e9 + 1e6], ['1.5h', 5400e9], ['2h45m', 9900e9], ['300ms', 300e6], ['0', 0]])('%s is %d ns and prints back', (text, ns) => {
+    expect(parseGoDuration(text)).toBe(ns);
+    if (ns !== 0) expect(parseGoDuration(goDuration(ns))).toBe(ns);
   });
 });
