@@ -168,7 +168,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       const base = expand(stage.base, envLookup(globals), df.escape);
       const earlier = done.find((s) => s.stage.name === base.toLowerCase());
       const image = base === 'scratch' ? null : earlier ? earlier.image : await imageFor(base);
-      const config = image ? await store.config(image) : scratchConfig();
+      const config = image ? withDefaultPath(await store.config(image)) : scratchConfig();
       state = { stage, image, config, args: new Map(), cmdSet: false };
     } catch (err) {
       throw located(err, stage.from);
@@ -411,6 +411,13 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     const rootfs = await openStepRootfs(store, image ? store.layerDirs(image) : [], mounter, false);
     return { root: new SourceRoot(rootfs.merged, stage ? `stage ${name}` : `image ${name}`, null, true), rootfs };
   }
+}
+
+/** A base without PATH gets the default one, which the built image then keeps, as with Docker's builder. */
+function withDefaultPath(config: ImageConfig): ImageConfig {
+  const env = config.config?.Env ?? [];
+  if (env.some((e) => e.startsWith('PATH='))) return config;
+  return { ...config, config: { ...config.config, Env: [...env, `PATH=${DEFAULT_PATH}`] } };
 }
 
 /** `ARG NAME[=default] ...`: each name with its substituted default, all against the variables before the line. */

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { helloElf, HELLO_MESSAGE, loadBuiltin } from '../../src/store/hello-world.js';
 import { BuildError, UnknownImageError } from '../../src/errors.js';
 import { build, type BuildEvent } from '../../src/build/build.js';
-import { addBusybox, CHANGES, runCaptured, tempRoot, type TempRoot } from '../runtime/helpers/busybox.js';
+import { addBusybox, busyboxConfig, CHANGES, runCaptured, tempRoot, type TempRoot } from '../runtime/helpers/busybox.js';
 import { tarOf } from '../store/fixtures.js';
 import { push } from '../../src/registry/push.js';
 import { RegistryConfig } from '../../src/registry/registry-config.js';
@@ -287,6 +287,16 @@ describe('history entries as Docker writes them', () => {
     expect(two.events.filter((e) => e.kind === 'cache')).toEqual([]);
     expect((await t.store.config(await t.store.resolve(two.id))).config?.Env?.slice(-2)).toEqual(['A=b', 'c=d']);
     expect(two.id).not.toBe(one.id);
+  });
+});
+
+describe('a base image without PATH', () => {
+  it('gets the default PATH, which ENV can extend and the built image keeps, as Docker does', async () => {
+    await addBusybox(t.store, 'nopath:test', busyboxConfig({ Env: [] }));
+    const ctx = context({ Dockerfile: 'FROM nopath:test\nENV PATH=/opt/bin:$PATH\nRUN echo "$PATH"\n' });
+    const res = await buildCaptured(t.root, { context: ctx });
+    expect(res.out).toBe('/opt/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n');
+    expect((await t.store.config(await t.store.resolve(res.id))).config?.Env).toEqual(['PATH=/opt/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin']);
   });
 });
 
