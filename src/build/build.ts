@@ -353,7 +353,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       try {
         const owner = instr.flags.chown !== undefined ? await chownIds(rootfs.merged, expand(instr.flags.chown, lookup, df.escape)) : undefined;
         await copyFiles(rootfs.merged, {
-          sources, from: from.root, dest: destPath, destIsDir: dest.endsWith('/'), add,
+          sources, from: from.root, dest: destPath, destIsDir: dest.endsWith('/'), add, preserveOwner: instr.flags.from !== undefined && owner === undefined,
           ...(owner ? { owner } : {}), ...(chmod ? { chmod: parseInt(chmod, 8) } : {}), scratch: join(store.root, 'tmp'),
         });
         await rootfs.unmount();

@@ -4,8 +4,9 @@
  * - a file goes to DEST, or into DEST when DEST ends in `/` or is a directory;
  * - a directory's contents (not the directory) go into DEST;
  * - several sources (named or matched by a glob) need a DEST that ends in `/`;
- * - new files are owned by 0:0 unless `--chown`, keep their mode unless
- *   `--chmod`, and keep their mtime;
+ * - new files are owned by 0:0 unless `--chown` (or, with `--from`, keep
+ *   the owners they had there), keep their mode unless `--chmod`, and keep
+ *   their mtime;
  * - ADD unpacks a local tar (plain, gzip, bzip2, xz or zstd) into DEST, keeping the
  *   owners in the archive;
  * - files hard-linked to each other inside one source (a directory or an
@@ -27,6 +28,8 @@ export interface CopySpec {
   /** DEST ends in `/`. */
   destIsDir: boolean;
   owner?: { uid: number; gid: number };
+  /** `COPY --from` without `--chown` keeps the owners the files have in the stage or image, as Docker's builder does. */
+  preserveOwner?: boolean;
   chmod?: number;
   /** ADD: unpack local archives. */
   add: boolean;
@@ -120,13 +123,13 @@ export async function copyFiles(rootfs: string, spec: CopySpec): Promise<void> {
     }
     if (s.stat.isDirectory()) {
       await ensureDir(spec.dest);
-      for await (const e of spec.from.walk(s.rel, 1, s.abs)) await put(e.abs, e.rel, e.stat, posix.join(spec.dest, basename(e.abs)), spec.from, false);
+      for await (const e of spec.from.walk(s.rel, 1, s.abs)) await put(e.abs, e.rel, e.stat, posix.join(spec.dest, basename(e.abs)), spec.from, spec.preserveOwner === true);
       continue;
     }
     const host = await scopedPath(rootfs, spec.dest);
     const intoDir = spec.destIsDir || (await lstat(host).catch(() => null))?.isDirectory() === true;
     const to = intoDir ? posix.join(spec.dest, basename(s.rel || s.abs)) : spec.dest;
     await ensureDir(posix.dirname(to));
-    await put(s.abs, s.rel, s.stat, to, spec.from, false);
+    await put(s.abs, s.rel, s.stat, to, spec.from, spec.preserveOwner === true);
   }
 }

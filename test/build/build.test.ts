@@ -152,6 +152,11 @@ describe('multi-stage', () => {
     expect(img.layers).toHaveLength(2);
     expect((await layerEntries(t.store, img.layers[0]!)).map((e) => [e.name, e.size])).toEqual([['artifact', 6]]);
     expect((await layerEntries(t.store, img.layers[1]!)).map((e) => e.name)).toEqual(['etc/', 'etc/passwd']);
+    const owners = await buildCaptured(t.root, { context: context({ Dockerfile: 'FROM scratch\nCOPY --from=busybox:test /home /h/\nCOPY --from=busybox:test --chown=7:7 /home /c/\n' }) });
+    const ownersImg = await t.store.resolve(owners.id);
+    // Without --chown, COPY --from keeps the owners the image has (Docker's preserveOwnership).
+    expect((await layerEntries(t.store, ownersImg.layers[0]!)).map((e) => [e.name, e.uid, e.gid])).toEqual([['h/', 0, 0], ['h/app/', 1000, 1000]]);
+    expect((await layerEntries(t.store, ownersImg.layers[1]!)).map((e) => [e.name, e.uid, e.gid])).toEqual([['c/', 7, 7], ['c/app/', 7, 7]]);
     const target = await buildCaptured(t.root, { context: ctx, target: 'builder', tags: ['stages:builder'] });
     expect(target.events.filter((e) => e.kind === 'cache')).toHaveLength(1);
     expect((await t.store.resolve('stages:builder')).layers).toHaveLength(2);
