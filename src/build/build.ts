@@ -345,8 +345,10 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       if (instr.flags.from !== undefined) from = await fromSource(state, expand(instr.flags.from, lookup, df.escape));
       const sources = await from.root.resolve(patterns, instr.keyword);
       const digest = await from.root.digest(sources);
-      const flagText = Object.entries(instr.flags).map(([k, v]) => `--${k}=${v} `).join('');
-      const createdBy = `${NOP}${instr.keyword} ${flagText}${digest} in ${destPath} `;
+      // Docker's form: `COPY --chown=1:1 file:<sha256> in dest ` (--from is not named: the digest covers what it took).
+      // DEST as written is enough: a WORKDIR that would resolve it differently makes a different parent.
+      const flagText = Object.entries(instr.flags).filter(([k]) => k !== 'from').map(([k, v]) => `--${k}=${v} `).join('');
+      const createdBy = `${NOP}${instr.keyword} ${flagText}${digest} in ${dest} `;
       if (await cachedImage(createdBy)) return true;
 
       const rootfs = await openStepRootfs(store, state.image ? store.layerDirs(state.image) : [], mounter, true);

@@ -157,6 +157,8 @@ describe('multi-stage', () => {
     // Without --chown, COPY --from keeps the owners the image has (Docker's preserveOwnership).
     expect((await layerEntries(t.store, ownersImg.layers[0]!)).map((e) => [e.name, e.uid, e.gid])).toEqual([['h/', 0, 0], ['h/app/', 1000, 1000]]);
     expect((await layerEntries(t.store, ownersImg.layers[1]!)).map((e) => [e.name, e.uid, e.gid])).toEqual([['c/', 7, 7], ['c/app/', 7, 7]]);
+    const copied = (await t.store.config(ownersImg)).history?.slice(-2).map((h) => h.created_by?.replace(/[0-9a-f]{64}/, 'H'));
+    expect(copied).toEqual(['/bin/sh -c #(nop) COPY dir:H in /h/ ', '/bin/sh -c #(nop) COPY --chown=7:7 dir:H in /c/ ']);
     const target = await buildCaptured(t.root, { context: ctx, target: 'builder', tags: ['stages:builder'] });
     expect(target.events.filter((e) => e.kind === 'cache')).toHaveLength(1);
     expect((await t.store.resolve('stages:builder')).layers).toHaveLength(2);
