@@ -1,6 +1,6 @@
 /** `layerfs build [flags] CONTEXT`: prints the build's events in Docker's classic builder layout. */
 import { openSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decompress } from '../store/decompress.js';
@@ -13,7 +13,7 @@ import { LayerProgress } from './transfer-progress.js';
 const collect = (value: string, prev: string[]) => [...prev, value];
 
 interface BuildFlags {
-  tag: string[]; file?: string; buildArg: string[]; cache: boolean; target?: string; quiet?: boolean;
+  tag: string[]; file?: string; buildArg: string[]; cache: boolean; target?: string; quiet?: boolean; iidfile?: string;
   network: 'host' | 'none'; root?: string; rootfs: 'layerfs' | 'kernel'; insecure?: boolean;
 }
 
@@ -87,6 +87,7 @@ export function register(program: Command): void {
     .option('--no-cache', 'build every step again')
     .option('--target <stage>', 'build up to this stage (FROM ... AS stage)')
     .option('-q, --quiet', 'print only the image ID')
+    .option('--iidfile <file>', 'write the image ID to the file')
     .addOption(new Option('--network <mode>', "RUN steps' network: host shares ours, none has only lo").choices(['host', 'none']).default('host'))
     .option('--insecure', 'allow plain http when pulling a missing FROM image (also: insecureRegistries in the config)')
     .option('--root <dir>', 'store root (default: $LAYERFS_ROOT or /var/lib/layerfs)')
@@ -115,6 +116,7 @@ Example:
           ...(quietFd !== undefined ? { stdout: quietFd, stderr: quietFd } : { onPullProgress: new LayerProgress(process.stdout).listener() }),
           onEvent: print, forwardSignals: true,
         });
+        if (flags.iidfile !== undefined) await writeFile(flags.iidfile, res.id);
         if (flags.quiet) process.stdout.write(`${res.id}\n`);
       } catch (err) {
         if (!(err instanceof BuildError)) throw err;

@@ -4,7 +4,7 @@
  * codes, `images --tree` with a build as a branch under its base.
  */
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -70,8 +70,10 @@ it('the seed hello-world: build, then run, in the classic builder layout', async
     'Successfully built ID', 'Successfully tagged hello:latest', '',
   ].join('\n'));
   expect((await layerfs('run', '--rm', 'hello')).out).toBe(HELLO_MESSAGE);
-  const again = await layerfs('build', '-q', '-t', 'hello', dir);
+  const iidfile = join(dir, 'iid');
+  const again = await layerfs('build', '-q', '--iidfile', iidfile, '-t', 'hello', dir);
   expect(again.out).toMatch(/^sha256:[0-9a-f]{64}\n$/);
+  expect(readFileSync(iidfile, 'utf8')).toBe(again.out.trim());
   expect(again.out.slice(7, 19)).toBe(/Successfully built ([0-9a-f]{12})/.exec(built.out)![1]);
 });
 
