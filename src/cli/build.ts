@@ -113,7 +113,8 @@ Example:
           root: flags.root, context: stdin.context, tags: flags.tag, buildArgs: buildArgs(flags.buildArg),
           ...(stdin.text !== undefined ? { dockerfileText: stdin.text } : flags.file !== undefined ? { dockerfile: stdin.temp ? join(stdin.temp, flags.file) : flags.file } : {}),
           noCache: !flags.cache, registry: { insecure: flags.insecure }, target: flags.target, network: flags.network, mounter: flags.rootfs,
-          ...(quietFd !== undefined ? { stdout: quietFd, stderr: quietFd } : { onPullProgress: new LayerProgress(process.stdout).listener() }),
+          // RUN's stderr joins the build output on stdout, as docker build streams both.
+          ...(quietFd !== undefined ? { stdout: quietFd, stderr: quietFd } : { stdout: 1, stderr: 1, onPullProgress: new LayerProgress(process.stdout).listener() }),
           onEvent: print, forwardSignals: true,
         });
         if (flags.iidfile !== undefined) await writeFile(flags.iidfile, res.id);

@@ -119,6 +119,13 @@ it.each([
   expect((await layerfs('images', 'no')).out.split('\n').filter(Boolean)).toHaveLength(1);
 });
 
+it("streams RUN's stderr with the build output on stdout, as docker build does", async () => {
+  const res = await layerfs('build', ctx({ Dockerfile: 'FROM busybox:test\nRUN echo to-out && echo to-err >&2\n' }));
+  expect(res.code).toBe(0);
+  expect(res.out).toContain('\nto-out\nto-err\nRemoving intermediate container');
+  expect(res.err).toBe('');
+});
+
 it('reads the Dockerfile from stdin (-f -), or the whole context: a tar, or a lone Dockerfile with an empty context', async () => {
   const dir = ctx({ a: 'from the context\n' });
   const dockerfile = 'FROM busybox:test\nCOPY a /a\nCMD ["cat", "/a"]\n';
