@@ -52,6 +52,8 @@ export interface BuildOptions {
   tags?: string[];
   buildArgs?: Record<string, string>;
   noCache?: boolean;
+  /** `--label`: one LABEL step each, sorted by key, at the end of the last stage, as docker build adds them. */
+  labels?: Record<string, string>;
   /** Build up to this stage (name or index). */
   target?: string;
   /** RUN's network: `host` (default, so package managers work) or `none`. */
@@ -122,7 +124,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   const mounter = opts.mounter ?? 'layerfs';
 
   const last = targetIndex(df, opts.target);
-  const stages = df.stages.slice(0, last + 1);
+  const stages = withLabels(df.stages.slice(0, last + 1), opts.labels ?? {}, df.escape);
   // Docker's count: the ARGs before the first FROM are steps too.
   const total = df.globalArgs.length + stages.reduce((n, s) => n + 1 + s.instructions.length, 0);
   const declared = new Set<string>();
@@ -413,6 +415,17 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     const rootfs = await openStepRootfs(store, image ? store.layerDirs(image) : [], mounter, false);
     return { root: new SourceRoot(rootfs.merged, stage ? `stage ${name}` : `image ${name}`, null, true), rootfs };
   }
+}
+
+function withLabels(stages: Stage[], labels: Record<string, string>, escape: string): Stage[] {
+  const keys = Object.keys(labels).sort();
+  if (keys.length === 0) return stages;
+  // Taken as given (no substitution): quoted so that the lexer reads them back as they are.
+  const special = new Set([escape, '"', '$']);
+  const q = (v: string) => `"${[...v].map((c) => (special.has(c) ? escape + c : c)).join('')}"`;
+  const extra: Instruction[] = keys.map((k) => ({ keyword: 'LABEL', line: 0, flags: {}, args: `${q(k)}=${q(labels[k]!)}`, source: `LABEL ${k}=${labels[k]}` }));
+  const lastStage = stages.at(-1)!;
+  return [...stages.slice(0, -1), { ...lastStage, instructions: [...lastStage.instructions, ...extra] }];
 }
 
 /** A base without PATH gets the default one, which the built image then keeps, as with Docker's builder. */

@@ -13,7 +13,7 @@ import { LayerProgress } from './transfer-progress.js';
 const collect = (value: string, prev: string[]) => [...prev, value];
 
 interface BuildFlags {
-  tag: string[]; file?: string; buildArg: string[]; cache: boolean; target?: string; quiet?: boolean; iidfile?: string;
+  tag: string[]; file?: string; buildArg: string[]; label: string[]; cache: boolean; target?: string; quiet?: boolean; iidfile?: string;
   network: 'host' | 'none'; root?: string; rootfs: 'layerfs' | 'kernel'; insecure?: boolean;
 }
 
@@ -63,6 +63,18 @@ async function stdinSources(contextDir: string, file: string | undefined): Promi
   }
 }
 
+/** `--label K=V` (a bare `K` is an empty label, as docker's). */
+function labels(list: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const l of list) {
+    const eq = l.indexOf('=');
+    if (eq === 0) throw new UsageError(`invalid --label '${l}': it needs a NAME`);
+    if (eq < 0) out[l] = '';
+    else out[l.slice(0, eq)] = l.slice(eq + 1);
+  }
+  return out;
+}
+
 function buildArgs(list: string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const a of list) {
@@ -84,6 +96,7 @@ export function register(program: Command): void {
     .option('-t, --tag <name[:tag]>', 'tag the image; may repeat', collect, [])
     .option('-f, --file <path>', 'the Dockerfile (default: CONTEXT/Dockerfile); - reads it from stdin')
     .option('--build-arg <K=V>', 'set a build-time variable declared with ARG; may repeat', collect, [])
+    .option('--label <K=V>', 'set a label on the image (a LABEL step at the end); may repeat', collect, [])
     .option('--no-cache', 'build every step again')
     .option('--target <stage>', 'build up to this stage (FROM ... AS stage)')
     .option('-q, --quiet', 'print only the image ID')
@@ -110,7 +123,7 @@ Example:
       const stdin = await stdinSources(contextDir, flags.file);
       try {
         const res = await build({
-          root: flags.root, context: stdin.context, tags: flags.tag, buildArgs: buildArgs(flags.buildArg),
+          root: flags.root, context: stdin.context, tags: flags.tag, buildArgs: buildArgs(flags.buildArg), labels: labels(flags.label),
           ...(stdin.text !== undefined ? { dockerfileText: stdin.text } : flags.file !== undefined ? { dockerfile: stdin.temp ? join(stdin.temp, flags.file) : flags.file } : {}),
           noCache: !flags.cache, registry: { insecure: flags.insecure }, target: flags.target, network: flags.network, mounter: flags.rootfs,
           // RUN's stderr joins the build output on stdout, as docker build streams both.

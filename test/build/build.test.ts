@@ -288,6 +288,13 @@ describe('history entries as Docker writes them', () => {
       '/bin/sh -c #(nop)  CMD ["echo \\"$MODE\\"" "x"]',
     ]);
     expect(config.config?.ExposedPorts).toEqual({ '80/udp': {}, '443/tcp': {} });
+    // --label: a LABEL step per label, sorted, taken as given.
+    const odd = 'a "b" $c \\d `e';
+    for (const escape of ['', '# escape=`\n']) {
+      const labelled = await buildCaptured(t.root, { context: context({ Dockerfile: `${escape}FROM busybox:test\nLABEL z=0\n` }), labels: { z: '1', 'org.x': odd } });
+      expect(stepLines(labelled.events).filter((l) => l.startsWith('Step')).slice(-2)).toEqual([`Step 3/4 : LABEL org.x=${odd}`, 'Step 4/4 : LABEL z=1']);
+      expect((await t.store.config(await t.store.resolve(labelled.id))).config?.Labels).toEqual({ z: '1', 'org.x': odd });
+    }
     // One variable or two: the same history text, not the same step.
     const one = await buildCaptured(t.root, { context: context({ Dockerfile: 'FROM busybox:test\nENV A="b c=d"\n' }) });
     const two = await buildCaptured(t.root, { context: context({ Dockerfile: 'FROM busybox:test\nENV A=b c=d\n' }) });
