@@ -35,7 +35,7 @@ import { applyMetadata, DEFAULT_SHELL, METADATA_KEYWORDS, type ContainerConfig }
 import { copyFiles, makeDirs } from './copy-files.js';
 import { Resolver } from '../overlay/resolve.js';
 import { DockerIgnore } from './dockerignore.js';
-import { parseDockerfile, type Dockerfile, type Instruction, type Stage } from './dockerfile.js';
+import { parseDockerfile, parseInstruction, type Dockerfile, type Instruction, type Stage } from './dockerfile.js';
 import { chownIds } from './chown.js';
 import { SourceRoot } from './source-root.js';
 import { openStepRootfs, type StepRootfs } from './step-rootfs.js';
@@ -73,6 +73,7 @@ export interface BuildOptions {
 export type BuildEvent =
   | { kind: 'step'; n: number; total: number; text: string }
   | { kind: 'cache' }
+  | { kind: 'triggers'; count: number }
   | { kind: 'running'; container: string }
   | { kind: 'removed'; container: string }
   | { kind: 'image'; id: string }
@@ -174,6 +175,20 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       state = { stage, image, config, args: new Map(), cmdSet: false };
     } catch (err) {
       throw located(err, stage.from);
+    }
+    // The base's ONBUILD triggers run first, as part of FROM, and the image built here does not keep them.
+    const triggers = state.config.config?.OnBuild ?? [];
+    if (triggers.length > 0) {
+      emit({ kind: 'triggers', count: triggers.length });
+      const { OnBuild: _, ...rest } = state.config.config!;
+      state.config = { ...state.config, config: rest };
+      for (const trigger of triggers) {
+        try {
+          if (await runStep(state, parseInstruction(trigger, df.file, stage.from.line, df.escape))) cached++;
+        } catch (err) {
+          throw located(err, stage.from);
+        }
+      }
     }
     // FROM scratch has no image: Docker prints its ` ---> ` line all the same, empty.
     emit({ kind: 'image', id: state.image ? shortId(state.image.id) : '' });

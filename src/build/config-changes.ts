@@ -16,7 +16,7 @@ export type ContainerConfig = NonNullable<ImageConfig['config']> & { Shell?: str
 export const DEFAULT_SHELL = ['/bin/sh', '-c'];
 /** What `--change` accepts (docker's list, plus STOPSIGNAL). */
 export const CHANGE_KEYWORDS: Keyword[] = ['CMD', 'ENTRYPOINT', 'ENV', 'EXPOSE', 'LABEL', 'STOPSIGNAL', 'USER', 'VOLUME', 'WORKDIR'];
-export const METADATA_KEYWORDS = new Set<Keyword>([...CHANGE_KEYWORDS, 'SHELL', 'MAINTAINER', 'HEALTHCHECK']);
+export const METADATA_KEYWORDS = new Set<Keyword>([...CHANGE_KEYWORDS, 'SHELL', 'MAINTAINER', 'HEALTHCHECK', 'ONBUILD']);
 
 export interface Applied {
   config: ContainerConfig;
@@ -68,6 +68,10 @@ export function applyMetadata(config: ContainerConfig, instr: Instruction, looku
     case 'ENTRYPOINT':
       c.Entrypoint = command();
       return { config: c, text: `ENTRYPOINT ${goQuoted(c.Entrypoint)}` };
+    case 'ONBUILD':
+      // Kept as written; substituted when it runs, in the build that starts FROM this image.
+      c.OnBuild = [...(c.OnBuild ?? []), instr.args];
+      return { config: c, text: `ONBUILD ${instr.args}` };
     case 'HEALTHCHECK': {
       // Not substituted, as in Docker.
       const p = healthcheckParts(instr.args);

@@ -11,7 +11,7 @@ import { splitRaw } from './words.js';
 
 export const KEYWORDS = [
   'ADD', 'ARG', 'CMD', 'COPY', 'ENTRYPOINT', 'ENV', 'EXPOSE', 'FROM', 'HEALTHCHECK', 'LABEL', 'MAINTAINER',
-  'RUN', 'SHELL', 'STOPSIGNAL', 'USER', 'VOLUME', 'WORKDIR',
+  'ONBUILD', 'RUN', 'SHELL', 'STOPSIGNAL', 'USER', 'VOLUME', 'WORKDIR',
 ] as const;
 export type Keyword = (typeof KEYWORDS)[number];
 
@@ -53,7 +53,6 @@ const FLAGS: Partial<Record<Keyword, string[]>> = {
 };
 const JSON_FORMS = new Set<Keyword>(['RUN', 'CMD', 'ENTRYPOINT', 'SHELL', 'COPY', 'ADD', 'VOLUME']);
 const NOT_SUPPORTED: Record<string, string> = {
-  ONBUILD: 'ONBUILD is not supported by layerfs build',
 };
 const STAGE_NAME = /^[a-z][a-z0-9_.-]*$/;
 
@@ -162,6 +161,14 @@ export function parseInstruction(text: string, file: string, line: number, escap
     case 'SHELL':
       need(json !== undefined && json.length > 0, 'needs a JSON array, e.g. SHELL ["/bin/sh", "-c"]');
       break;
+    case 'ONBUILD': {
+      need(rest !== '', 'needs an instruction');
+      const inner = /^\S+/.exec(rest)![0].toUpperCase();
+      if (inner === 'ONBUILD') throw new DockerfileError("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed", where);
+      if (inner === 'FROM' || inner === 'MAINTAINER') throw new DockerfileError(`${inner} isn't allowed as an ONBUILD trigger`, where);
+      parseInstruction(rest, file, line, escape);
+      break;
+    }
     case 'HEALTHCHECK': {
       need(rest !== '', 'needs CMD command or NONE');
       const p = healthcheckParts(rest);

@@ -21,6 +21,7 @@ function line(e: BuildEvent): string {
   switch (e.kind) {
     case 'step': return `Step ${e.n}/${e.total} : ${e.text}`;
     case 'cache': return ' ---> Using cache';
+    case 'triggers': return `# Executing ${e.count} build trigger${e.count === 1 ? '' : 's'}`;
     case 'running': return ` ---> Running in ${e.container}`;
     case 'removed': return `Removing intermediate container ${e.container}`;
     case 'image': return ` ---> ${e.id}`;
@@ -108,7 +109,7 @@ export function register(program: Command): void {
     .addHelpText('after', `
 Instructions: FROM [--platform] IMAGE [AS NAME], RUN, COPY [--from] [--chown] [--chmod], ADD [--chown] [--chmod]
 (local tars are unpacked; URLs are refused), ENV, ARG, WORKDIR, CMD, ENTRYPOINT, USER, LABEL, EXPOSE,
-VOLUME, STOPSIGNAL, SHELL, HEALTHCHECK (recorded, not run), MAINTAINER. A missing FROM image is pulled. Each step's image is kept
+VOLUME, STOPSIGNAL, SHELL, HEALTHCHECK (recorded, not run), ONBUILD, MAINTAINER. A missing FROM image is pulled. Each step's image is kept
 untagged as the cache (\`images -a\` lists them).
 
 Example:

@@ -28,6 +28,8 @@ export interface ImageConfig {
     StopSignal?: string;
     /** SHELL in a Dockerfile (docker keeps it in the config too). */
     Shell?: string[];
+    /** ONBUILD triggers, run when a build starts FROM this image. */
+    OnBuild?: string[];
     /** HEALTHCHECK in a Dockerfile (docker's field; durations in nanoseconds). */
     Healthcheck?: { Test: string[]; Interval?: number; Timeout?: number; StartPeriod?: number; StartInterval?: number; Retries?: number };
   };

@@ -314,6 +314,24 @@ describe('a base image without PATH', () => {
   });
 });
 
+describe('ONBUILD', () => {
+  it('records triggers, and a build FROM that image runs them first (they are not passed on)', async () => {
+    const base = await buildCaptured(t.root, {
+      context: context({ Dockerfile: 'FROM busybox:test\nONBUILD COPY a /from-trigger\nonbuild RUN echo "triggered: $(cat /from-trigger)"\n' }), tags: ['onbuild:base'],
+    });
+    const baseConfig = await t.store.config(await t.store.resolve(base.id));
+    expect(baseConfig.config?.OnBuild).toEqual(['COPY a /from-trigger', 'RUN echo "triggered: $(cat /from-trigger)"']);
+    expect(baseConfig.history?.at(-1)?.created_by).toBe('/bin/sh -c #(nop)  ONBUILD RUN echo "triggered: $(cat /from-trigger)"');
+    const child = await buildCaptured(t.root, { context: context({ Dockerfile: 'FROM onbuild:base\nCMD ["cat", "/from-trigger"]\n', a: 'A\n' }) });
+    expect(child.events.map((e) => e.kind).slice(0, 4)).toEqual(['step', 'triggers', 'running', 'removed']);
+    expect(child.events[1]).toEqual({ kind: 'triggers', count: 2 });
+    expect(child.out).toBe('triggered: A\n');
+    const img = await t.store.resolve(child.id);
+    expect(img.layers).toHaveLength(3);
+    expect((await t.store.config(img)).config?.OnBuild).toBeUndefined();
+  });
+});
+
 describe('a RUN whose container cannot start', () => {
   it('fails the build and leaves no container behind (USER names no one in /etc/passwd)', async () => {
     const ctx = context({ Dockerfile: 'FROM busybox:test\nUSER nosuch\nRUN true\n' });
