@@ -14,9 +14,9 @@ import { envLookup, expand, splitRaw, type Lookup } from './words.js';
 export type ContainerConfig = NonNullable<ImageConfig['config']> & { Shell?: string[] };
 
 export const DEFAULT_SHELL = ['/bin/sh', '-c'];
-/** What `--change` accepts (docker's list, plus STOPSIGNAL). */
-export const CHANGE_KEYWORDS: Keyword[] = ['CMD', 'ENTRYPOINT', 'ENV', 'EXPOSE', 'LABEL', 'STOPSIGNAL', 'USER', 'VOLUME', 'WORKDIR'];
-export const METADATA_KEYWORDS = new Set<Keyword>([...CHANGE_KEYWORDS, 'SHELL', 'MAINTAINER', 'HEALTHCHECK', 'ONBUILD']);
+/** What `--change` accepts (docker commit's list, plus STOPSIGNAL). */
+export const CHANGE_KEYWORDS: Keyword[] = ['CMD', 'ENTRYPOINT', 'ENV', 'EXPOSE', 'LABEL', 'ONBUILD', 'STOPSIGNAL', 'USER', 'VOLUME', 'WORKDIR'];
+export const METADATA_KEYWORDS = new Set<Keyword>([...CHANGE_KEYWORDS, 'SHELL', 'MAINTAINER', 'HEALTHCHECK']);
 
 export interface Applied {
   config: ContainerConfig;

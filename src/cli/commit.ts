@@ -15,7 +15,7 @@ export function register(program: Command): void {
     .argument('[ref]', 'name[:tag] for the new image')
     .option('-m, --message <text>', 'comment in the history entry')
     .option('-a, --author <name>', 'author')
-    .option('-c, --change <instruction>', "apply a Dockerfile instruction to the image's config (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR); may repeat", collect, [])
+    .option('-c, --change <instruction>', "apply a Dockerfile instruction to the image's config (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME, WORKDIR); may repeat", collect, [])
     .option('--root <dir>', 'store root (default: $LAYERFS_ROOT or /var/lib/layerfs)')
     .action(async (ref: string, tag: string | undefined, flags: { message?: string; author?: string; root?: string; change: string[] }) => {
       const store = await Store.open(flags.root);

@@ -19,7 +19,7 @@ export function register(program: Command): void {
       .description('create a one-layer image from a tarball, a directory (its tree is the rootfs) or - (stdin)')
       .argument('<file>', 'tar, tar.gz or tar.zst; a directory; - reads the tarball from stdin')
       .argument('[ref]', 'name[:tag] for the new image')
-      .option('-c, --change <instruction>', "apply a Dockerfile instruction to the image's config (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR); may repeat", collect, []),
+      .option('-c, --change <instruction>', "apply a Dockerfile instruction to the image's config (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME, WORKDIR); may repeat", collect, []),
   ).action(async (file: string, ref: string | undefined, opts: RootOptions & { change: string[] }) => {
     const changeConfig = opts.change.length ? (c: object) => applyChanges(c, opts.change) : undefined;
     if (changeConfig) changeConfig({}); // a bad --change fails before the tarball is read

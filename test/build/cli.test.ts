@@ -153,7 +153,7 @@ it('import and commit take --change', async () => {
   expect(imported.code).toBe(0);
   expect((await layerfs('run', '--rm', 'changed')).out).toBe('hi\n');
   expect((await layerfs('import', '--change', 'RUN true', rootfs, 'refused')).err).toBe(
-    'layerfs: --change:1: RUN cannot be a --change (allowed: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR)\n',
+    'layerfs: --change:1: RUN cannot be a --change (allowed: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME, WORKDIR)\n',
   );
 
   expect((await layerfs('run', '--name', 'tochange', 'changed', 'touch', '/made')).code).toBe(0);

@@ -155,6 +155,7 @@ describe('--change', () => {
     { changes: ['ENTRYPOINT ["/init"]', 'ENV A=1 B="two words"', 'ENV C $A-x'], want: { Entrypoint: ['/init'], Env: ['A=1', 'B=two words', 'C=1-x'] } },
     { changes: ['WORKDIR /srv', 'WORKDIR app'], want: { WorkingDir: '/srv/app' } },
     { changes: ['USER app:app', 'STOPSIGNAL SIGINT'], want: { User: 'app:app', StopSignal: 'SIGINT' } },
+    { changes: ['ONBUILD RUN make'], want: { OnBuild: ['RUN make'] } },
     { changes: ['EXPOSE 80 53/udp 8000-8001', 'VOLUME /data', 'LABEL a=b "c d"=e'], want: { ExposedPorts: { '80/tcp': {}, '53/udp': {}, '8000/tcp': {}, '8001/tcp': {} }, Volumes: { '/data': {} }, Labels: { a: 'b', 'c d': 'e' } } },
   ];
   it.each(rows)('$changes', ({ changes, want }) => {
@@ -162,7 +163,7 @@ describe('--change', () => {
   });
 
   it.each([
-    ['RUN true', '--change:1: RUN cannot be a --change (allowed: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR)'],
+    ['RUN true', '--change:1: RUN cannot be a --change (allowed: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME, WORKDIR)'],
     ['CMD', '--change:1: CMD needs a command'],
     ['EXPOSE http', "--change:1: EXPOSE: invalid port 'http'"],
     ['NOPE x', '--change:1: unknown instruction: NOPE'],
