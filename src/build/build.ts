@@ -16,6 +16,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BuildError, DockerfileError, UnknownImageError } from '../errors.js';
 import { shortId } from '../oci/digest.js';
+import { parseRef } from '../oci/reference.js';
 import type { HistoryEntry, ImageConfig } from '../oci/config.js';
 import { pull } from '../registry/pull.js';
 import { StoreTarget } from '../registry/store-adapter.js';
@@ -113,6 +114,8 @@ const PROXY_ARGS = new Set(['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_pr
 
 export async function build(opts: BuildOptions): Promise<BuildResult> {
   const emit = opts.onEvent ?? (() => {});
+  // A bad -t fails before anything is built, as docker build checks its tags first.
+  for (const t of opts.tags ?? []) parseRef(t);
   const store = await Store.open(opts.root);
   const file = opts.dockerfileText !== undefined ? opts.dockerfile ?? 'Dockerfile' : opts.dockerfile ?? join(opts.context, 'Dockerfile');
   const text = opts.dockerfileText ?? await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {

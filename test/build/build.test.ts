@@ -239,7 +239,7 @@ describe('RUN and its build args', () => {
 });
 
 describe('errors', () => {
-  const failing: Array<{ name: string; files: ContextFiles; error: RegExp; target?: string }> = [
+  const failing: Array<{ name: string; files: ContextFiles; error: RegExp; target?: string; tag?: string }> = [
     { name: 'a parse error, before anything runs', files: { Dockerfile: 'FROM busybox:test\nRUN echo should-not-run\nFOO bar\n' }, error: /Dockerfile:3: unknown instruction: FOO$/ },
     { name: 'COPY from outside the context', files: { Dockerfile: 'FROM busybox:test\nCOPY ../x /x\n' }, error: /Dockerfile:2: COPY: \.\.\/x: forbidden path outside the build context$/ },
     { name: 'COPY of a symlink that leads out', files: { Dockerfile: 'FROM busybox:test\nCOPY link /x\n', link: { symlink: '/etc/passwd' } }, error: /Dockerfile:2: COPY: link: forbidden path outside the build context \(a symlink to \/etc\/passwd\)$/ },
@@ -247,11 +247,12 @@ describe('errors', () => {
     { name: 'several sources into a DEST without /', files: { Dockerfile: 'FROM scratch\nCOPY a b /dest\n', a: 'a', b: 'b' }, error: /Dockerfile:2: COPY of more than one source: the destination must be a directory and end with a \/: \/dest$/ },
     { name: 'a glob that matches nothing', files: { Dockerfile: 'FROM scratch\nCOPY *.none /dest/\n' }, error: /Dockerfile:2: COPY: no source files were specified: nothing in the build context matches \*\.none$/ },
     { name: 'an unknown --target', files: { Dockerfile: 'FROM scratch AS one\n' }, target: 'two', error: /^target stage "two" could not be found$/ },
+    { name: 'a bad -t, before anything runs', files: { Dockerfile: 'FROM busybox:test\nRUN echo should-not-run\n' }, tag: 'Not:Lowercase', error: /^invalid reference 'Not:Lowercase'/ },
     { name: 'a bad EXPOSE', files: { Dockerfile: 'FROM busybox:test\nEXPOSE 80/tcp eighty\n' }, error: /Dockerfile:2: EXPOSE: invalid port 'eighty'/ },
   ];
-  it.each(failing)('$name', async ({ files, error, target }) => {
+  it.each(failing)('$name', async ({ files, error, target, tag }) => {
     const before = (await t.store.images()).length;
-    const res = await tryBuild(t.root, { context: context(files), tags: ['broken:test'], ...(target ? { target } : {}) });
+    const res = await tryBuild(t.root, { context: context(files), tags: ['broken:test', ...(tag ? [tag] : [])], ...(target ? { target } : {}) });
     expect('error' in res && res.error.message).toMatch(error);
     expect(res.out).toBe('');
     expect((await t.store.images()).length).toBe(before);
