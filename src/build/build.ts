@@ -12,7 +12,7 @@
  * Each step's image is kept untagged with its parent, which is the build
  * cache (cache.ts). The driver reports events; the CLI prints them.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BuildError, DockerfileError, UnknownImageError } from '../errors.js';
 import { shortId } from '../oci/digest.js';
@@ -116,6 +116,9 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   const emit = opts.onEvent ?? (() => {});
   // A bad -t fails before anything is built, as docker build checks its tags first.
   for (const t of opts.tags ?? []) parseRef(t);
+  const contextStat = await stat(opts.context).catch(() => null);
+  if (!contextStat) throw new BuildError(`unable to prepare context: path "${opts.context}" not found`);
+  if (!contextStat.isDirectory()) throw new BuildError(`unable to prepare context: context must be a directory: ${opts.context}`);
   const store = await Store.open(opts.root);
   const file = opts.dockerfileText !== undefined ? opts.dockerfile ?? 'Dockerfile' : opts.dockerfile ?? join(opts.context, 'Dockerfile');
   const text = opts.dockerfileText ?? await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {

@@ -259,6 +259,15 @@ describe('errors', () => {
     await expect(t.store.resolve('broken:test')).rejects.toBeInstanceOf(UnknownImageError);
   });
 
+  it.each([
+    ['/nonexistent/context', 'unable to prepare context: path "/nonexistent/context" not found'],
+    ['/etc/passwd', 'unable to prepare context: context must be a directory: /etc/passwd'],
+  ])('a context %s that is no directory fails as docker says, even with -f', async (dir, message) => {
+    const dockerfile = join(context({ Dockerfile: 'FROM busybox:test\n' }), 'Dockerfile');
+    const res = await tryBuild(t.root, { context: dir, dockerfile });
+    expect('error' in res && res.error.message).toBe(message);
+  });
+
   it('a failing RUN stops the build with its exit code; nothing is tagged, no container is left', async () => {
     const ctx = context({ Dockerfile: 'FROM busybox:test\nENV A=1\nRUN echo about to fail && exit 3\nCMD ["never"]\n' });
     const res = await tryBuild(t.root, { context: ctx, tags: ['fails:test'] });
