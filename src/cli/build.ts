@@ -109,8 +109,8 @@ export function register(program: Command): void {
     .addHelpText('after', `
 Instructions: FROM [--platform] IMAGE [AS NAME], RUN, COPY [--from] [--chown] [--chmod], ADD [--chown] [--chmod]
 (local tars are unpacked; URLs are refused), ENV, ARG, WORKDIR, CMD, ENTRYPOINT, USER, LABEL, EXPOSE,
-VOLUME, STOPSIGNAL, SHELL, HEALTHCHECK (recorded, not run), ONBUILD, MAINTAINER. A missing FROM image is pulled. Each step's image is kept
-untagged as the cache (\`images -a\` lists them).
+VOLUME, STOPSIGNAL, SHELL, HEALTHCHECK (recorded, not run), ONBUILD, MAINTAINER. A missing FROM
+image is pulled. Each step's image is kept untagged as the cache (\`images -a\` lists them).
 
 Example:
   layerfs build -t hello .      # FROM scratch / COPY hello / / CMD ["/hello"]
