@@ -239,9 +239,10 @@ describe('exec', () => {
     expect(lines[2]).toBe('Seccomp:\t2');
   });
 
-  it('of a stopped container fails with 125', async () => {
+  it('of a stopped or missing container fails with 1, as docker exec does', async () => {
     expect((await layerfs('run', '--name', 'done', 'busybox:test', 'true')).code).toBe(0);
-    expect(await layerfs('exec', 'done', 'true')).toMatchObject({ code: 125, err: expect.stringMatching(/is not running/) });
+    expect(await layerfs('exec', 'done', 'true')).toMatchObject({ code: 1, err: expect.stringMatching(/is not running/) });
+    expect(await layerfs('exec', 'nosuch', 'true')).toMatchObject({ code: 1, err: 'layerfs: no such container: nosuch\n' });
   });
 });
 
