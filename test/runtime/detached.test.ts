@@ -351,6 +351,8 @@ describe('as docker answers', () => {
     { name: 'logs --until an old time', args: ['logs', '--until', '2020-01-01T00:00:00Z', 'gone'], code: 0, out: '' },
     { name: 'logs --since the future', args: ['logs', '--since', String(Math.floor(Date.now() / 1000) + 3600), 'gone'], code: 0, out: '' },
     { name: 'logs --since nonsense', args: ['logs', '--since', 'yesterday', 'gone'], code: 125, err: /invalid value for "--since"/ },
+    { name: '--hostname with --network container:NAME', args: ['run', '--rm', '--network', 'container:busy', '--hostname', 'h', 'busybox:test', 'true'], code: 125,
+      err: 'layerfs: conflicting options: hostname and the network mode\n' },
     { name: '--network container:NAME takes its hostname and /etc/hostname', args: ['run', '--rm', '--network', 'container:busy', 'busybox:test', 'sh', '-c', 'hostname; cat /etc/hostname'], code: 0, out: 'busy-host\nbusy-host\n' },
   ];
   beforeAll(async () => {
