@@ -3,7 +3,6 @@ import { Command } from 'commander';
 import { LayerfsError, UsageError } from '../errors.js';
 import { findContainer } from '../runtime/containers.js';
 import { execInContainer } from '../runtime/exec.js';
-import { RUNTIME_FAILED } from '../runtime/run.js';
 import { Store } from '../store/store.js';
 
 const collect = (value: string, prev: string[]) => [...prev, value];
@@ -34,7 +33,8 @@ export function register(program: Command): void {
       } catch (err) {
         if (!(err instanceof LayerfsError) && (err as { code?: unknown }).code === undefined) throw err;
         process.stderr.write(`layerfs: ${(err as Error).message}\n`);
-        process.exitCode = RUNTIME_FAILED;
+        // docker exec: 125 is for its own flags; a container that is missing or not running is an error (1), 126/127 the command's
+        process.exitCode = 1;
       }
     });
 }

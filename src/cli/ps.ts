@@ -27,21 +27,24 @@ export function statusText(c: ContainerState, now = Date.now()): string {
 
 const STATES = ['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'];
 
-/** `--filter status=…|name=…|ancestor=…|id=…`: values of one key are alternatives, keys must all match. */
+/** `--filter status=…|name=…|ancestor=…|id=…|exited=N`: values of one key are alternatives, keys must all match. */
 export function containerFilter(filters: string[]): (c: ContainerState) => boolean {
   const by = new Map<string, string[]>();
   for (const f of filters) {
     const eq = f.indexOf('=');
     const key = f.slice(0, eq);
     const value = f.slice(eq + 1);
-    if (eq <= 0 || !['status', 'name', 'ancestor', 'id'].includes(key)) throw new UsageError(`invalid filter '${f}': use status=, name=, ancestor= or id=`);
+    if (eq <= 0 || !['status', 'name', 'ancestor', 'id', 'exited'].includes(key)) throw new UsageError(`invalid filter '${f}': use status=, name=, ancestor=, id= or exited=`);
     if (key === 'status' && !STATES.includes(value)) throw new UsageError(`invalid filter 'status=${value}': one of ${STATES.join(', ')}`);
+    if (key === 'exited' && !/^-?\d+$/.test(value)) throw new UsageError(`invalid filter 'exited=${value}': an exit code`);
     by.set(key, [...(by.get(key) ?? []), value]);
   }
   const tests: Record<string, (c: ContainerState, v: string) => boolean> = {
     status: (c, v) => stateOf(c) === v,
     name: (c, v) => c.name.includes(v),
     id: (c, v) => c.id.startsWith(v),
+    // docker: a container that ran and stopped with this code (it does not imply -a)
+    exited: (c, v) => (c.status === 'exited' || c.status === 'failed') && c.startedAt !== undefined && (c.exitCode ?? 0) === Number(v),
     ancestor: (c, v) => {
       const withTag = (r: string) => (/[:@][^/]*$/.test(r) ? r : `${r}:latest`);
       const hex = v.replace(/^sha256:/, '');
@@ -108,17 +111,19 @@ export function register(program: Command): void {
     .description('list containers (running ones unless -a, -n or a status filter)')
     .option('-a, --all', 'show all containers')
     .option('-q, --quiet', 'only ids')
+    .option('-l, --latest', 'only the most recently created container (any state)')
     .option('--no-trunc', 'full ids and commands')
     .option('-s, --size', 'the SIZE column: what the container wrote (and with its image, virtual)')
     .option('-n, --last <N>', 'the N most recently created containers (any state)', (v) => {
       if (!/^\d+$/.test(v)) throw new UsageError(`invalid -n '${v}'`);
       return Number(v);
     })
-    .option('-f, --filter <K=V>', 'status=running|exited|created|restarting, name=SUBSTRING, ancestor=IMAGE, id=PREFIX; may repeat', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('-f, --filter <K=V>', 'status=running|exited|created|restarting, name=SUBSTRING, ancestor=IMAGE, id=PREFIX, exited=CODE; may repeat', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--format <format>', "table (default), json (one object a line), 'table TEMPLATE' or a Go TEMPLATE such as '{{.ID}} {{.Status}}'")
     .option('--root <dir>', 'store root (default: $LAYERFS_ROOT or /var/lib/layerfs)')
-    .action(async (flags: { all?: boolean; quiet?: boolean; size?: boolean; trunc: boolean; last?: number; filter: string[]; format?: string; root?: string }) => {
+    .action(async (flags: { all?: boolean; quiet?: boolean; latest?: boolean; size?: boolean; trunc: boolean; last?: number; filter: string[]; format?: string; root?: string }) => {
       const store = await Store.open(flags.root);
+      if (flags.latest) flags.last = 1;
       const match = containerFilter(flags.filter);
       const everything = flags.all || flags.last !== undefined || flags.filter.some((f) => f.startsWith('status='));
       const scan = await scanContainers(store.root);

@@ -149,7 +149,10 @@ export async function createContainer(
   if (!/^[0-9a-f]{64}$/.test(id)) throw new UsageError(`invalid container id '${id}'`);
   const name = init.name ?? `layerfs_${shortId(id)}`;
   if (!NAME.test(name)) throw new UsageError(`invalid container name '${name}': use letters, digits, '_', '.' and '-'`);
-  if ((await listContainers(root)).some((c) => c.name === name)) throw new UsageError(`the container name '${name}' is already in use`);
+  const holder = (await listContainers(root)).find((c) => c.name === name);
+  if (holder) {
+    throw new LayerfsError('NAME_IN_USE', `Conflict. The container name "/${name}" is already in use by container "${holder.id}". You have to remove (or rename) that container to be able to reuse that name.`, { name, id: holder.id });
+  }
   const paths = pathsOf(root, id);
   // The upper dir is the container's /: it must be searchable by any user the command runs as.
   for (const d of [paths.init, paths.upper, paths.merged]) await mkdir(d, { recursive: true, mode: 0o755 });

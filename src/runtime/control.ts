@@ -6,6 +6,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { UsageError } from '../errors.js';
+import { withLock } from '../store/lock.js';
 import { shortId } from '../oci/digest.js';
 import { addWaiter, isActive, loadState, pathsOf, processAlive, runtimeAlive, type ContainerState } from './containers.js';
 import { reconcile } from './reconcile.js';
@@ -21,11 +22,14 @@ const named = (s: ContainerState) => `container ${s.name} (${shortId(s.id)})`;
 
 /** `start`: runs a created or stopped container again under a new supervisor, on the same upper dir. */
 export async function startContainer(root: string, state: ContainerState): Promise<ContainerState> {
-  state = await reconcile(root, state);
-  if (isActive(state)) return state; // docker: starting a running container is no error
-  if (runtimeAlive(state)) await waitContainer(root, state); // a supervisor still finishing its record
-  await spawnSupervisor(root, state.id);
-  return loadState(root, state.id);
+  // One start at a time per container: two would each spawn a supervisor, and both fail on the one lease and namespace.
+  return withLock(pathsOf(root, state.id).dir, async () => {
+    state = await reconcile(root, await loadState(root, state.id));
+    if (isActive(state)) return state; // docker: starting a running container is no error
+    if (runtimeAlive(state)) await waitContainer(root, state); // a supervisor still finishing its record
+    await spawnSupervisor(root, state.id);
+    return loadState(root, state.id);
+  });
 }
 
 /** Sends `signal` to the container's PID 1. With `manual`, its restart policy stops applying. */

@@ -3,6 +3,7 @@ import { pathsOf, type ContainerState } from './containers.js';
 import { configOf, parseTmpfs } from './run.js';
 import { parseVolume } from './rootfs-paths.js';
 import { networkSettings } from './network/state.js';
+import { parsePublish } from './network/ports.js';
 import { DEFAULT_ISOLATION, type IsolationOptions } from './isolation.js';
 
 const ZERO_TIME = '0001-01-01T00:00:00Z';
@@ -15,6 +16,17 @@ function securityOpt(iso: IsolationOptions): string[] | null {
     ...(iso.maskPaths ? [] : ['systempaths=unconfined']),
   ];
   return opts.length ? opts : null;
+}
+
+/** HostConfig.PortBindings: the `-p` values as asked (docker leaves an unnamed IP or port ""), whether or not it runs. */
+function portBindings(publish: string[]): Record<string, Array<{ HostIp: string; HostPort: string }>> {
+  const out: Record<string, Array<{ HostIp: string; HostPort: string }>> = {};
+  for (const spec of publish) {
+    const p = parsePublish(spec);
+    const hostIp = /^\d+\.\d+\.\d+\.\d+:/.test(spec) ? p.hostIp : '';
+    (out[`${p.containerPort}/${p.proto}`] ??= []).push({ HostIp: hostIp, HostPort: p.hostPort ? String(p.hostPort) : '' });
+  }
+  return out;
 }
 
 export function describeContainer(root: string, c: ContainerState): Record<string, unknown> {
@@ -50,7 +62,7 @@ export function describeContainer(root: string, c: ContainerState): Record<strin
     HostConfig: {
       Binds: config.volumes,
       NetworkMode: config.network,
-      PortBindings: Object.fromEntries((c.network?.ports ?? []).map((p) => [`${p.containerPort}/${p.proto}`, [{ HostIp: p.hostIp, HostPort: String(p.hostPort) }]])),
+      PortBindings: portBindings(config.publish),
       Dns: config.dns,
       ExtraHosts: config.addHosts,
       Privileged: isolation.privileged,

@@ -6,7 +6,6 @@
  */
 import { UsageError } from '../errors.js';
 import { isActive, pathsOf, removeContainerDir, type ContainerState } from './containers.js';
-import { shortId } from '../oci/digest.js';
 import { Store } from '../store/store.js';
 import { forceUnmount } from './rootfs.js';
 import { killContainer, waitContainer } from './control.js';
@@ -17,7 +16,7 @@ export async function removeContainer(root: string, state: ContainerState, force
   const paths = pathsOf(root, state.id);
   state = await reconcile(root, state);
   if (isActive(state)) {
-    if (!force) throw new UsageError(`container ${state.name} (${shortId(state.id)}) is running: use rm -f to kill and remove it`);
+    if (!force) throw new UsageError(`cannot remove container "/${state.name}": container is running: stop the container before removing or force remove`);
     await killContainer(root, state, 'SIGKILL');
     state = await waitContainer(root, state, 10_000);
   }

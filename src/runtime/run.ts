@@ -225,7 +225,7 @@ export async function setUp(root: string, state: ContainerState, attached: Attac
   const confinement = await confinementArgs(isolation, `${paths.dir}/seccomp`);
   attached.cgroup = await createCgroup(state.id, isolation.limits, !isolation.privileged);
   return {
-    rootfs: paths.merged, args: [...c.entrypoint, ...c.cmd], env: withHome(c.env, user.home), cwd: c.cwd, hostname: c.hostname,
+    rootfs: paths.merged, args: [...c.entrypoint, ...c.cmd], env: withHome(c.env, user.home), cwd: c.cwd, hostname: attached.net.hostname ?? c.hostname,
     uid: user.uid, gid: user.gid, groups: user.groups, hostNetwork: attached.net.hostNetwork, netns: attached.net.netns,
     binds: [...etcBinds, ...binds], tty: c.tty, pidFile: paths.pid, tmpfs, reaper: c.init, confinement, cgroups: attached.cgroup.dirs,
   };

@@ -239,9 +239,10 @@ describe('exec', () => {
     expect(lines[2]).toBe('Seccomp:\t2');
   });
 
-  it('of a stopped container fails with 125', async () => {
+  it('of a stopped or missing container fails with 1, as docker exec does', async () => {
     expect((await layerfs('run', '--name', 'done', 'busybox:test', 'true')).code).toBe(0);
-    expect(await layerfs('exec', 'done', 'true')).toMatchObject({ code: 125, err: expect.stringMatching(/is not running/) });
+    expect(await layerfs('exec', 'done', 'true')).toMatchObject({ code: 1, err: expect.stringMatching(/is not running/) });
+    expect(await layerfs('exec', 'nosuch', 'true')).toMatchObject({ code: 1, err: 'layerfs: no such container: nosuch\n' });
   });
 });
 
@@ -322,5 +323,54 @@ describe('ps', () => {
     expect(await q('-aq', '--filter', 'ancestor=busybox:other')).toHaveLength(0);
     expect(await q('-q', '-n', '1')).toHaveLength(1);
     expect((await layerfs('ps', '--filter', 'status=bogus')).code).not.toBe(0);
+  });
+});
+
+describe('as docker answers', () => {
+  it('two starts at once: one supervisor, the container runs', async () => {
+    const id = await detached('--name', 'twice', 'busybox:test', 'sleep', '100');
+    expect((await layerfs('kill', 'twice')).code).toBe(0);
+    expect((await layerfs('wait', 'twice')).out).toBe('137\n');
+    const both = await Promise.all([layerfs('start', 'twice'), layerfs('start', 'twice')]);
+    expect(both.map((r) => [r.code, r.out, r.err])).toEqual([[0, 'twice\n', ''], [0, 'twice\n', '']]);
+    expect((await loadState(t.root, id)).status).toBe('running');
+    const supervisors = processesMentioning(id).filter((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('supervise'));
+    expect(supervisors).toHaveLength(1);
+  });
+
+  const rows: Array<{ name: string; args: string[]; code: number; out?: string | RegExp; err?: string | RegExp }> = [
+    { name: 'a name in use', args: ['run', '-d', '--network', 'none', '--name', 'busy', 'busybox:test', 'true'], code: 125,
+      err: /^layerfs: Conflict\. The container name "\/busy" is already in use by container "[0-9a-f]{64}"\. You have to remove \(or rename\) that container to be able to reuse that name\.\n$/ },
+    { name: 'rm of a running container', args: ['rm', 'busy'], code: 1,
+      err: 'layerfs: cannot remove container "/busy": container is running: stop the container before removing or force remove\n' },
+    { name: 'stop of a stopped one prints its name', args: ['stop', 'gone'], code: 0, out: 'gone\n' },
+    { name: 'ps -l: the latest, in any state', args: ['ps', '-l', '--format', '{{.Names}}'], code: 0, out: 'gone\n' },
+    { name: 'ps --filter exited=CODE', args: ['ps', '-a', '--filter', 'exited=4', '--format', '{{.Names}} {{.Status}}'], code: 0, out: /^gone Exited \(4\) .* ago\n$/ },
+    { name: 'ps --filter exited without -a: running ones only, so none', args: ['ps', '--filter', 'exited=4', '-q'], code: 0, out: '' },
+    { name: 'logs --since a duration', args: ['logs', '--since', '1h', 'gone'], code: 0, out: 'said\n' },
+    { name: 'logs --until an old time', args: ['logs', '--until', '2020-01-01T00:00:00Z', 'gone'], code: 0, out: '' },
+    { name: 'logs --since the future', args: ['logs', '--since', String(Math.floor(Date.now() / 1000) + 3600), 'gone'], code: 0, out: '' },
+    { name: 'logs --since nonsense', args: ['logs', '--since', 'yesterday', 'gone'], code: 125, err: /invalid value for "--since"/ },
+    { name: '--hostname with --network container:NAME', args: ['run', '--rm', '--network', 'container:busy', '--hostname', 'h', 'busybox:test', 'true'], code: 125,
+      err: 'layerfs: conflicting options: hostname and the network mode\n' },
+    { name: '--network container:NAME takes its hostname and /etc/hostname', args: ['run', '--rm', '--network', 'container:busy', 'busybox:test', 'sh', '-c', 'hostname; cat /etc/hostname'], code: 0, out: 'busy-host\nbusy-host\n' },
+  ];
+  beforeAll(async () => {
+    shared.add(await detached('--name', 'busy', '--hostname', 'busy-host', 'busybox:test', 'sleep', '100'));
+    const gone = await detached('--name', 'gone', 'busybox:test', 'sh', '-c', 'echo said; exit 4');
+    shared.add(gone);
+    expect((await layerfs('wait', 'gone')).out).toBe('4\n');
+  });
+  afterAll(async () => {
+    await layerfs('rm', '-f', 'busy', 'gone');
+    shared.clear();
+  });
+  it.each(rows)('$name', async ({ args, code, out, err }) => {
+    const r = await layerfs(...args);
+    expect(r.code, r.err).toBe(code);
+    for (const [got, want] of [[r.out, out], [r.err, err]] as const) {
+      if (typeof want === 'string') expect(got).toBe(want);
+      else if (want) expect(got).toMatch(want);
+    }
   });
 });

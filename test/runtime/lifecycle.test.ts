@@ -109,7 +109,7 @@ describe('ps and rm', () => {
     const live = join(t.root, 'tmp', 'live.tar');
     await exportContainer(t.root, state, createWriteStream(live));
     expect(await tarNames(readFileSync(live))).toEqual(expect.arrayContaining(['bin/busybox', 'etc/hosts', 'proc']));
-    await expect(removeContainer(t.root, state)).rejects.toThrow(/is running: use rm -f/);
+    await expect(removeContainer(t.root, state)).rejects.toThrow(/container is running: stop the container before removing or force remove/);
     await removeContainer(t.root, state, true);
     const result = await done.catch((err: Error) => err);
     expect(result).toMatchObject({ exitCode: 137 });

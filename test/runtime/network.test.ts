@@ -17,6 +17,7 @@ import { findContainer, listContainers, type ContainerState } from '../../src/ru
 import { removeContainer } from '../../src/runtime/remove.js';
 import { runContainer, type RunOptions, type RunResult } from '../../src/runtime/run.js';
 import { etcPaths } from '../../src/runtime/network/etc-files.js';
+import { describeContainer } from '../../src/runtime/describe-container.js';
 import { vethName } from '../../src/runtime/network/endpoint.js';
 import { natTable } from '../../src/runtime/network/bridge.js';
 import { startTimeOf } from '../../src/runtime/network/address-pool.js';
@@ -119,6 +120,10 @@ describe('bridge network', () => {
         ports: [{ hostIp: '127.0.0.1', hostPort: port, containerPort: 80, proto: 'tcp' }, { hostIp: '0.0.0.0', hostPort: picked, containerPort: 80, proto: 'tcp' }],
       });
       expect(picked).toBeGreaterThan(0);
+      // docker inspect: the bindings as asked (both, on one port), the ports as bound
+      const shown = describeContainer(t.root, s) as { HostConfig: { PortBindings: unknown }; NetworkSettings: { Ports: unknown } };
+      expect(shown.HostConfig.PortBindings).toEqual({ '80/tcp': [{ HostIp: '127.0.0.1', HostPort: String(port) }, { HostIp: '', HostPort: '' }] });
+      expect(shown.NetworkSettings.Ports).toEqual({ '80/tcp': [{ HostIp: '127.0.0.1', HostPort: String(port) }, { HostIp: '0.0.0.0', HostPort: String(picked) }] });
       expect(await get(`http://127.0.0.1:${port}/`)).toBe(PAGE);
       expect(await get(`http://127.0.0.1:${picked}/`)).toBe(PAGE);
       expect(await get(`http://${s.network!.ip}/`)).toBe(PAGE); // the host reaches it on the bridge, too

@@ -13,6 +13,7 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { UsageError } from '../../errors.js';
 import { findContainer, isLive, pathsOf } from '../containers.js';
+import { shortId } from '../../oci/digest.js';
 import { freeAddress, networkDir, ownerOf, withLeases, type Lease } from './address-pool.js';
 import { ensureBridge } from './bridge.js';
 import { loadNetworkConfig } from './config.js';
@@ -45,6 +46,8 @@ export interface Attachment {
   /** For init: share the host's network, or join this namespace file (otherwise a new, empty one). */
   hostNetwork: boolean;
   netns?: string;
+  /** container:NAME: that container's hostname, which this one takes (as docker does). */
+  hostname?: string;
   /** Host paths of the container's /etc/hostname, /etc/hosts and /etc/resolv.conf, to bind-mount. */
   etcFiles: EtcFiles;
   /** Stops the port proxies and gives back the address, veth and namespace. Idempotent. */
@@ -91,14 +94,14 @@ export async function attachNetwork(req: AttachRequest): Promise<Attachment> {
     if (!isLive(other)) throw new UsageError(`cannot join the network of container ${other.name}: it is not running`);
     // Its namespace file when it has one; else its PID 1's namespace (the pid file comes just after it starts).
     const netns = other.network?.netns ?? `/proc/${await pidOf(req.root, other.id)}/ns/net`;
-    // Its /etc/hosts and resolv.conf, as docker shares them; the hostname stays ours (the UTS namespace is not shared).
-    await writeFile(files.hostname, `${req.hostname}\n`);
+    // Its /etc/hostname, /etc/hosts and resolv.conf, and its hostname (set in a UTS namespace of our own), as docker does.
     const theirs = etcPaths(req.root, other.id);
     return {
       state: { mode: `container:${other.id}`, ports: [] },
       hostNetwork: false,
       netns,
-      etcFiles: { ...files, hosts: theirs.hosts, 'resolv.conf': theirs['resolv.conf'] },
+      hostname: other.config?.hostname ?? shortId(other.id),
+      etcFiles: theirs,
       detach: noop,
     };
   }
