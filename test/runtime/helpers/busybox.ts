@@ -6,13 +6,14 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { Store } from '../../../src/store/store.js';
 import { runContainer, type RunOptions, type RunResult } from '../../../src/runtime/run.js';
 import { forceUnmount } from '../../../src/runtime/rootfs.js';
+import { removeCgroup } from '../../../src/runtime/cgroups.js';
 import { configFile, loadNetworkConfig } from '../../../src/runtime/network/config.js';
 import { removeBridge } from '../../../src/runtime/network/bridge.js';
 import type { ImageConfig } from '../../../src/oci/config.js';
@@ -130,6 +131,8 @@ export async function tempRoot(): Promise<TempRoot> {
     // Unmounting a namespace file that nothing else holds ends it, and its veth with it.
     for (const m of [...left].reverse()) await forceUnmount(m);
     await removeBridge(await loadNetworkConfig(root));
+    // cgroups live outside the root: a container the test did not `rm` would leave its own behind.
+    for (const id of existsSync(join(root, 'containers')) ? readdirSync(join(root, 'containers')) : []) await removeCgroup(id);
     rmSync(root, { recursive: true, force: true });
     return left;
   };
