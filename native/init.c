@@ -192,12 +192,24 @@ static void exec_command(char **argv) {
 
 static void reap_and_exec(char **argv);
 
-/* PID 1 of the new pid namespace: mounts, pivot_root, identity, then exec the command. */
-static void container(char **argv) {
+/* The last steps before exec, for PID 1 and for exec alike: cwd, identity, then the confinement. */
+static void become_user(void) {
   gid_t groups[MAX_LIST];
   int ngroups;
+  if (chdir(workdir) < 0) die("chdir", workdir);
+  parse_groups(groups, &ngroups);
+  if (setgroups(ngroups, groups) < 0) die("setgroups", groups_arg);
+  if (setgid(gid) < 0) die("setgid", NULL);
+  /* Keep the permitted set across setuid: confine() then leaves the container's own set. */
+  if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) die("set keepcaps", NULL);
+  if (setuid(uid) < 0) die("setuid", NULL);
+  confine(&confinement);
+}
+
+/* PID 1 of the new pid namespace: mounts, pivot_root, identity, then exec the command. */
+static void container(char **argv) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
-  /* -N: a network namespace the runtime made and wired (bridge) or another container's. */
+  /* -j: a network namespace the runtime made and wired (bridge) or another container's. */
   if (netns) {
     int fd = open(netns, O_RDONLY | O_CLOEXEC);
     if (fd < 0 || setns(fd, CLONE_NEWNET) < 0) die("join network namespace", netns);
@@ -231,13 +243,7 @@ static void container(char **argv) {
   /* Its own session, like runc; with -t the terminal becomes its controlling tty. */
   if (setsid() < 0) die("setsid", NULL);
   if (tty && isatty(0) && ioctl(0, TIOCSCTTY, 1) < 0) die("set controlling terminal", NULL);
-  if (chdir(workdir) < 0) die("chdir", workdir);
-  parse_groups(groups, &ngroups);
-  if (setgroups(ngroups, groups) < 0) die("setgroups", groups_arg);
-  if (setgid(gid) < 0) die("setgid", NULL);
-  if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) die("set keepcaps", NULL);
-  if (setuid(uid) < 0) die("setuid", NULL);
-  confine(&confinement);
+  become_user();
   if (reaper) reap_and_exec(argv);
   exec_command(argv);
 }
@@ -360,8 +366,7 @@ static int join_container(char **argv) {
   static const char *const names[] = {"ipc", "uts", "net", "pid", "mnt"};
   int fds[sizeof names / sizeof *names];
   char path[64];
-  gid_t groups[MAX_LIST];
-  int ngroups, master = -1;
+  int master = -1;
   for (unsigned i = 0; i < sizeof names / sizeof *names; i++) {
     snprintf(path, sizeof path, "/proc/%d/ns/%s", (int)join_pid, names[i]);
     if ((fds[i] = open(path, O_RDONLY | O_CLOEXEC)) < 0) die("open", path);
@@ -397,13 +402,7 @@ static int join_container(char **argv) {
       if (dup2(slave, 0) < 0 || dup2(slave, 1) < 0 || dup2(slave, 2) < 0) die("dup2", name);
       if (slave > 2) close(slave);
     }
-    if (chdir(workdir) < 0) die("chdir", workdir);
-    parse_groups(groups, &ngroups);
-    if (setgroups(ngroups, groups) < 0) die("setgroups", groups_arg);
-    if (setgid(gid) < 0) die("setgid", NULL);
-    if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) die("set keepcaps", NULL);
-    if (setuid(uid) < 0) die("setuid", NULL);
-    confine(&confinement); /* the container's own capabilities and seccomp profile, as docker exec */
+    become_user(); /* the container's own capabilities and seccomp profile, as docker exec */
     exec_command(argv);
   }
   forward_signals();

@@ -3,32 +3,21 @@
  * CLI (`npm run build` first): Docker's classic builder output, -q, exit
  * codes, `images --tree` with a build as a branch under its base.
  */
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { helloElf, HELLO_MESSAGE } from '../../src/store/hello-world.js';
 import { LAYERFS_BIN } from '../helpers/mounts.js';
-import { addBusybox, busyboxEntries, tempRoot, type TempRoot } from '../runtime/helpers/busybox.js';
+import { addBusybox, busyboxEntries, tempRoot, layerfsCli, type CliResult, type TempRoot } from '../runtime/helpers/busybox.js';
 import { tarOf } from '../store/fixtures.js';
 import { writeContext } from './helpers.js';
 
-const execFileP = promisify(execFile);
 let t: TempRoot;
 const dirs: string[] = [];
 
-interface Ran { code: number; out: string; err: string }
-
-async function layerfs(...args: string[]): Promise<Ran> {
-  try {
-    const r = await execFileP(process.execPath, [LAYERFS_BIN, ...args], { env: { ...process.env, LAYERFS_ROOT: t.root } });
-    return { code: 0, out: r.stdout, err: r.stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof e.code === 'number' ? e.code : -1, out: e.stdout ?? '', err: e.stderr ?? '' };
-  }
-}
+type Ran = CliResult;
+const layerfs = (...args: string[]): Promise<Ran> => layerfsCli(t.root, args);
 
 /** `layerfs ARGS` with `input` on its stdin. */
 function layerfsStdin(input: Buffer | string, ...args: string[]): Promise<Ran> {

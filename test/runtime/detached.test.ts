@@ -16,22 +16,13 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { vethName } from '../../src/runtime/network/endpoint.js';
 import { LAYERFS_BIN } from '../helpers/mounts.js';
 import { containerDir, findContainer, loadState, processAlive } from '../../src/runtime/containers.js';
-import { addBusybox, busyboxConfig, mountsUnder, processesMentioning, tempRoot, type TempRoot } from './helpers/busybox.js';
+import { addBusybox, busyboxConfig, mountsUnder, processesMentioning, tempRoot, layerfsCli, type CliResult, type TempRoot } from './helpers/busybox.js';
 
 const execFileP = promisify(execFile);
 let t: TempRoot;
 
-interface Ran { code: number; out: string; err: string }
-
-async function layerfs(...args: string[]): Promise<Ran> {
-  try {
-    const r = await execFileP(process.execPath, [LAYERFS_BIN, ...args], { env: { ...process.env, LAYERFS_ROOT: t.root } });
-    return { code: 0, out: r.stdout, err: r.stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof e.code === 'number' ? e.code : -1, out: e.stdout ?? '', err: e.stderr ?? '' };
-  }
-}
+type Ran = CliResult;
+const layerfs = (...args: string[]): Promise<Ran> => layerfsCli(t.root, args);
 
 async function waitFor(cond: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
   for (const until = Date.now() + ms; Date.now() < until && !(await cond());) await new Promise((r) => setTimeout(r, 50));

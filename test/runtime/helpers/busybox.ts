@@ -4,7 +4,9 @@
  * with a few users, the usual top-level dirs. Plus helpers to run containers
  * in a throwaway store root and to check that nothing was left behind.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
+import { LAYERFS_BIN } from '../../helpers/mounts.js';
 import { randomBytes, randomInt } from 'node:crypto';
 import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -178,4 +180,17 @@ export interface Captured extends RunResult {
   out: string;
   err: string;
   logs: string[];
+}
+
+export interface CliResult { code: number; out: string; err: string }
+
+/** `layerfs ARGS` as a separate process on the store at `root`: exit code, stdout, stderr. */
+export async function layerfsCli(root: string, args: string[]): Promise<CliResult> {
+  try {
+    const r = await promisify(execFile)(process.execPath, [LAYERFS_BIN, ...args], { env: { ...process.env, LAYERFS_ROOT: root } });
+    return { code: 0, out: r.stdout, err: r.stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === 'number' ? e.code : -1, out: e.stdout ?? '', err: e.stderr ?? '' };
+  }
 }
