@@ -85,7 +85,7 @@ function quietOnClosedPipe(): void {
 export async function main(argv: string[]): Promise<number> {
   quietOnClosedPipe();
   const program = new Command('layerfs')
-    .description('union-filesystem layers: an overlay filesystem over FUSE, a layer store and a small runtime')
+    .description('union-filesystem layers: an overlay filesystem over FUSE, a layer store, a container runtime, an image builder and a registry client')
     .version(version, '-V, --version')
     .exitOverride()
     // commander's own messages are printed by main, as one line and a hint
