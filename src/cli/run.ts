@@ -7,7 +7,6 @@ import { parseEnvFile } from '../runtime/process-spec.js';
 import { parseLogOpts } from '../runtime/json-log.js';
 import { parseRestartPolicy, spawnSupervisor } from '../runtime/supervisor.js';
 import { removeContainerDir } from '../runtime/containers.js';
-import { Store } from '../store/store.js';
 import { ensureImage, parsePullPolicy } from './pull-policy.js';
 import { parseIsolation, type IsolationFlags } from '../runtime/isolation.js';
 import { errorLine } from './user-error.js';
@@ -104,7 +103,7 @@ async function runDetached(opts: RunOptions): Promise<string> {
   } catch (err) {
     if (opts.remove) {
       await removeContainerDir(store.root, state.id);
-      await (await Store.open(store.root)).release(state.id);
+      await store.release(state.id);
     }
     throw err;
   }
