@@ -40,8 +40,9 @@ export interface FuseOps {
   statfs?(path: string, c: Caller): MaybePromise<Statfs>;
   getattr(path: string, c: Caller): MaybePromise<StatBuf>;
   /**
-   * getattr with the file's identity (layerfs's engine): `shared` names a file
-   * that other paths may reach too (a hard link), so they share one node.
+   * getattr with the file's identity (layerfs's engine): `shared` names an
+   * upper file, which other paths may reach too (hard links), so that they
+   * share one node.
    */
   lookup?(path: string, c: Caller): MaybePromise<{ stat: StatBuf; shared?: string }>;
   /** Whether an fd open returned is the upper layer's file (safe to change through). */

@@ -361,8 +361,10 @@ class Session {
         const fh = u64(b, a);
         const node = this.fhNode.get(fh);
         this.fhNode.delete(fh);
-        node?.fds?.delete(fh);
-        if (node !== undefined) this.io.released(req.devfd, node, fh);
+        if (node !== undefined) {
+          this.nodes.released(node, fh);
+          this.io.released(req.devfd, node, fh);
+        }
         await this.ops.release!(node === undefined ? '' : node.lastPath, fh);
         return this.ok(req);
       }

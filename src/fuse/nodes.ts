@@ -8,9 +8,10 @@
  * path plus the name, cached until a rename or unlink may have changed it.
  *
  * Hard links join on a key the overlay gives (an upper file's device and
- * inode) only for files that can have other names; lower-layer hard links
- * stay separate nodes, as kernel overlayfs keeps them (index=off), because a
- * copy-up breaks them apart.
+ * inode). A key is kept for files that have other names, and for as long as
+ * one of them is open: after `unlink b` of the open `b`, the kernel's inode of
+ * `a` is still the fd's. Lower-layer hard links stay separate nodes, as kernel
+ * overlayfs keeps them (index=off), because a copy-up breaks them apart.
  *
  * The reported inode number is the node's first one (0: the current stat's):
  * it survives copy-up, as the kernel's overlayfs keeps the lower inode number.
@@ -107,7 +108,7 @@ export class NodeTable {
       this.byId.set(node.id, node);
       this.attach(node, parent, name);
     }
-    if (key !== undefined && node.key !== key) this.setKey(node, key);
+    if (key !== undefined && node.key !== key && st[ST.nlink]! >= 2) this.setKey(node, key);
     return node;
   }
 
@@ -138,10 +139,13 @@ export class NodeTable {
       // Paths below a moved directory, or of a file known by another name, change.
       if (i === 0 && (node.isDir || node.links.length > 0)) this.gen++;
     }
-    if (node.links.length === 0 && node.key !== undefined) {
-      if (this.byKey.get(node.key) === node) this.byKey.delete(node.key);
-      node.key = undefined;
-    }
+    if (node.links.length === 0 && !node.fds?.size) this.dropKey(node);
+  }
+
+  /** An fd of `node` was closed. */
+  released(node: Node, fd: number): void {
+    node.fds?.delete(fd);
+    if (node.links.length === 0 && !node.fds?.size) this.dropKey(node);
   }
 
   renamed(parent: Node, name: string, newParent: Node, newName: string): void {
@@ -158,6 +162,7 @@ export class NodeTable {
     for (const l of [...node.links]) {
       if (l.parent.children?.get(l.name) === node) this.detach(l.parent, l.name);
     }
+    this.dropKey(node);
     this.byId.delete(node.id);
   }
 
@@ -165,6 +170,13 @@ export class NodeTable {
     (parent.children ??= new Map()).set(name, node);
     if (node.links.length === 0) node.pathGen = -1;
     node.links.push({ parent, name });
+  }
+
+  /** With no name and no open fd the inode may be freed and its number reused. */
+  private dropKey(node: Node): void {
+    if (node.key === undefined) return;
+    if (this.byKey.get(node.key) === node) this.byKey.delete(node.key);
+    node.key = undefined;
   }
 
   private setKey(node: Node, key: string): void {

@@ -91,8 +91,8 @@ export class Overlay {
   }
 
   /**
-   * getattr with the file's identity: an upper file with other names (hard
-   * links) is `shared` by its device and inode. Lower hard links are not: as in
+   * getattr with the file's identity: an upper file is `shared` by its device
+   * and inode (it may have, or have had, other names: hard links). Lower hard links are not: as in
    * the kernel (index=off), a copy-up breaks them apart. A file copied up
    * during this mount shows its lower inode number, as the kernel's does.
    */
@@ -106,7 +106,7 @@ export class Overlay {
       st = st.slice();
       st[ST.ino] = origin;
     }
-    return e.dirs.length > 0 || st[ST.nlink]! < 2 ? { stat: st } : { stat: st, shared: key };
+    return e.dirs.length > 0 ? { stat: st } : { stat: st, shared: key };
   }
 
   readdir(path: string): { names: string[]; stats: StatBuf[] } {

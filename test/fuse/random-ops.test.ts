@@ -223,6 +223,13 @@ const regressions: Array<{ name: string; layers: Layers; ops: Op[] }> = [
     layers: [{}, { a: 'ab', b: { type: 'hardlink', to: 'a' } }],
     ops: [{ op: 'open', slot: 0, path: 'a', flags: 'rw' }, { op: 'fdstat', slot: 0 }, { op: 'read', path: 'b' }],
   },
+  {
+    // Was: 0644 through the fd (the open name's node had dropped its key when
+    // its last name went, so `a` got a node of its own).
+    name: 'an open, unlinked upper hard link shows a chmod made through its other name',
+    layers: [{ a: 'a@', d: { type: 'hardlink', to: 'a' } }, { a: 'a@' }, { a: 'a@' }],
+    ops: [{ op: 'open', slot: 0, path: 'd', flags: 'r' }, { op: 'unlink', path: 'd' }, { op: 'chmod', path: 'a', mode: 0o600 }],
+  },
 ];
 
 /**
