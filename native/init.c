@@ -6,7 +6,7 @@
  *   layerfs-init -r ROOTFS [-h HOST] [-w DIR] [-u UID] [-g GID] [-G g1,g2]
  *                [-e K=V]... [-b SRC DST]... [-B SRC DST]... [-n] [-j NETNS] [-t]
  *                [-p PIDFILE] [-c CGROUPDIR]... [-k CAPMASK] [-s SECCOMP] [-N] [-m]
- *                [-P] [-R] [-T PATH OPTS]... [-I] -- COMMAND [ARG]...
+ *                [-P] [-R] [-T PATH OPTS]... [-I] [-E] -- COMMAND [ARG]...
  *   layerfs-init -x PID [-w DIR] [-u UID] [-g GID] [-G g1,g2] [-e K=V]... [-t]
  *                [-c CGROUPDIR]... [-k CAPMASK] [-s SECCOMP] [-N]
  *                -- COMMAND [ARG]...            (exec: join PID's container)
@@ -14,6 +14,10 @@
  * Exit status: the command's own, 128+N when a signal killed it, 125 when
  * the container could not be set up, 126 when the command cannot be executed,
  * 127 when it is not found.
+ *
+ * -E: fd 3 is the exec status pipe. It is close-on-exec, so the runtime reads
+ * EOF alone once the command runs; a start that fails writes "CODE MESSAGE"
+ * there instead of to stderr (the runtime reports it as docker does).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -23,6 +27,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +59,7 @@ static struct tmpfs tmpfses[MAX_LIST];
 static int ntmpfs;
 static char *env[MAX_LIST + 1];
 static int nenv;
+static int status_fd = -1;
 static struct bind binds[MAX_LIST];
 static int nbinds;
 static volatile pid_t child;
@@ -61,9 +67,25 @@ static const char *cgroups[MAX_LIST];
 static int ncgroups, masks, privileged, readonly_root;
 static struct confinement confinement = {.caps = ~0ULL, .seccomp_fd = -1};
 
+/* Exits with `code`, saying why on the status pipe when there is one (else on stderr). */
+static void fail(int code, const char *fmt, ...) {
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  if (status_fd < 0 || dprintf(status_fd, "%d %s", code, msg) < 0) fprintf(stderr, "%s\n", msg);
+  _exit(code);
+}
+
+/* A process that does not exec the command lets go of the status pipe. */
+static void drop_status_fd(void) {
+  if (status_fd >= 0) close(status_fd);
+  status_fd = -1;
+}
+
 static void die(const char *what, const char *path) {
-  fprintf(stderr, "layerfs-init: %s %s: %s\n", what, path ? path : "", strerror(errno));
-  _exit(125);
+  fail(125, "layerfs-init: %s %s: %s", what, path ? path : "", strerror(errno));
 }
 
 static void usage(const char *why) {
@@ -167,9 +189,7 @@ static void exec_command(char **argv) {
     if (strncmp(env[i], "PATH=", 5) == 0) path = env[i] + 5;
   if (strchr(argv[0], '/')) {
     execve(argv[0], argv, env);
-    int code = errno == ENOENT || errno == ENOTDIR ? 127 : 126;
-    fprintf(stderr, "layerfs: exec \"%s\": %s\n", argv[0], strerror(errno));
-    _exit(code);
+    fail(errno == ENOENT || errno == ENOTDIR ? 127 : 126, "layerfs: exec \"%s\": %s", argv[0], strerror(errno));
   }
   for (const char *p = path; ; p++) {
     const char *end = strchrnul(p, ':');
@@ -182,12 +202,8 @@ static void exec_command(char **argv) {
     if (*end == '\0') break;
     p = end;
   }
-  if (denied || noexec) {
-    fprintf(stderr, "layerfs: exec \"%s\": %s\n", argv[0], noexec ? "exec format error" : "permission denied");
-    _exit(126);
-  }
-  fprintf(stderr, "layerfs: exec \"%s\": executable file not found in $PATH\n", argv[0]);
-  _exit(127);
+  if (denied || noexec) fail(126, "layerfs: exec \"%s\": %s", argv[0], noexec ? "exec format error" : "permission denied");
+  fail(127, "layerfs: exec \"%s\": executable file not found in $PATH", argv[0]);
 }
 
 static void reap_and_exec(char **argv);
@@ -289,6 +305,7 @@ static void reap_and_exec(char **argv) {
     sigprocmask(SIG_SETMASK, &old, NULL);
     exec_command(argv);
   }
+  drop_status_fd();
   sigprocmask(SIG_SETMASK, &old, NULL);
   _exit(wait_child());
 }
@@ -405,14 +422,17 @@ static int join_container(char **argv) {
     become_user(); /* the container's own capabilities and seccomp profile, as docker exec */
     exec_command(argv);
   }
+  drop_status_fd();
   forward_signals();
   return master >= 0 ? relay(master) : wait_child();
 }
 
 int main(int argc, char **argv) {
   int i = 1;
-  /* Only stdin, stdout and stderr go in: a pipe the runtime's own parent waits on must not stay open in here. */
-  syscall(SYS_close_range, 3U, ~0U, 0U);
+  /* Only stdin, stdout and stderr go in (and -E's fd 3): a pipe the runtime's own parent waits on must not stay open in here. */
+  for (int j = 1; j < argc && strcmp(argv[j], "--") != 0; j++)
+    if (strcmp(argv[j], "-E") == 0 && fcntl(3, F_SETFD, FD_CLOEXEC) == 0) status_fd = 3;
+  syscall(SYS_close_range, status_fd < 0 ? 3U : 4U, ~0U, 0U);
   for (; i < argc && strcmp(argv[i], "--") != 0; i++) {
     const char *opt = argv[i];
     int takes = strchr("rhwugGepcksjx", opt[1]) ? 1 : strchr("bBT", opt[1]) ? 2 : 0;
@@ -447,6 +467,7 @@ int main(int argc, char **argv) {
       case 'm': masks = 1; break;
       case 'P': privileged = 1; break;
       case 'R': readonly_root = 1; break;
+      case 'E': break;
       default: usage("unknown option");
     }
     i += takes;
@@ -463,6 +484,7 @@ int main(int argc, char **argv) {
   child = fork();
   if (child < 0) die("fork", NULL);
   if (child == 0) container(command);
+  drop_status_fd();
 
   if (pidfile) {
     FILE *f = fopen(pidfile, "w");

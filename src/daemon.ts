@@ -76,11 +76,14 @@ export async function spawnDaemon(argv: string[], logFile?: string, lifeline = f
   ]);
   pipe.destroy();
   if (!verdict.startsWith('ready')) {
+    // It cleans up after itself (a supervisor records the failed start) and exits; gone before we
+    // answer, so a caller that checks for leftovers finds none. One that does not is killed.
+    const waited = (ms: number) => Promise.race([exited, new Promise((r) => setTimeout(r, ms).unref())]);
+    await waited(verdict.startsWith('error') ? 5000 : 0);
     child.kill('SIGKILL');
-    // Gone before we answer, so a caller that checks for leftovers finds none.
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 2000).unref())]);
-    const reason = verdict.startsWith('error: ') ? verdict.slice(7).trim() : `${what} gave no answer`;
-    throw new LayerfsError('MOUNT_FAILED', reason);
+    await waited(2000);
+    const m = /^error(?: (\d+))?: ([^]*)$/.exec(verdict);
+    throw new LayerfsError('MOUNT_FAILED', m ? m[2]!.trim() : `${what} gave no answer`, m?.[1] ? { exitCode: Number(m[1]) } : {});
   }
   return {
     pid: child.pid ?? 0,
@@ -125,8 +128,12 @@ export function watchLifeline(lost: () => void): void {
   socket.unref();
 }
 
-/** In the daemon: tell the waiting parent how it went (no-op when run in the foreground by hand). */
-export function reportToParent(message: 'ready' | `error: ${string}`): void {
+/**
+ * In the daemon: tell the waiting parent how it went (no-op when run in the
+ * foreground by hand). `error N: ...` gives the exit status the parent's
+ * command should end with.
+ */
+export function reportToParent(message: 'ready' | `error: ${string}` | `error ${number}: ${string}`): void {
   if (process.env.LAYERFS_DAEMON !== '1') return;
   try {
     writeSync(READY_FD, message + '\n');

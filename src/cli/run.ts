@@ -86,11 +86,14 @@ export function register(program: Command): void {
         }
         if (restart.name !== 'no') throw new UsageError('--restart needs -d (the supervisor restarts the container)');
         const result = await runContainer(opts);
+        if (result.status === 'created') process.stderr.write(`layerfs: ${result.error}\n`);
         process.exitCode = result.exitCode;
       } catch (err) {
         if (!(err instanceof LayerfsError) && (err as { code?: unknown }).code === undefined) throw err;
         process.stderr.write(`layerfs: ${errorLine(err) ?? (err as Error).message}\n`);
-        process.exitCode = RUNTIME_FAILED;
+        // A command that could not be executed: docker's 126 or 127.
+        const code = err instanceof LayerfsError ? err.data.exitCode : undefined;
+        process.exitCode = typeof code === 'number' ? code : RUNTIME_FAILED;
       }
     });
 }

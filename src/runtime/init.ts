@@ -98,6 +98,13 @@ export interface InitProcess {
   readonly pid: number;
   /** Resolves with the container's exit status (128+N for a signal). */
   readonly exited: Promise<number>;
+  /**
+   * Resolves once the command runs (undefined), or with why it could not
+   * start: 125 set-up, 126 not executable, 127 not found. With a terminal it
+   * resolves at once (`script` keeps no status pipe), and init says it on
+   * the terminal.
+   */
+  readonly started: Promise<StartFailure | undefined>;
   /** Sends a signal to the container's PID 1 (once it exists). */
   kill(signal: NodeJS.Signals): Promise<void>;
   /** The command's output, when InitStdio asked for pipes. */
@@ -115,8 +122,10 @@ export interface InitStdio {
   stderr?: number | 'pipe';
 }
 
+export interface StartFailure { code: number; message: string }
+
 export function startInit(spec: InitSpec, io: InitStdio): InitProcess {
-  return startInitArgv(initArgv(spec), spec.tty, spec.pidFile, io);
+  return startInitArgv(initArgv(spec), spec.tty, spec.pidFile, io, true);
 }
 
 /** Runs `exec`'s command in a running container (see JoinSpec). */
@@ -124,12 +133,13 @@ export function startJoin(spec: JoinSpec, io: InitStdio): InitProcess {
   return startInitArgv(joinArgv(spec), spec.tty, undefined, io);
 }
 
-function startInitArgv(args: string[], tty: boolean, pidFile: string | undefined, io: InitStdio): InitProcess {
+function startInitArgv(args: string[], tty: boolean, pidFile: string | undefined, io: InitStdio, statusPipe = false): InitProcess {
   if (!existsSync(INIT_BIN)) {
     throw new LayerfsError('NO_INIT', `${INIT_BIN} is missing: build the native parts (npm ci, or scripts/build-native.js)`);
   }
-  const argv = [INIT_BIN, ...args];
-  const stdio: StdioOptions = [io.interactive ? 'inherit' : 'ignore', io.stdout ?? 'inherit', io.stderr ?? 'inherit'];
+  statusPipe &&= !tty;
+  const argv = [INIT_BIN, ...(statusPipe ? ['-E'] : []), ...args];
+  const stdio: StdioOptions = [io.interactive ? 'inherit' : 'ignore', io.stdout ?? 'inherit', io.stderr ?? 'inherit', ...(statusPipe ? ['pipe' as const] : [])];
   // Its own process group: the terminal's Ctrl-C reaches only us, and we forward it once.
   const child = tty
     // setpriv: `script` dies with us (PR_SET_PDEATHSIG), and init with it, as without a terminal.
@@ -140,9 +150,12 @@ function startInitArgv(args: string[], tty: boolean, pidFile: string | undefined
     // With pipes, 'close' also waits for the last output.
     child.on(io.stdout === 'pipe' || io.stderr === 'pipe' ? 'close' : 'exit', (code, signal) => resolve(code ?? 128 + signalNumber(signal)));
   });
+  const status = statusPipe ? (child.stdio[3] as Readable) : undefined;
+  const started = status === undefined ? Promise.resolve(undefined) : readStatus(status);
   return {
     pid: child.pid ?? 0,
     exited,
+    started,
     stdout: child.stdout,
     stderr: child.stderr,
     async kill(signal) {
@@ -158,6 +171,18 @@ function startInitArgv(args: string[], tty: boolean, pidFile: string | undefined
       }
     },
   };
+}
+
+/** The status pipe (see native/init.c, -E): EOF alone once the command runs, else "CODE MESSAGE". */
+async function readStatus(pipe: Readable): Promise<StartFailure | undefined> {
+  let said = '';
+  try {
+    for await (const chunk of pipe) said += String(chunk);
+  } catch {
+    // init was killed: its exit status tells
+  }
+  const m = /^(\d+) (?:layerfs(?:-init)?: )?([^]*)$/.exec(said.trim());
+  return m ? { code: Number(m[1]), message: m[2]! } : undefined;
 }
 
 function signalNumber(signal: NodeJS.Signals | null): number {

@@ -155,6 +155,9 @@ export async function runContainer(opts: RunOptions): Promise<RunResult> {
     await runAttempt(store, state, {
       stdout: opts.stdout, stderr: opts.stderr, forwardSignals: opts.forwardSignals, log,
       onStart: opts.onStart && ((s) => opts.onStart!(s)),
+    }).catch((err: unknown) => {
+      // A command that could not be executed is a result (status created, 126 or 127, error), as docker's.
+      if (!(err instanceof LayerfsError && err.data.created === true)) throw err;
     });
   } finally {
     delete state.runtimePid;
@@ -307,6 +310,12 @@ export async function runAttempt(store: Store, state: ContainerState, io: Attemp
     if (interrupted) throw new LayerfsError('INTERRUPTED', `${interrupted} before the container started`);
     init = startInit(spec, { interactive: c.interactive || c.tty, stdout: io.stdout, stderr: io.stderr });
     io.onSpawn?.(init);
+    const failure = await init.started;
+    if (failure !== undefined) {
+      await init.exited;
+      // As docker: the command never ran, so the container stays created, with the exit status of a failed exec.
+      throw new LayerfsError('START_FAILED', failure.message, { exitCode: failure.code, created: failure.code !== RUNTIME_FAILED });
+    }
     state.status = 'running';
     state.initPid = init.pid;
     state.startedAt = new Date().toISOString();
@@ -333,9 +342,10 @@ export async function runAttempt(store: Store, state: ContainerState, io: Attemp
     }
     if (await attached.cgroup?.oomKilled()) state.oomKilled = true;
   } catch (err) {
-    state.status = 'failed';
+    const data = err instanceof LayerfsError ? err.data : {};
+    state.status = data.created === true ? 'created' : 'failed';
     state.error = (err as Error).message;
-    state.exitCode = RUNTIME_FAILED;
+    state.exitCode = typeof data.exitCode === 'number' ? data.exitCode : RUNTIME_FAILED;
     throw err;
   } finally {
     for (const stop of stopForwarding) stop();

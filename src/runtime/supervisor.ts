@@ -29,7 +29,7 @@ export async function spawnSupervisor(root: string, id: string): Promise<void> {
   try {
     (await spawnDaemon([LAYERFS_BIN, 'supervise', '--root', root, id], join(paths.dir, 'supervisor.log'), false, 'the supervisor')).detach();
   } catch (err) {
-    throw new LayerfsError('START_FAILED', (err as Error).message, { id });
+    throw new LayerfsError('START_FAILED', (err as Error).message, { id, ...(err as LayerfsError).data });
   }
 }
 
@@ -88,7 +88,8 @@ export async function supervise(root: string, id: string): Promise<void> {
           },
         });
       } catch (err) {
-        if (!reported) reportToParent(`error: ${(err as Error).message}`);
+        const code = err instanceof LayerfsError ? err.data.exitCode : undefined;
+        if (!reported) reportToParent(typeof code === 'number' ? `error ${code}: ${(err as Error).message}` : `error: ${(err as Error).message}`);
         reported = true;
         output.add('stderr', `layerfs: ${(err as Error).message}\n`);
         break;

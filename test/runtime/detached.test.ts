@@ -346,6 +346,25 @@ describe('as docker answers', () => {
       err: 'layerfs: conflicting options: hostname and the network mode\n' },
     { name: '--network container:NAME takes its hostname and /etc/hostname', args: ['run', '--rm', '--network', 'container:busy', 'busybox:test', 'sh', '-c', 'hostname; cat /etc/hostname'], code: 0, out: 'busy-host\nbusy-host\n' },
   ];
+  // As docker: a command that cannot start fails the run itself (126/127), and the container stays created.
+  it.each([
+    { flags: [], what: 'kept, created' },
+    { flags: ['--restart', 'always'], what: 'kept, created, not restarted' },
+    { flags: ['--rm'], what: 'removed' },
+  ])('run -d $flags nosuchcmd: 127 with the reason; $what', async ({ flags }) => {
+    const before = mountsUnder(t.root);
+    const r = await layerfs('run', '-d', '--network', 'none', '--name', 'cannot', ...flags, 'busybox:test', 'nosuchcmd');
+    expect([r.code, r.out, r.err]).toEqual([127, '', 'layerfs: exec "nosuchcmd": executable file not found in $PATH\n']);
+    const ps = await layerfs('ps', '-a', '--filter', 'name=cannot', '--format', '{{.Status}}');
+    expect(ps.out).toBe(flags.includes('--rm') ? '' : 'Created\n');
+    if (!flags.includes('--rm')) {
+      expect((await layerfs('inspect', '--format', '{{.State.Status}} {{.State.ExitCode}} {{.State.Error}}', 'cannot')).out)
+        .toBe('created 127 exec "nosuchcmd": executable file not found in $PATH\n');
+      expect(await layerfs('rm', 'cannot')).toMatchObject({ code: 0 });
+    }
+    expect(mountsUnder(t.root)).toEqual(before);
+  });
+
   beforeAll(async () => {
     shared.add(await detached('--name', 'busy', '--hostname', 'busy-host', 'busybox:test', 'sleep', '100'));
     const gone = await detached('--name', 'gone', 'busybox:test', 'sh', '-c', 'echo said; exit 4');

@@ -26,7 +26,8 @@ afterAll(async () => {
   expect(await t.cleanup()).toEqual([]);
 });
 
-type Case = { name: string; run: Omit<RunOptions, 'root'>; out?: string | RegExp; err?: RegExp; code?: number };
+/** `error`: the run's own error (a command that could not start), not the container's stderr. */
+type Case = { name: string; run: Omit<RunOptions, 'root'>; out?: string | RegExp; err?: RegExp; error?: RegExp; code?: number };
 
 const sh = (script: string, extra: Omit<RunOptions, 'root' | 'image'> = {}): Omit<RunOptions, 'root'> => ({
   image: 'busybox:test', command: ['sh', '-c', script], remove: true, ...extra,
@@ -59,9 +60,9 @@ const cases: Case[] = [
   { name: 'image Cmd follows the Entrypoint when no CMD is given', run: { image: 'busybox:app', remove: true }, out: 'entry default\n' },
   { name: 'a volume is bind-mounted', run: sh('cat /data/greeting', { volumes: [] }), out: 'hello from the host\n' },
   { name: 'a read-only volume refuses writes', run: sh('touch /data/x 2>&1; echo $?', { volumes: [] }), out: /Read-only file system\n1\n$/ },
-  { name: 'not found: 127 with the name', run: { image: 'busybox:test', command: ['no-such-cmd'], remove: true }, code: 127, err: /exec "no-such-cmd": executable file not found in \$PATH/ },
-  { name: 'not executable: 126 with the name', run: { image: 'busybox:test', command: ['/srv/tool'], remove: true }, code: 126, err: /exec "\/srv\/tool": Permission denied/ },
-  { name: 'a missing path: 127', run: { image: 'busybox:test', command: ['/no/such'], remove: true }, code: 127, err: /exec "\/no\/such": No such file/ },
+  { name: 'not found: 127 with the name', run: { image: 'busybox:test', command: ['no-such-cmd'], remove: true }, code: 127, error: /^exec "no-such-cmd": executable file not found in \$PATH$/ },
+  { name: 'not executable: 126 with the name', run: { image: 'busybox:test', command: ['/srv/tool'], remove: true }, code: 126, error: /^exec "\/srv\/tool": Permission denied$/ },
+  { name: 'a missing path: 127', run: { image: 'busybox:test', command: ['/no/such'], remove: true }, code: 127, error: /^exec "\/no\/such": No such file/ },
 ];
 
 describe('run', () => {
@@ -74,6 +75,7 @@ describe('run', () => {
       expect(r.exitCode, r.err).toBe(c.code ?? 0);
       if (c.out !== undefined) expect(r.out).toMatch(typeof c.out === 'string' ? new RegExp(`^${c.out.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`) : c.out);
       if (c.err !== undefined) expect(r.err).toMatch(c.err);
+      if (c.error !== undefined) expect([r.status, r.error, r.err]).toEqual(['created', expect.stringMatching(c.error), '']);
       expect(mountsUnder(t.root)).toEqual([]);
     });
   }
