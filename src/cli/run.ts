@@ -64,7 +64,6 @@ export function register(program: Command): void {
     .action(async (image: string, command: string[], flags: RunFlags) => {
       try {
         if (flags.tty && !process.stdin.isTTY && !flags.detach) throw new UsageError('the input device is not a TTY (-t needs a terminal)');
-        if (flags.detach && (flags.tty || flags.interactive)) throw new UsageError('-d with -i or -t is not supported: there is no attach');
         if (flags.hostname !== undefined && flags.network.startsWith('container:')) throw new UsageError('conflicting options: hostname and the network mode');
         const restart = parseRestartPolicy(flags.restart);
         if (restart.name !== 'no' && flags.rm) throw new UsageError('--restart and --rm cannot be used together');

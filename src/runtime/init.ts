@@ -117,6 +117,11 @@ const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 export interface InitStdio {
   /** docker's -i: pass our stdin through (otherwise /dev/null). */
   interactive: boolean;
+  /**
+   * 'pipe': a stdin that stays open and silent (`run -d -i`/`-t`: no one
+   * attaches, and a shell must not see EOF and exit).
+   */
+  stdin?: 'pipe';
   /** File descriptors for the command's output (default: ours), or pipes to read it from. */
   stdout?: number | 'pipe';
   stderr?: number | 'pipe';
@@ -139,11 +144,12 @@ function startInitArgv(args: string[], tty: boolean, pidFile: string | undefined
   }
   statusPipe &&= !tty;
   const argv = [INIT_BIN, ...(statusPipe ? ['-E'] : []), ...args];
-  const stdio: StdioOptions = [io.interactive ? 'inherit' : 'ignore', io.stdout ?? 'inherit', io.stderr ?? 'inherit', ...(statusPipe ? ['pipe' as const] : [])];
+  const stdio: StdioOptions = [io.stdin ?? (io.interactive ? 'inherit' : 'ignore'), io.stdout ?? 'inherit', io.stderr ?? 'inherit', ...(statusPipe ? ['pipe' as const] : [])];
   // Its own process group: the terminal's Ctrl-C reaches only us, and we forward it once.
   const child = tty
     // setpriv: `script` dies with us (PR_SET_PDEATHSIG), and init with it, as without a terminal.
-    ? spawn('setpriv', ['--pdeathsig', 'KILL', 'script', '-q', '-e', '-c', `exec ${argv.map(shellQuote).join(' ')}`, '/dev/null'], { stdio: 'inherit' })
+    // Detached, `script` makes the terminal and its output is the log's stdout (carriage returns and all, as docker's).
+    ? spawn('setpriv', ['--pdeathsig', 'KILL', 'script', '-q', '-e', '-c', `exec ${argv.map(shellQuote).join(' ')}`, '/dev/null'], { stdio })
     : spawn(argv[0]!, argv.slice(1), { stdio, detached: true });
   const exited = new Promise<number>((resolve, reject) => {
     child.on('error', (err) => reject(new LayerfsError('INIT_FAILED', `starting ${argv[0]}: ${err.message}`)));

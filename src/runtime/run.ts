@@ -178,6 +178,8 @@ export interface AttemptIO {
   /** The command's stdout and stderr: file descriptors (default: ours) or pipes (InitProcess.stdout/stderr). */
   stdout?: number | 'pipe';
   stderr?: number | 'pipe';
+  /** 'pipe': an open, silent stdin instead of ours (see InitStdio). */
+  stdin?: 'pipe';
   forwardSignals?: boolean;
   /** Called as soon as init is spawned (before any await: its output pipes are read from the first byte). */
   onSpawn?: (init: InitProcess) => void;
@@ -308,7 +310,7 @@ export async function runAttempt(store: Store, state: ContainerState, io: Attemp
     void mount.closed.then((end) => (rootfsDied = end === 'died'));
 
     if (interrupted) throw new LayerfsError('INTERRUPTED', `${interrupted} before the container started`);
-    init = startInit(spec, { interactive: c.interactive || c.tty, stdout: io.stdout, stderr: io.stderr });
+    init = startInit(spec, { interactive: c.interactive || c.tty, stdin: io.stdin, stdout: io.stdout, stderr: io.stderr });
     io.onSpawn?.(init);
     const failure = await init.started;
     if (failure !== undefined) {

@@ -76,6 +76,8 @@ export async function supervise(root: string, id: string): Promise<void> {
         await runAttempt(store, state, {
           stdout: 'pipe',
           stderr: 'pipe',
+          // -i or -t with no one attached: stdin stays open, so a shell waits rather than exits.
+          stdin: config.interactive || config.tty ? 'pipe' : undefined,
           log: (m) => output.add('stderr', `layerfs: ${m}\n`),
           onSpawn: (init) => {
             current = init;

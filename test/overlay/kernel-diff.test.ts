@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { lstatSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
+import { propertySeed } from '../helpers/property-runs.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Overlay } from '../../src/overlay/overlay.js';
 import { metadataOf, mountKernelOverlay, onKernel, onOverlay, type Op, outcome } from './ops.js';
@@ -59,7 +60,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ op: fc.constant('setxattr' as const), path }),
 );
 
-/** More runs for a deeper search: LAYERFS_DIFF_RUNS=2000 npx vitest run test/overlay/kernel-diff.test.ts */
+/** A deeper search: LAYERFS_RANDOM_SEED=random LAYERFS_DIFF_RUNS=2000 npx vitest run test/overlay/kernel-diff.test.ts */
 const RUNS = Number(process.env.LAYERFS_DIFF_RUNS ?? 150);
 
 /** The same layer with `.wh.NAME` whiteout files and `.wh..wh..opq` markers, as OCI layers are unpacked. */
@@ -171,7 +172,7 @@ describe('against kernel overlayfs', () => {
           removeRoot(dir);
         },
       ),
-      { numRuns: RUNS },
+      { numRuns: RUNS, seed: propertySeed() },
     );
   }, 60_000 + RUNS * 100);
 });

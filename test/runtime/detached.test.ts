@@ -116,7 +116,8 @@ describe('run -d', () => {
     expect((await layerfs('logs', 'once')).out).toBe('run\nrun\nrun\n');
     expect(mountsUnder(containerDir(t.root, id))).toEqual([]);
 
-    const gone = await detached('--rm', 'busybox:test', 'sh', '-c', 'sleep 0.3; echo last; exit 5');
+    // Long enough for two CLIs to start on a loaded 2-core machine: a `wait` that comes after the removal finds nothing.
+    const gone = await detached('--rm', 'busybox:test', 'sh', '-c', 'sleep 1.5; echo last; exit 5');
     const [waited, followed] = await Promise.all([layerfs('wait', gone), layerfs('logs', '-f', gone)]);
     expect(waited.out).toBe('5\n'); // the record stays until its waiters have read the end
     expect(followed.out).toBe('last\n');
@@ -382,5 +383,24 @@ describe('as docker answers', () => {
       if (typeof want === 'string') expect(got).toBe(want);
       else if (want) expect(got).toMatch(want);
     }
+  });
+});
+
+describe('run -d with -i or -t (nobody attached)', () => {
+  it('run -dit: the shell gets a terminal and an open stdin, so it stays up; exec reaches it; its output is logged with CRLF', async () => {
+    const id = await detached('-dit', '--name', 'dit', 'busybox:test', 'sh', '-c', 'tty; [ -t 0 ] && echo term; exec sh');
+    shared.add(id);
+    await waitFor(async () => (await layerfs('logs', 'dit')).out.includes('term'));
+    // The terminal is bound at /dev/console (a host pty, not of the container's devpts).
+    expect((await layerfs('logs', 'dit')).out).toMatch(/^\/dev\/console\r\nterm\r\n/);
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await layerfs('ps', '--filter', 'name=dit', '--format', '{{.Status}}')).out).toMatch(/^Up /);
+    expect(await layerfs('exec', 'dit', 'sh', '-c', 'cat /proc/1/cmdline | tr "\\0" " "')).toMatchObject({ code: 0, out: 'sh ' });
+    // -di without a terminal: stdin is a pipe that stays open; `cat` waits on it.
+    const di = await detached('-di', '--name', 'di', 'busybox:test', 'cat');
+    shared.add(di);
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await layerfs('ps', '--format', '{{.Names}} {{.Status}}')).out).toMatch(/^di Up /m);
+    expect(await layerfs('rm', '-f', 'dit', 'di')).toMatchObject({ code: 0 });
   });
 });
