@@ -75,7 +75,7 @@ export function register(program: Command): void {
         const opts: RunOptions = {
           root: flags.root, image, command, name: flags.name, env: [...envFiles, ...flags.env], workdir: flags.workdir, user: flags.user,
           hostname: flags.hostname, network: flags.network, publish: flags.publish, addHosts: flags.addHost, dns: flags.dns, volumes: flags.volume, tmpfs: flags.tmpfs, interactive: flags.interactive,
-          tty: flags.tty, remove: flags.rm, mounter: flags.rootfs, forwardSignals: true, init: flags.init,
+          tty: flags.tty, remove: flags.rm, mounter: flags.rootfs, forwardSignals: true, init: flags.init, logOutput: true,
           entrypoint: flags.entrypoint === undefined ? undefined : flags.entrypoint === '' ? [] : [flags.entrypoint],
           restart, logConfig, isolation,
         };

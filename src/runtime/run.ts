@@ -17,6 +17,7 @@
 import { readFileSync } from 'node:fs';
 import { readFile, rm, stat } from 'node:fs/promises';
 import { posix } from 'node:path';
+import type { Readable } from 'node:stream';
 import { LayerfsError, UsageError } from '../errors.js';
 import { Store } from '../store/store.js';
 import { ensureBuiltin } from '../store/hello-world.js';
@@ -26,6 +27,7 @@ import {
 } from './containers.js';
 import { shortId } from '../oci/digest.js';
 import { startInit, type InitProcess, type InitSpec, type Tmpfs } from './init.js';
+import { JsonFileLog } from './json-log.js';
 import { processSpec, withHome } from './process-spec.js';
 import { forceUnmount, mounters, type MounterName, type RootfsMount } from './rootfs.js';
 import { makeInitLayer } from './init-layer.js';
@@ -73,6 +75,12 @@ export interface RunOptions {
   /** File descriptors for the command's stdout and stderr (default: ours). */
   stdout?: number;
   stderr?: number;
+  /**
+   * The output passes through this process on its way to stdout and stderr,
+   * and into the json-file log, as docker's: the command sees pipes, not our
+   * terminal, and `logs` shows it afterwards. Not with a terminal (`-t`).
+   */
+  logOutput?: boolean;
   /** Detached runs only (supervisor.ts): `--restart` and `--log-opt`. */
   restart?: RestartPolicy;
   logConfig?: LogConfig;
@@ -150,16 +158,26 @@ export async function runContainer(opts: RunOptions): Promise<RunResult> {
   const { store, state } = await createFromImage(opts);
   opts.onCreate?.(state);
   claimRuntime(state);
+  const output = opts.logOutput && !opts.tty ? new JsonFileLog(pathsOf(store.root, state.id).output, configOf(state).log) : undefined;
+  const pass = (from: Readable | null, stream: 'stdout' | 'stderr') => {
+    void output!.follow(stream, from!);
+    from!.pipe(process[stream], { end: false });
+  };
   try {
     await saveState(store.root, state);
     await runAttempt(store, state, {
-      stdout: opts.stdout, stderr: opts.stderr, forwardSignals: opts.forwardSignals, log,
+      stdout: output ? 'pipe' : opts.stdout, stderr: output ? 'pipe' : opts.stderr, forwardSignals: opts.forwardSignals, log,
+      onSpawn: output && ((init) => {
+        pass(init.stdout, 'stdout');
+        pass(init.stderr, 'stderr');
+      }),
       onStart: opts.onStart && ((s) => opts.onStart!(s)),
     }).catch((err: unknown) => {
       // A command that could not be executed is a result (status created, 126 or 127, error), as docker's.
       if (!(err instanceof LayerfsError && err.data.created === true)) throw err;
     });
   } finally {
+    output?.close();
     delete state.runtimePid;
     delete state.runtimeStart;
     if (opts.remove) {

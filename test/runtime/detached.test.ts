@@ -386,7 +386,14 @@ describe('as docker answers', () => {
   });
 });
 
-describe('run -d with -i or -t (nobody attached)', () => {
+describe('output and terminals', () => {
+  it('a foreground run: the command writes to pipes (as docker\'s), the output reaches us and stays in the log', async () => {
+    const r = await layerfs('run', '--network', 'none', '--name', 'fg', 'busybox:test', 'sh', '-c', 'echo out; echo err >&2; [ -t 1 ] || echo no-tty');
+    expect([r.code, r.out, r.err]).toEqual([0, 'out\nno-tty\n', 'err\n']);
+    expect(await layerfs('logs', 'fg')).toMatchObject({ out: 'out\nno-tty\n', err: 'err\n' });
+    expect(await layerfs('rm', 'fg')).toMatchObject({ code: 0 });
+  });
+
   it('run -dit: the shell gets a terminal and an open stdin, so it stays up; exec reaches it; its output is logged with CRLF', async () => {
     const id = await detached('-dit', '--name', 'dit', 'busybox:test', 'sh', '-c', 'tty; [ -t 0 ] && echo term; exec sh');
     shared.add(id);
