@@ -12,7 +12,7 @@
  * Each step's image is kept untagged with its parent, which is the build
  * cache (cache.ts). The driver reports events; the CLI prints them.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BuildError, DockerfileError, UnknownImageError } from '../errors.js';
 import { shortId } from '../oci/digest.js';
@@ -38,6 +38,7 @@ import { Resolver } from '../overlay/resolve.js';
 import { DockerIgnore } from './dockerignore.js';
 import { parseDockerfile, parseInstruction, type Dockerfile, type Instruction, type Stage } from './dockerfile.js';
 import { chownIds } from './chown.js';
+import { downloadUrls, isUrl } from './add-url.js';
 import { SourceRoot } from './source-root.js';
 import { openStepRootfs, type StepRootfs } from './step-rootfs.js';
 import { envLookup, expand, expandWords, splitRaw, type Lookup } from './words.js';
@@ -356,17 +357,25 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     if (words.length < 2) throw new DockerfileError(`${instr.keyword} needs at least one source and a destination`);
     const dest = words.at(-1)!;
     const patterns = words.slice(0, -1);
-    const url = patterns.find((p) => /^[a-z][a-z0-9+.-]*:\/\//i.test(p));
-    if (url) throw new DockerfileError(`${instr.keyword} ${url}: ADD from a URL is not supported by layerfs build (download it into the context)`);
+    const urls = patterns.filter(isUrl);
+    if (urls.length > 0 && !add) throw new DockerfileError(`COPY ${urls[0]}: COPY takes no URL (ADD does)`);
+    if (urls.length > 0 && urls.length < patterns.length) throw new DockerfileError(`ADD ${urls[0]}: URLs and local sources in one ADD are not supported by layerfs build (use two)`);
+    if (urls.length > 0 && instr.flags.from !== undefined) throw new DockerfileError(`ADD --from with a URL ${urls[0]}`);
     const chmod = instr.flags.chmod;
     if (chmod !== undefined && !/^[0-7]{3,4}$/.test(chmod)) throw new DockerfileError(`${instr.keyword} --chmod=${chmod}: not an octal mode`);
     const current = state.config.config ?? {};
     const destPath = dest.startsWith('/') ? dest : `${(current.WorkingDir || '/').replace(/\/?$/, '/')}${dest}`;
 
-    let from: { root: SourceRoot; rootfs?: StepRootfs } = { root: context };
+    let from: { root: SourceRoot; rootfs?: StepRootfs; downloads?: string } = { root: context };
     try {
       if (instr.flags.from !== undefined) from = await fromSource(state, expand(instr.flags.from, lookup, df.escape));
-      const sources = await from.root.resolve(patterns, instr.keyword);
+      let names = patterns;
+      if (urls.length > 0) {
+        const got = await downloadUrls(urls, dest.endsWith('/') || urls.length > 1, join(store.root, 'tmp'), instr.flags.checksum);
+        from = { root: new SourceRoot(got.dir, 'the download'), downloads: got.dir };
+        names = got.names;
+      }
+      const sources = await from.root.resolve(names, instr.keyword);
       const digest = await from.root.digest(sources);
       // Docker's form: `COPY --chown=1:1 file:<sha256> in dest ` (--from is not named: the digest covers what it took).
       // DEST as written is enough: a WORKDIR that would resolve it differently makes a different parent.
@@ -378,7 +387,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       try {
         const owner = instr.flags.chown !== undefined ? await chownIds(rootfs.merged, expand(instr.flags.chown, lookup, df.escape)) : undefined;
         await copyFiles(rootfs.merged, {
-          sources, from: from.root, dest: destPath, destIsDir: dest.endsWith('/'), add, preserveOwner: instr.flags.from !== undefined && owner === undefined,
+          sources, from: from.root, dest: destPath, destIsDir: dest.endsWith('/'), add: add && urls.length === 0, preserveOwner: instr.flags.from !== undefined && owner === undefined,
           ...(owner ? { owner } : {}), ...(chmod ? { chmod: parseInt(chmod, 8) } : {}), scratch: join(store.root, 'tmp'),
         });
         await rootfs.unmount();
@@ -391,6 +400,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       return false;
     } finally {
       await from.rootfs?.dispose();
+      if (from.downloads) await rm(from.downloads, { recursive: true, force: true });
     }
   }
 

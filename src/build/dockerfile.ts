@@ -48,7 +48,7 @@ export interface Dockerfile {
 }
 
 const FLAGS: Partial<Record<Keyword, string[]>> = {
-  FROM: ['platform'], COPY: ['from', 'chown', 'chmod'], ADD: ['chown', 'chmod'],
+  FROM: ['platform'], COPY: ['from', 'chown', 'chmod'], ADD: ['chown', 'chmod', 'checksum'],
   HEALTHCHECK: ['interval', 'timeout', 'start-period', 'start-interval', 'retries'],
 };
 const JSON_FORMS = new Set<Keyword>(['RUN', 'CMD', 'ENTRYPOINT', 'SHELL', 'COPY', 'ADD', 'VOLUME']);

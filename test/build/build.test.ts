@@ -6,6 +6,8 @@
  */
 import { execFileSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -207,6 +209,46 @@ describe('archives and hard links, as Docker keeps them', () => {
   });
 });
 
+describe('ADD of a URL', () => {
+  const served = new Map<string, { body: Buffer; modified?: string }>();
+  let server: Server;
+  let base = '';
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      const f = served.get(req.url ?? '');
+      if (!f) return void res.writeHead(404).end('no');
+      res.writeHead(200, f.modified ? { 'last-modified': f.modified } : {}).end(f.body);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    served.set('/files/p.tar', { body: await tarOf([{ name: 'inside', content: 'x' }]), modified: 'Wed, 21 Oct 2015 07:28:00 GMT' });
+    served.set('/files/hello.txt', { body: Buffer.from('hello\n') });
+  });
+  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+  it('downloads, names the file after the URL (or DEST), mode 0600, the Last-Modified time, never unpacked; the cache holds while the data does', async () => {
+    const dockerfile = `FROM busybox:test\nADD ${base}/files/p.tar /opt/\nADD ${base}/files/hello.txt /opt/renamed\n`;
+    const res = await buildCaptured(t.root, { context: context({ Dockerfile: dockerfile }), tags: ['added:test'] });
+    const ran = await runCaptured(t.root, { image: 'added:test', command: ['sh', '-c', 'cd /opt && stat -c "%n %a %u %s" * && date -u -r p.tar +%F && cat renamed'], remove: true });
+    expect(ran.out).toBe(`p.tar 600 0 ${served.get('/files/p.tar')!.body.length}\nrenamed 600 0 6\n2015-10-21\nhello\n`);
+    const again = await buildCaptured(t.root, { context: context({ Dockerfile: dockerfile }) });
+    expect(again.id).toBe(res.id);
+    served.set('/files/hello.txt', { body: Buffer.from('changed\n') });
+    const changed = await buildCaptured(t.root, { context: context({ Dockerfile: dockerfile }) });
+    expect(changed.events.filter((e) => e.kind === 'cache')).toHaveLength(1);
+  });
+
+  it.each([
+    { name: 'a missing file', line: (b: string) => `ADD ${b}/files/none /x`, error: /ADD http:\/\/127\.0\.0\.1:\d+\/files\/none: failed to GET with status 404 Not Found/ },
+    { name: 'a wrong --checksum', line: (b: string) => `ADD --checksum=sha256:${'0'.repeat(64)} ${b}/files/p.tar /x`, error: /checksum mismatch: expected sha256:0{64}, got sha256:[0-9a-f]{64}/ },
+    { name: 'COPY of a URL', line: (b: string) => `COPY ${b}/files/p.tar /x`, error: /COPY http:.*: COPY takes no URL \(ADD does\)/ },
+    { name: 'a directory DEST and no name in the URL', line: (b: string) => `ADD ${b}/ /x/`, error: /cannot determine a filename from the URL/ },
+  ])('$name fails the build', async ({ line, error }) => {
+    const res = await tryBuild(t.root, { context: context({ Dockerfile: `FROM busybox:test\n${line(base)}\n` }) });
+    expect('error' in res && res.error.message).toMatch(error);
+  });
+});
+
 describe('RUN and its build args', () => {
   it('takes several ARGs on a line, records the args RUN saw sorted, passes the proxy args, prints "Running in" before the command runs', async () => {
     const ctx = context({ Dockerfile: 'ARG BASE=busybox:test\nFROM $BASE\nARG ZED=last ABC\nRUN echo first-output $http_proxy\n' });
@@ -243,7 +285,7 @@ describe('errors', () => {
     { name: 'a parse error, before anything runs', files: { Dockerfile: 'FROM busybox:test\nRUN echo should-not-run\nFOO bar\n' }, error: /Dockerfile:3: unknown instruction: FOO$/ },
     { name: 'COPY from outside the context', files: { Dockerfile: 'FROM busybox:test\nCOPY ../x /x\n' }, error: /Dockerfile:2: COPY: \.\.\/x: forbidden path outside the build context$/ },
     { name: 'COPY of a symlink that leads out', files: { Dockerfile: 'FROM busybox:test\nCOPY link /x\n', link: { symlink: '/etc/passwd' } }, error: /Dockerfile:2: COPY: link: forbidden path outside the build context \(a symlink to \/etc\/passwd\)$/ },
-    { name: 'ADD of a URL', files: { Dockerfile: 'FROM scratch\nADD https://example.com/x.tar /\n' }, error: /Dockerfile:2: ADD https:\/\/example.com\/x.tar: ADD from a URL is not supported/ },
+    { name: 'ADD of a URL with local sources too', files: { Dockerfile: 'FROM scratch\nADD https://example.com/x.tar a /\n', a: 'a' }, error: /Dockerfile:2: ADD https:\/\/example.com\/x.tar: URLs and local sources in one ADD are not supported/ },
     { name: 'several sources into a DEST without /', files: { Dockerfile: 'FROM scratch\nCOPY a b /dest\n', a: 'a', b: 'b' }, error: /Dockerfile:2: COPY of more than one source: the destination must be a directory and end with a \/: \/dest$/ },
     { name: 'a glob that matches nothing', files: { Dockerfile: 'FROM scratch\nCOPY *.none /dest/\n' }, error: /Dockerfile:2: COPY: no source files were specified: nothing in the build context matches \*\.none$/ },
     { name: 'an unknown --target', files: { Dockerfile: 'FROM scratch AS one\n' }, target: 'two', error: /^target stage "two" could not be found$/ },
