@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { decompress } from '../store/decompress.js';
 import { unpack } from '../store/unpack.js';
 import { Command, Option } from 'commander';
+import { parseLabels } from './label-flags.js';
 import { BuildError, UsageError } from '../errors.js';
 import { build, type BuildEvent } from '../build/build.js';
 import { LayerProgress } from './transfer-progress.js';
@@ -64,18 +65,6 @@ async function stdinSources(contextDir: string, file: string | undefined): Promi
   }
 }
 
-/** `--label K=V` (a bare `K` is an empty label, as docker's). */
-function labels(list: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const l of list) {
-    const eq = l.indexOf('=');
-    if (eq === 0) throw new UsageError(`invalid --label '${l}': it needs a NAME`);
-    if (eq < 0) out[l] = '';
-    else out[l.slice(0, eq)] = l.slice(eq + 1);
-  }
-  return out;
-}
-
 function buildArgs(list: string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const a of list) {
@@ -124,7 +113,7 @@ Example:
       const stdin = await stdinSources(contextDir, flags.file);
       try {
         const res = await build({
-          root: flags.root, context: stdin.context, tags: flags.tag, buildArgs: buildArgs(flags.buildArg), labels: labels(flags.label),
+          root: flags.root, context: stdin.context, tags: flags.tag, buildArgs: buildArgs(flags.buildArg), labels: parseLabels(flags.label),
           ...(stdin.text !== undefined ? { dockerfileText: stdin.text } : flags.file !== undefined ? { dockerfile: stdin.temp ? join(stdin.temp, flags.file) : flags.file } : {}),
           noCache: !flags.cache, registry: { insecure: flags.insecure }, target: flags.target, network: flags.network, mounter: flags.rootfs,
           // RUN's stderr joins the build output on stdout, as docker build streams both.

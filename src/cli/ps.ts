@@ -27,21 +27,37 @@ export function statusText(c: ContainerState, now = Date.now()): string {
 
 const STATES = ['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'];
 
-/** `--filter status=…|name=…|ancestor=…|id=…|exited=N`: values of one key are alternatives, keys must all match. */
+/** docker matches a name filter as a regular expression (against the name without its leading /). */
+function nameRegex(v: string): RegExp {
+  try {
+    return new RegExp(v);
+  } catch {
+    throw new UsageError(`invalid filter 'name=${v}': not a regular expression`);
+  }
+}
+
+/** `--filter status=…|name=…|ancestor=…|id=…|exited=N|label=K[=V]`: values of one key are alternatives, keys must all match. */
 export function containerFilter(filters: string[]): (c: ContainerState) => boolean {
   const by = new Map<string, string[]>();
   for (const f of filters) {
     const eq = f.indexOf('=');
     const key = f.slice(0, eq);
     const value = f.slice(eq + 1);
-    if (eq <= 0 || !['status', 'name', 'ancestor', 'id', 'exited'].includes(key)) throw new UsageError(`invalid filter '${f}': use status=, name=, ancestor=, id= or exited=`);
+    if (eq <= 0 || !['status', 'name', 'ancestor', 'id', 'exited', 'label'].includes(key)) throw new UsageError(`invalid filter '${f}': use status=, name=, ancestor=, id=, exited= or label=`);
+    if (key === 'name') nameRegex(value);
     if (key === 'status' && !STATES.includes(value)) throw new UsageError(`invalid filter 'status=${value}': one of ${STATES.join(', ')}`);
     if (key === 'exited' && !/^-?\d+$/.test(value)) throw new UsageError(`invalid filter 'exited=${value}': an exit code`);
     by.set(key, [...(by.get(key) ?? []), value]);
   }
   const tests: Record<string, (c: ContainerState, v: string) => boolean> = {
     status: (c, v) => stateOf(c) === v,
-    name: (c, v) => c.name.includes(v),
+    name: (c, v) => nameRegex(v).test(c.name),
+    // label=KEY or label=KEY=VALUE, as docker's
+    label: (c, v) => {
+      const labels = c.config?.labels ?? {};
+      const eq = v.indexOf('=');
+      return eq < 0 ? v in labels : labels[v.slice(0, eq)] === v.slice(eq + 1);
+    },
     id: (c, v) => c.id.startsWith(v),
     // docker: a container that ran and stopped with this code (it does not imply -a)
     exited: (c, v) => (c.status === 'exited' || c.status === 'failed') && c.startedAt !== undefined && (c.exitCode ?? 0) === Number(v),
@@ -72,7 +88,7 @@ export function containerRow(c: ContainerState, trunc: boolean, now = Date.now()
     CreatedAt: goTime(c.created),
     ID: trunc ? shortId(c.id) : c.id,
     Image: c.image,
-    Labels: '',
+    Labels: Object.entries(c.config?.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(','),
     LocalVolumes: '0',
     // docker names a bind mount by its source, cut to 15 characters.
     Mounts: config.volumes.map((v) => parseVolume(v).source).map((m) => (trunc ? ellipsis(m, 15) : m)).join(','),
@@ -118,7 +134,7 @@ export function register(program: Command): void {
       if (!/^\d+$/.test(v)) throw new UsageError(`invalid -n '${v}'`);
       return Number(v);
     })
-    .option('-f, --filter <K=V>', 'status=running|exited|created|restarting, name=SUBSTRING, ancestor=IMAGE, id=PREFIX, exited=CODE; may repeat', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('-f, --filter <K=V>', 'status=running|exited|created|restarting, name=REGEX, ancestor=IMAGE, id=PREFIX, exited=CODE, label=K[=V]; may repeat', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--format <format>', "table (default), json (one object a line), 'table TEMPLATE' or a Go TEMPLATE such as '{{.ID}} {{.Status}}'")
     .option('--root <dir>', 'store root (default: $LAYERFS_ROOT or /var/lib/layerfs)')
     .action(async (flags: { all?: boolean; quiet?: boolean; latest?: boolean; size?: boolean; trunc: boolean; last?: number; filter: string[]; format?: string; root?: string }) => {

@@ -10,11 +10,12 @@ import { removeContainerDir } from '../runtime/containers.js';
 import { ensureImage, parsePullPolicy } from './pull-policy.js';
 import { parseIsolation, type IsolationFlags } from '../runtime/isolation.js';
 import { errorLine } from './user-error.js';
+import { parseLabels } from './label-flags.js';
 
 const collect = (value: string, prev: string[]) => [...prev, value];
 
 interface RunFlags extends IsolationFlags {
-  rm?: boolean; name?: string; env: string[]; envFile: string[]; workdir?: string; user?: string; hostname?: string;
+  rm?: boolean; name?: string; env: string[]; envFile: string[]; label: string[]; stopSignal?: string; workdir?: string; user?: string; hostname?: string;
   network: string; publish: string[]; addHost: string[]; dns: string[]; volume: string[]; tmpfs: string[]; interactive?: boolean; tty?: boolean; root?: string; rootfs: 'layerfs' | 'kernel';
   detach?: boolean; entrypoint?: string; pull: string; init?: boolean; restart: string; logOpt: string[];
 }
@@ -33,6 +34,8 @@ export function register(program: Command): void {
     .option('--name <name>', 'name the container')
     .option('-e, --env <K=V>', 'set an environment variable (K alone: take it from here); may repeat', collect, [])
     .option('--env-file <file>', 'read K=V lines from a file (before -e); may repeat', collect, [])
+    .option('-l, --label <K=V>', 'set a label on the container (over the image\'s); may repeat', collect, [])
+    .option('--stop-signal <signal>', 'the signal stop sends (default: the image\'s STOPSIGNAL, else SIGTERM)')
     .option('--entrypoint <cmd>', "replace the image's Entrypoint (and its Cmd); '' clears it")
     .option('-w, --workdir <dir>', 'working directory inside the container')
     .option('-u, --user <user>', 'name|uid[:group|gid], resolved in the image /etc/passwd')
@@ -73,7 +76,7 @@ export function register(program: Command): void {
         for (const f of flags.envFile) envFiles.push(...parseEnvFile(await readFile(f, 'utf8').catch(() => { throw new UsageError(`env file ${f}: cannot read it`); }), f));
         await ensureImage(flags.root, image, parsePullPolicy(flags.pull));
         const opts: RunOptions = {
-          root: flags.root, image, command, name: flags.name, env: [...envFiles, ...flags.env], workdir: flags.workdir, user: flags.user,
+          root: flags.root, image, command, name: flags.name, labels: parseLabels(flags.label), stopSignal: flags.stopSignal, env: [...envFiles, ...flags.env], workdir: flags.workdir, user: flags.user,
           hostname: flags.hostname, network: flags.network, publish: flags.publish, addHosts: flags.addHost, dns: flags.dns, volumes: flags.volume, tmpfs: flags.tmpfs, interactive: flags.interactive,
           tty: flags.tty, remove: flags.rm, mounter: flags.rootfs, forwardSignals: true, init: flags.init, logOutput: true,
           entrypoint: flags.entrypoint === undefined ? undefined : flags.entrypoint === '' ? [] : [flags.entrypoint],

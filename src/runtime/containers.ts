@@ -69,6 +69,8 @@ export interface RunConfig {
   tty: boolean;
   interactive: boolean;
   stopSignal: string;
+  /** The image's labels with `--label`s over them (absent in records from before labels). */
+  labels?: Record<string, string>;
   restart: RestartPolicy;
   log: LogConfig;
   autoRemove: boolean;

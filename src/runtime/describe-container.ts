@@ -98,6 +98,7 @@ export function describeContainer(root: string, c: ContainerState): Record<strin
       WorkingDir: config.cwd,
       Entrypoint: config.entrypoint.length ? config.entrypoint : null,
       StopSignal: config.stopSignal,
+      Labels: config.labels ?? {},
     },
     NetworkSettings: networkSettings(c.network, c.status === 'running'),
   };

@@ -28,6 +28,7 @@ import {
 import { shortId } from '../oci/digest.js';
 import { startInit, type InitProcess, type InitSpec, type Tmpfs } from './init.js';
 import { JsonFileLog } from './json-log.js';
+import { parseSignal } from './signals.js';
 import { processSpec, withHome } from './process-spec.js';
 import { forceUnmount, mounters, type MounterName, type RootfsMount } from './rootfs.js';
 import { makeInitLayer } from './init-layer.js';
@@ -81,6 +82,10 @@ export interface RunOptions {
    * terminal, and `logs` shows it afterwards. Not with a terminal (`-t`).
    */
   logOutput?: boolean;
+  /** `--label`s, over the image's. */
+  labels?: Record<string, string>;
+  /** `--stop-signal` (default: the image's StopSignal, else SIGTERM). */
+  stopSignal?: string;
   /** Detached runs only (supervisor.ts): `--restart` and `--log-opt`. */
   restart?: RestartPolicy;
   logConfig?: LogConfig;
@@ -126,11 +131,14 @@ export async function createFromImage(opts: RunOptions): Promise<{ store: Store;
   const spec = processSpec({ ...image, Entrypoint: entrypoint, Cmd: cmd }, { command: [], env: opts.env, workdir: opts.workdir, user: opts.user, hostname, tty: opts.tty });
   (opts.volumes ?? []).forEach(parseVolume);
   (opts.tmpfs ?? []).forEach(parseTmpfs);
+  if (opts.stopSignal !== undefined) parseSignal(opts.stopSignal);
   const config: RunConfig = {
     entrypoint, cmd, env: spec.env, cwd: spec.cwd, user: spec.user, hostname, network: opts.network ?? 'bridge',
     publish: opts.publish ?? [], addHosts: opts.addHosts ?? [], dns: opts.dns ?? [],
     volumes: opts.volumes ?? [], tmpfs: opts.tmpfs ?? [], init: opts.init === true, tty: opts.tty === true,
-    interactive: opts.interactive === true, stopSignal: image.StopSignal ?? 'SIGTERM',
+    interactive: opts.interactive === true, stopSignal: opts.stopSignal ?? image.StopSignal ?? 'SIGTERM',
+    // Sorted, as Go's JSON writes a map (inspect) and so ps lists them the same way each time.
+    labels: Object.fromEntries(Object.entries({ ...image.Labels, ...opts.labels }).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
     restart: opts.restart ?? { name: 'no', maximumRetryCount: 0 }, log: opts.logConfig ?? { maxFile: 1 }, autoRemove: opts.remove === true,
   };
   const mounter = mounters[opts.mounter ?? 'layerfs'];

@@ -339,6 +339,11 @@ describe('as docker answers', () => {
     { name: 'ps -l: the latest, in any state', args: ['ps', '-l', '--format', '{{.Names}}'], code: 0, out: 'gone\n' },
     { name: 'ps --filter exited=CODE', args: ['ps', '-a', '--filter', 'exited=4', '--format', '{{.Names}} {{.Status}}'], code: 0, out: /^gone Exited \(4\) .* ago\n$/ },
     { name: 'ps --filter exited without -a: running ones only, so none', args: ['ps', '--filter', 'exited=4', '-q'], code: 0, out: '' },
+    { name: 'ps --filter label=K=V and label=K', args: ['ps', '-a', '--filter', 'label=tier=web', '--filter', 'label=solo', '--format', '{{.Names}} {{.Labels}}'], code: 0, out: 'busy solo=,tier=web\n' },
+    { name: 'ps --filter label=K=V that no one has', args: ['ps', '-a', '--filter', 'label=tier=db', '-q'], code: 0, out: '' },
+    { name: 'ps --filter name= is a regular expression', args: ['ps', '-a', '--filter', 'name=^(bus|gon)', '--format', '{{.Names}}'], code: 0, out: /^(busy\ngone|gone\nbusy)\n$/ },
+    { name: 'inspect: the labels and --stop-signal', args: ['inspect', '--format', '{{json .Config.Labels}} {{.Config.StopSignal}}', 'busy'], code: 0, out: '{"solo":"","tier":"web"} SIGUSR1\n' },
+    { name: 'a bad --stop-signal', args: ['run', '--rm', '--stop-signal', 'SIGNOPE', 'busybox:test', 'true'], code: 125, err: /SIGNOPE/ },
     { name: 'logs --since a duration', args: ['logs', '--since', '1h', 'gone'], code: 0, out: 'said\n' },
     { name: 'logs --until an old time', args: ['logs', '--until', '2020-01-01T00:00:00Z', 'gone'], code: 0, out: '' },
     { name: 'logs --since the future', args: ['logs', '--since', String(Math.floor(Date.now() / 1000) + 3600), 'gone'], code: 0, out: '' },
@@ -367,7 +372,7 @@ describe('as docker answers', () => {
   });
 
   beforeAll(async () => {
-    shared.add(await detached('--name', 'busy', '--hostname', 'busy-host', 'busybox:test', 'sleep', '100'));
+    shared.add(await detached('--name', 'busy', '--hostname', 'busy-host', '--label', 'tier=web', '-l', 'solo', '--stop-signal', 'SIGUSR1', 'busybox:test', 'sleep', '100'));
     const gone = await detached('--name', 'gone', 'busybox:test', 'sh', '-c', 'echo said; exit 4');
     shared.add(gone);
     expect((await layerfs('wait', 'gone')).out).toBe('4\n');
