@@ -69,7 +69,7 @@ function pidsMentioning(text: string, also: string): number[] {
 const systems: Record<string, Serving> = {
   layerfs: {
     mount: (o) => void execFileSync(process.execPath, [LAYERFS_BIN, 'mount', '-o', opts(o), o.mnt], { env }),
-    pids: () => readdirSync(mountdDir).flatMap((n) => /^owned-(\d+)$/.exec(n)?.[1] ?? []).map(Number),
+    pids: () => readdirSync(mountdDir).flatMap((n) => /^owned-[0-9a-f]+-(\d+)$/.exec(n)?.[1] ?? []).map(Number),
   },
   'layerfs-own': {
     mount: (o) => void execFileSync(process.execPath, [LAYERFS_BIN, 'mount', '-o', `${opts(o)},daemon=own`, o.mnt], { env }),

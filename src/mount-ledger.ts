@@ -1,5 +1,5 @@
 /**
- * The mount server's list of the mount points it serves (`owned-PID` in its
+ * The mount server's list of the mount points it serves (`owned-NS-PID` in its
  * directory, see mountd-paths.ts), kept so that the next server can clean up
  * after one that died: the kernel aborted those connections (every access
  * answers ENOTCONN), but the dead mounts stay in the mount table until
@@ -16,8 +16,9 @@ export class MountLedger {
   private readonly file: string;
   private readonly points = new Map<string, number>();
 
-  constructor(private readonly dir: string) {
-    this.file = join(dir, `owned-${process.pid}`);
+  /** `ns`: this process's namespaces (mountd-paths.ts); only lists of the same are swept. */
+  constructor(private readonly dir: string, private readonly ns: string) {
+    this.file = join(dir, `owned-${ns}-${process.pid}`);
   }
 
   /** Written before the mount is made, so a crash in mount(2) leaves a trace too. */
@@ -52,7 +53,7 @@ export class MountLedger {
   sweep(): string[] {
     const swept: string[] = [];
     for (const name of readdirSync(this.dir)) {
-      const pid = /^owned-(\d+)$/.exec(name)?.[1];
+      const pid = new RegExp(`^owned-${this.ns}-(\\d+)$`).exec(name)?.[1];
       if (pid === undefined || Number(pid) === process.pid || alive(Number(pid))) continue;
       const file = join(this.dir, name);
       for (const mountpoint of readFileSync(file, 'utf8').split('\n').filter(Boolean)) {

@@ -61,7 +61,7 @@ export async function runMountServer(paths: MountdPaths): Promise<void> {
     reportToParent('ready');
     return;
   }
-  const ledger = new MountLedger(paths.dir);
+  const ledger = new MountLedger(paths.dir, paths.ns);
   for (const m of ledger.sweep()) log(`detached ${m}, left dead by a mount server that died`);
   const mounts = new Set<OverlayMount>();
   /** Each mount's device (major:minor), to tell it from a later mount on the same mount point. */

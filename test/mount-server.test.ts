@@ -2,12 +2,12 @@
  * One mount server, many mounts, with real mounts: each row gets a server of
  * its own (a private LAYERFS_MOUNTD_DIR), so killing one touches no other
  * test's mounts. Who serves a mount is read from the servers' ledgers
- * (owned-PID files), and stat(1) runs in a child with a timeout, so a hung
+ * (owned-NS-PID files), and stat(1) runs in a child with a timeout, so a hung
  * mount fails the row instead of the run.
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { execFile, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -52,7 +52,7 @@ async function cliMount(f: Fixture, i: number, extra = ''): Promise<void> {
 /** The pid whose ledger lists `mountpoint`, if a server serves it. */
 function servedBy(paths: MountdPaths, mountpoint: string): number | undefined {
   for (const name of readdirSync(paths.dir)) {
-    const pid = /^owned-(\d+)$/.exec(name)?.[1];
+    const pid = /^owned-[0-9a-f]+-(\d+)$/.exec(name)?.[1];
     if (pid && readFileSync(join(paths.dir, name), 'utf8').split('\n').includes(mountpoint)) {
       servers.add(Number(pid));
       return Number(pid);
@@ -165,6 +165,14 @@ describe('one mount server', () => {
     await expect(requestMount(bad, f.paths)).rejects.toMatchObject({ code: 'MOUNT_FAILED', message: expect.stringMatching(/in use by another mount/) });
     expect(isMounted(f.mounts[1]!.mountpoint)).toBe(false);
     expect(readFileSync(join(f.mounts[0]!.mountpoint, 'file'), 'utf8')).toBe('lower\n');
+  });
+
+  it('without a private directory for the socket, a mount gets a daemon of its own', async () => {
+    const f = fixture(1);
+    chmodSync(f.paths.dir, 0o755);
+    await cliMount(f, 0);
+    expect(servedBy(f.paths, f.mounts[0]!.mountpoint)).toBeUndefined();
+    expect((await run('pgrep', ['-f', `mount -f -o .*${f.mounts[0]!.mountpoint}`])).stdout.trim()).toMatch(/^\d+$/);
   });
 
   it('-o daemon=own serves the mount from a process of its own', async () => {

@@ -14,7 +14,7 @@ import { reportToParent, spawnMountDaemon, watchLifeline } from '../daemon.js';
 import { requestMount } from '../mount-client.js';
 import { unmountFuse } from '../sys.js';
 import { execFile } from 'node:child_process';
-import { UsageError } from '../errors.js';
+import { UsageError, type LayerfsError } from '../errors.js';
 
 const collect = (value: string, prev: string[]) => [...prev, value];
 
@@ -91,8 +91,10 @@ async function mountCommand(source: string | undefined, mountpoint: string, flag
     const spec = { ...opts, mountpoint: target, source, logFile: flags.log, removeOnExit: flags.removeOnExit };
     try {
       // The fuse-native engine (the bench's baseline) keeps a process of its own, as it always had.
-      if (opts.daemon === 'own' || opts.fuse.findLast((o) => o.startsWith('engine=')) === 'engine=fuse-native') (await spawnMountDaemon(spec)).detach();
-      else await requestMount(spec);
+      const own = opts.daemon === 'own' || opts.fuse.findLast((o) => o.startsWith('engine=')) === 'engine=fuse-native';
+      // Where no private directory for the server's socket can be had (root of a user namespace, say), a daemon of its own.
+      const served = own ? undefined : await requestMount(spec).then(() => true, (err: LayerfsError) => (err.code === 'MOUNTD_UNAVAILABLE' ? false : Promise.reject(err)));
+      if (!served) (await spawnMountDaemon(spec)).detach();
     } catch (err) {
       if (flags.removeOnExit) await rm(flags.removeOnExit, { recursive: true, force: true });
       throw err;
