@@ -19,7 +19,7 @@
  * connection: accesses answer ENOTCONN instead of hanging, and lifeline
  * clients see their connection drop ('died').
  */
-import { createWriteStream, openSync, readFileSync, rmSync, type WriteStream } from 'node:fs';
+import { appendFileSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { createServer, type Socket } from 'node:net';
 import { reportToParent } from './daemon.js';
@@ -109,9 +109,15 @@ export async function runMountServer(paths: MountdPaths): Promise<void> {
   }
 
   async function start(req: MountRequest): Promise<{ mount: OverlayMount } | { error: string }> {
-    const out: WriteStream | undefined = req.logFile ? createWriteStream(req.logFile, { flags: 'a' }) : undefined;
-    out?.on('error', () => {});
-    const mountLog = (msg: string) => (out ? out.write(`layerfs: ${msg}\n`) : log(`${req.mountpoint}: ${msg}`));
+    // Written at once: a client that hears of a failure reads the log's tail right away. Messages are rare.
+    const mountLog = (msg: string) => {
+      if (req.logFile === undefined) return log(`${req.mountpoint}: ${msg}`);
+      try {
+        appendFileSync(req.logFile, `layerfs: ${msg}\n`);
+      } catch {
+        log(`${req.mountpoint}: ${msg}`);
+      }
+    };
     ledger.add(req.mountpoint);
     let m: OverlayMount;
     try {
@@ -121,7 +127,6 @@ export async function runMountServer(paths: MountdPaths): Promise<void> {
     } catch (err) {
       ledger.remove(req.mountpoint);
       mountLog((err as Error).message);
-      out?.end();
       return { error: (err as Error).message };
     }
     devices.set(m, mountDevice(req.mountpoint));
@@ -131,7 +136,6 @@ export async function runMountServer(paths: MountdPaths): Promise<void> {
       mounts.delete(m);
       devices.delete(m);
       ledger.remove(req.mountpoint);
-      out?.end();
       whenIdle();
     });
     return { mount: m };

@@ -149,6 +149,24 @@ describe('one mount server', () => {
     for (const m of f.mounts) expect(readFileSync(join(m.mountpoint, 'file'), 'utf8')).toBe('lower\n');
   });
 
+  it('SIGTERM unmounts every mount, then the server leaves', async () => {
+    const f = fixture(2);
+    await cliMount(f, 0);
+    await cliMount(f, 1);
+    const pid = servedBy(f.paths, f.mounts[0]!.mountpoint)!;
+    process.kill(pid, 'SIGTERM');
+    expect(await until(() => !alive(pid))).toBe(true);
+    for (const m of f.mounts) expect(isMounted(m.mountpoint)).toBe(false);
+  });
+
+  it('a mount\'s messages go to its --log file, a failure\'s reason first of all', async () => {
+    const f = fixture(1);
+    const log = join(f.d, 'mount.log');
+    const bad = { ...f.mounts[0]!, lowerdirs: [join(f.d, 'nope')], logFile: log };
+    await expect(requestMount(bad, f.paths)).rejects.toMatchObject({ code: 'MOUNT_FAILED' });
+    expect(readFileSync(log, 'utf8')).toMatch(/^layerfs: .*nope/);
+  });
+
   it('leaves once its last mount has ended (LAYERFS_MOUNTD_IDLE_MS)', async () => {
     const f = fixture(1);
     await cliMount(f, 0);
