@@ -27,7 +27,7 @@ export function register(program: Command): void {
     .option('-o, --options <opts>', 'lowerdir=L1:L2,upperdir=U,workdir=W[,...]; may repeat', collect, [])
     .option('-f, --foreground', 'stay in the foreground (serve until unmounted)')
     .option('-d, --debug', 'foreground, logging to stderr')
-    .option('--log <file>', 'the daemon writes its log here')
+    .option('--log <file>', 'this mount\'s messages go here (from the mount server or its own daemon)')
     .option('--writable', 'with an IMAGE: add a fresh upper layer, removed on unmount')
     .option('--remove-on-exit <dir>', 'remove this directory once unmounted (used for --writable)'))
     .addHelpText('after', '\nWithout -f, the mount is handed to the mount server, one process serving every layerfs mount\n'
