@@ -51,6 +51,12 @@ function rssKb(pid: number): number {
   return m ? Number(m[1]) : 0;
 }
 
+/** CPU seconds (user + system) a process has used; clock ticks are 1/100 s on Linux. */
+function cpuSeconds(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
 /** Processes whose command line mentions `text` (and `also`). */
 function pidsMentioning(text: string, also: string): number[] {
   const out: number[] = [];
@@ -119,11 +125,14 @@ for (const name of values.systems.split(',')) {
     const pids = system.pids([target]);
     const quarter = OPS / 4;
     const at: number[] = [pids.reduce((s, p) => s + rssKb(p), 0)];
+    const cpu = pids.reduce((s, p) => s + cpuSeconds(p), 0);
     for (let q = 0; q < 4; q++) {
       execFileSync(process.execPath, ['-e', OPS_SCRIPT, join(target.mnt, 'etc'), String(quarter)]);
       at.push(pids.reduce((s, p) => s + rssKb(p), 0));
     }
-    console.log(`${name}: RSS of the process serving mount 1 over ${OPS} operations (each quarter): ${at.map(mb).join(' → ')} MB`);
+    const used = pids.reduce((s, p) => s + cpuSeconds(p), 0) - cpu;
+    console.log(`${name}: RSS of the process serving mount 1 over ${OPS} operations (each quarter): ${at.map(mb).join(' → ')} MB; `
+      + `it used ${used.toFixed(2)} s of CPU for them`);
   } finally {
     for (const o of mounts) if (isMounted(o.mnt)) await unmount(o.mnt, true);
   }

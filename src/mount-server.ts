@@ -25,6 +25,7 @@ import { createServer, type Socket } from 'node:net';
 import { reportToParent } from './daemon.js';
 import { LayerfsError } from './errors.js';
 import { detach, MountLedger } from './mount-ledger.js';
+import { leaveCallerCgroup } from './mount-server-cgroup.js';
 import { parseMountOptions } from './mount-options.js';
 import { mountOverlay, overlaySpecOf, type OverlayMount } from './mount.js';
 import type { MountdPaths } from './mountd-paths.js';
@@ -60,6 +61,12 @@ export async function runMountServer(paths: MountdPaths): Promise<void> {
     // Another server of this build holds it (starting, serving or leaving): the client asks it.
     reportToParent('ready');
     return;
+  }
+  try {
+    const dirs = leaveCallerCgroup();
+    if (dirs.length > 0) log(`in cgroup ${dirs.join(', ')}`);
+  } catch (err) {
+    log(`staying in the caller's cgroup: ${(err as Error).message}`);
   }
   const ledger = new MountLedger(paths.dir, paths.ns);
   for (const m of ledger.sweep()) log(`detached ${m}, left dead by a mount server that died`);

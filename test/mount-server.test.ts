@@ -140,6 +140,15 @@ describe('one mount server', () => {
     expect(isMounted(f.mounts[2]!.mountpoint)).toBe(false);
   });
 
+  it("leaves its caller's cgroup for layerfs/mountd, where systemd stopping the caller's unit cannot reach it", async () => {
+    const f = fixture(1);
+    await cliMount(f, 0);
+    const pid = servedBy(f.paths, f.mounts[0]!.mountpoint)!;
+    const tracked = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').filter((l) => l.startsWith('0::') || l.includes(':name=systemd:'));
+    expect(tracked.length).toBeGreaterThan(0);
+    for (const l of tracked) expect(l).toMatch(/:\/layerfs\/mountd$/);
+  });
+
   it('four first mounts at once end with one server', async () => {
     const f = fixture(4);
     await Promise.all(f.mounts.map((_, i) => cliMount(f, i)));
