@@ -19,6 +19,11 @@ export interface MountOptions {
   gidMapping?: IdMapping;
   squashUid?: number;
   squashGid?: number;
+  /**
+   * daemon=own: this mount gets a process of its own instead of being served
+   * by the shared mount server (src/mount-server.ts).
+   */
+  daemon: 'shared' | 'own';
   /** FUSE mount options we pass through to libfuse as given (e.g. fsname=). */
   fuse: string[];
   warnings: string[];
@@ -84,7 +89,7 @@ function parseId(name: string, value: string): number {
 }
 
 export function parseMountOptions(optionStrings: string[]): MountOptions {
-  const o: MountOptions = { lowerdirs: [], readonly: false, volatile: false, metacopy: false, fuse: [], warnings: [] };
+  const o: MountOptions = { lowerdirs: [], readonly: false, volatile: false, metacopy: false, daemon: 'shared', fuse: [], warnings: [] };
   for (const raw of optionStrings.flatMap((o) => splitEscaped(o, ',', true))) {
     if (raw === '') continue; // podman writes "workdir=W," — an empty option is harmless
     const eq = raw.indexOf('=');
@@ -109,6 +114,10 @@ export function parseMountOptions(optionStrings: string[]): MountOptions {
       case 'metacopy':
         if (value !== 'on' && value !== 'off') throw new UsageError(`mount option metacopy=${value}: use on or off`);
         o.metacopy = value === 'on';
+        break;
+      case 'daemon':
+        if (value !== 'shared' && value !== 'own') throw new UsageError(`mount option daemon=${value}: use shared or own`);
+        o.daemon = value;
         break;
       case 'uidmapping':
         o.uidMapping = parseIdMapping(value);
@@ -182,6 +191,7 @@ export function formatMountOptions(o: MountOptionsInput): string {
   if (o.gidMapping) parts.push(`gidmapping=${formatIdMapping(o.gidMapping)}`);
   if (o.squashUid !== undefined) parts.push(`squash_to_uid=${o.squashUid}`);
   if (o.squashGid !== undefined) parts.push(`squash_to_gid=${o.squashGid}`);
+  if (o.daemon === 'own') parts.push('daemon=own');
   parts.push(...(o.fuse ?? []));
   return parts.join(',');
 }

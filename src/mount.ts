@@ -9,6 +9,7 @@ import type { FuseMount } from './fuse/binding.js';
 import { mountEngine } from './fuse/engine.js';
 import { UsageError } from './errors.js';
 import { overlayOps, type IdView } from './fuse/ops.js';
+import type { MountOptions } from './mount-options.js';
 
 export interface OverlaySpec extends IdView {
   lowerdirs: string[];
@@ -22,7 +23,31 @@ export interface OverlaySpec extends IdView {
    * `engine=layerfs|fuse-native` (the first is the default), `passthrough=off`.
    */
   fuse?: string[];
+  /** How long (µs) the JS thread polls for the next request (default: LAYERFS_FUSE_SPIN_US, else 50). */
+  spinUs?: number;
   log?: (msg: string) => void;
+}
+
+/**
+ * The spec for parsed `-o` options, as the CLI's foreground mount and the
+ * mount server both mount them: `source` (mount(8)'s first argument) names
+ * the filesystem unless an `fsname=` does.
+ */
+export function overlaySpecOf(opts: MountOptions, mountpoint: string, source?: string): OverlaySpec {
+  if (opts.readonly && opts.upperdir) throw new UsageError('mount option ro with upperdir= is not supported');
+  const named = source !== undefined && !opts.fuse.some((o) => o.startsWith('fsname='));
+  return {
+    lowerdirs: opts.lowerdirs,
+    upperdir: opts.upperdir,
+    workdir: opts.workdir,
+    metacopy: opts.metacopy,
+    mountpoint,
+    fuse: [...opts.fuse, ...(named ? [`fsname=${source.replace(/,/g, '_')}`] : [])],
+    uidMapping: opts.uidMapping,
+    gidMapping: opts.gidMapping,
+    squashUid: opts.squashUid,
+    squashGid: opts.squashGid,
+  };
 }
 
 export interface OverlayMount {
@@ -58,10 +83,16 @@ export const ENGINE_TIMEOUT = 1_000_000;
 export const ENGINE_THREADS = 4;
 
 /** LAYERFS_FUSE_SPIN_US: how long the JS thread polls for the next request (default 50 µs; 0: never). */
-function spinMicroseconds(): number {
+export function spinMicroseconds(): number {
   const v = Number(process.env.LAYERFS_FUSE_SPIN_US ?? 50);
   return Number.isFinite(v) && v >= 0 ? v : 50;
 }
+
+/**
+ * The warm-up compiles the write paths, and compiled code serves every later
+ * mount of this process (the mount server's), so one is enough.
+ */
+let warmedUp = false;
 
 export async function mountOverlay(spec: OverlaySpec): Promise<OverlayMount> {
   const overlay = new Overlay({ lowerdirs: spec.lowerdirs, upperdir: spec.upperdir, workdir: spec.workdir, metacopy: spec.metacopy });
@@ -71,7 +102,9 @@ export async function mountOverlay(spec: OverlaySpec): Promise<OverlayMount> {
   let fuse: FuseMount;
   try {
     // Only speed is at stake: a warm-up that fails leaves a mount that is slower at its first writes.
-    if (spec.workdir !== undefined && !overlay.readonly) await warmUp(spec.workdir, spec).catch(() => undefined);
+    if (!warmedUp && spec.workdir !== undefined && !overlay.readonly) {
+      warmedUp = await warmUp(spec.workdir, spec).then(() => true, () => false);
+    }
     fuse = await mountWith(engine, overlay, spec, value);
   } catch (err) {
     overlay.close();
@@ -118,7 +151,7 @@ async function mountWith(
       negativeTimeout: seconds('negative_timeout', ENGINE_TIMEOUT),
       threads: Math.max(1, Math.min(16, Math.floor(threads))),
       passthrough: value('passthrough') !== 'off',
-      spinMs: spinMicroseconds() / 1000,
+      spinMs: (spec.spinUs ?? spinMicroseconds()) / 1000,
       allowOther: true,
       suid: true,
       dev: true,

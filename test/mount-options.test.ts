@@ -69,6 +69,7 @@ describe('parseMountOptions', () => {
     { args: ['lowerdir=/l,uidmapping=0:1'], error: /bad id mapping/ },
     { args: ['lowerdir=/l,squash_to_uid=x'], error: /squash_to_uid=x: not a number/ },
     { args: ['lowerdir=/l,metacopy=yes'], error: /metacopy=yes: use on or off/ },
+    { args: ['lowerdir=/l,daemon=mine'], error: /daemon=mine: use shared or own/ },
     // The kernel refuses an empty lower directory ("overlayfs: empty lowerdir").
     { args: ['lowerdir=/l1:'], error: /lowerdir=\/l1:: empty directory in the list/ },
     { args: ['lowerdir=:/l1'], error: /lowerdir=:\/l1: empty directory in the list/ },
@@ -112,11 +113,12 @@ describe('formatMountOptions, the inverse of parseMountOptions', () => {
     { name: 'read-only', o: { lowerdirs: ['/l1', '/l2'] } },
     { name: 'escaped paths', o: { lowerdirs: ['/a:b', '/c,d'], upperdir: '/u\\x', workdir: '/w' } },
     { name: 'every typed option', o: { lowerdirs: ['/l'], upperdir: '/u', workdir: '/w', volatile: true, metacopy: true, uidMapping: map, gidMapping: map, squashUid: 0, squashGid: 5, fuse: ['fsname=x', 'threads=2'] } },
+    { name: 'a process of its own', o: { lowerdirs: ['/l'], daemon: 'own' as const } },
   ])('$name', ({ o }) => {
     const text = formatMountOptions(o);
     const { warnings, ...back } = parseMountOptions([text]);
     expect(warnings).toEqual([]);
-    expect(back).toEqual({ readonly: o.upperdir === undefined, volatile: false, metacopy: false, fuse: [], ...o });
+    expect(back).toEqual({ readonly: o.upperdir === undefined, volatile: false, metacopy: false, daemon: 'shared', fuse: [], ...o });
     expect(formatMountOptions(back)).toBe(text);
   });
 });

@@ -26,6 +26,7 @@ const commands: Record<string, () => Promise<{ register: Register }>> = {
   logout: () => import('./logout.js'),
   logs: () => import('./logs.js'),
   mount: () => import('./mount.js'),
+  mountd: () => import('./mountd.js'),
   ps: () => import('./ps.js'),
   pull: () => import('./pull.js'),
   push: () => import('./push.js'),

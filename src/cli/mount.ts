@@ -11,9 +11,10 @@ import { join } from 'node:path';
 import { openStore, withRoot } from './store-options.js';
 import { formatMountOptions, parseMountOptions, withAbsolutePaths } from '../mount-options.js';
 import { reportToParent, spawnMountDaemon, watchLifeline } from '../daemon.js';
+import { requestMount } from '../mount-client.js';
 import { unmountFuse } from '../sys.js';
 import { execFile } from 'node:child_process';
-import { UsageError } from '../errors.js';
+import { UsageError, type LayerfsError } from '../errors.js';
 
 const collect = (value: string, prev: string[]) => [...prev, value];
 
@@ -26,10 +27,15 @@ export function register(program: Command): void {
     .option('-o, --options <opts>', 'lowerdir=L1:L2,upperdir=U,workdir=W[,...]; may repeat', collect, [])
     .option('-f, --foreground', 'stay in the foreground (serve until unmounted)')
     .option('-d, --debug', 'foreground, logging to stderr')
-    .option('--log <file>', 'the daemon writes its log here')
+    .option('--log <file>', 'this mount\'s messages go here (from the mount server or its own daemon)')
     .option('--writable', 'with an IMAGE: add a fresh upper layer, removed on unmount')
     .option('--remove-on-exit <dir>', 'remove this directory once unmounted (used for --writable)'))
-    .addHelpText('after', '\nFUSE options (with -o):\n'
+    .addHelpText('after', '\nWithout -f, the mount is handed to the mount server, one process serving every layerfs mount\n'
+      + 'of this user (started on demand, gone 10 s after its last mount ends); `umount MOUNTPOINT` ends\n'
+      + 'that mount alone.\n'
+      + '  daemon=shared|own           own: serve this mount from a process of its own instead (as\n'
+      + '                              -o engine=fuse-native always does)\n'
+      + '\nFUSE options (with -o):\n'
       + '  engine=layerfs|fuse-native  layerfs\'s own /dev/fuse engine (default) or libfuse 2 via fuse-native\n'
       + '  passthrough=off             no FUSE passthrough (default: on where the kernel allows it)\n'
       + '  threads=N                   reader threads on /dev/fuse (default 4)\n'
@@ -37,7 +43,9 @@ export function register(program: Command): void {
       + '                              how long the kernel keeps names and attributes (default 1000000)\n'
       + '  See native-notes/fuse-engine.md.\n'
       + '\nEnvironment:\n  LAYERFS_FUSE_SPIN_US        how long (µs) each side of a request hand-off polls before it\n'
-      + '                              sleeps (default 50; 0: never), on either engine.')
+      + '                              sleeps (default 50; 0: never), on either engine.\n'
+      + '  LAYERFS_MOUNTD_DIR          where the mount server\'s socket lives (default /run/layerfs for\n'
+      + '                              root, else $XDG_RUNTIME_DIR/layerfs or /tmp/layerfs-UID)')
     .action(async (first: string | undefined, second: string | undefined, flags: MountFlags) => {
       if (first === undefined) throw new UsageError('mount: a mount point is required');
       // One positional is the mount point; two are mount(8)'s SOURCE MOUNTPOINT.
@@ -80,8 +88,13 @@ async function mountCommand(source: string | undefined, mountpoint: string, flag
   for (const w of opts.warnings) process.stderr.write(`layerfs: warning: ${w}\n`);
   const target = resolve(mountpoint);
   if (!flags.foreground && !flags.debug) {
+    const spec = { ...opts, mountpoint: target, source, logFile: flags.log, removeOnExit: flags.removeOnExit };
     try {
-      (await spawnMountDaemon({ ...opts, mountpoint: target, source, logFile: flags.log, removeOnExit: flags.removeOnExit })).detach();
+      // The fuse-native engine (the bench's baseline) keeps a process of its own, as it always had.
+      const own = opts.daemon === 'own' || opts.fuse.findLast((o) => o.startsWith('engine=')) === 'engine=fuse-native';
+      // Where no private directory for the server's socket can be had (root of a user namespace, say), a daemon of its own.
+      const served = own ? undefined : await requestMount(spec).then(() => true, (err: LayerfsError) => (err.code === 'MOUNTD_UNAVAILABLE' ? false : Promise.reject(err)));
+      if (!served) (await spawnMountDaemon(spec)).detach();
     } catch (err) {
       if (flags.removeOnExit) await rm(flags.removeOnExit, { recursive: true, force: true });
       throw err;
@@ -91,22 +104,9 @@ async function mountCommand(source: string | undefined, mountpoint: string, flag
   const log = (msg: string) => process.stderr.write(`layerfs: ${msg}\n`);
   let mounted;
   try {
-    if (opts.readonly && opts.upperdir) throw new UsageError('mount option ro with upperdir= is not supported');
     // Only the daemon serves the mount: the command that spawns it need not load the overlay.
-    const { mountOverlay } = await import('../mount.js');
-    mounted = await mountOverlay({
-      lowerdirs: opts.lowerdirs,
-      upperdir: opts.upperdir,
-      workdir: opts.workdir,
-      metacopy: opts.metacopy,
-      mountpoint: target,
-      fuse: [...opts.fuse, ...(source && !opts.fuse.some((o) => o.startsWith('fsname=')) ? [`fsname=${source.replace(/,/g, '_')}`] : [])],
-      uidMapping: opts.uidMapping,
-      gidMapping: opts.gidMapping,
-      squashUid: opts.squashUid,
-      squashGid: opts.squashGid,
-      log,
-    });
+    const { mountOverlay, overlaySpecOf } = await import('../mount.js');
+    mounted = await mountOverlay({ ...overlaySpecOf(opts, target, source), log });
   } catch (err) {
     reportToParent(`error: ${(err as Error).message}`);
     throw err;

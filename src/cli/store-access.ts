@@ -11,7 +11,7 @@ import { LayerfsError } from '../errors.js';
 import { DEFAULT_ROOT } from '../store/default-root.js';
 
 /** Commands that never open the store. */
-const STORELESS = new Set(['mount', 'umount', 'login', 'logout', 'help']);
+const STORELESS = new Set(['mount', 'mountd', 'umount', 'login', 'logout', 'help']);
 
 export async function checkStoreAccess(cmd: Command): Promise<void> {
   if (process.getuid?.() === 0 || STORELESS.has(cmd.name())) return;

@@ -1,4 +1,4 @@
-/** `layerfs umount MOUNTPOINT`: unmounts; the daemon serving it then exits. */
+/** `layerfs umount MOUNTPOINT`: unmounts; the process serving it (the mount server, or a daemon of its own) lets go of it. */
 import { Command } from 'commander';
 import { realpath } from 'node:fs/promises';
 import { resolve } from 'node:path';

@@ -96,6 +96,7 @@ export interface ContainerState {
   /** The runtime's start time (/proc/PID/stat field 22): a reused pid is not our runtime. */
   runtimeStart?: number;
   initPid?: number;
+  /** The process serving the rootfs: the mount server, which serves other mounts too (a daemon of its own only for records of older versions). */
   fusePid?: number;
   /** Capabilities, seccomp, limits... as given to `run` (a later start repeats them). */
   isolation?: IsolationOptions;

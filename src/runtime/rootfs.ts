@@ -5,7 +5,8 @@
  * (overlayfs, for tests and comparison).
  *
  * A mount ends in one of two ways, reported by `closed`: 'unmounted' (we took
- * it down) or 'died' (the FUSE daemon exited under a running container).
+ * it down) or 'died' (it ended under a running container: unmounted by
+ * someone else, or the mount server died).
  */
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
@@ -13,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { LayerfsError } from '../errors.js';
 import { unmountFuse } from '../sys.js';
-import { spawnMountDaemon, type Daemon } from '../daemon.js';
+import { requestMount, type ServedMount } from '../mount-client.js';
 import { formatMountOptions } from '../mount-options.js';
 
 const run = promisify(execFile);
@@ -32,7 +33,7 @@ export type RootfsEnd = 'unmounted' | 'died';
 
 export interface RootfsMount {
   readonly merged: string;
-  /** The FUSE daemon's pid, when there is one. */
+  /** The pid of the process serving it (the mount server's serves other mounts too), when there is one. */
   readonly pid?: number;
   readonly closed: Promise<RootfsEnd>;
   unmount(): Promise<void>;
@@ -77,17 +78,19 @@ export const kernelMounter: RootfsMounter = {
 };
 
 /**
- * Serves the overlay from a mount daemon (src/daemon.ts), watched rather than detached:
- * its exit while mounted is how a dead filesystem is noticed. It gets its own
- * process group, so a Ctrl-C meant for the container never reaches it.
+ * Hands the overlay to the mount server (src/mount-server.ts) with a lifeline:
+ * the connection stays open, so the server unmounts it should this process
+ * die, and says when the mount ended; a connection that drops without that
+ * word means the server died. The server runs in its own session, so a
+ * Ctrl-C meant for the container never reaches it.
  */
 export const layerfsMounter: RootfsMounter = {
   name: 'layerfs',
   async mount(spec) {
-    let daemon: Daemon;
+    let served: ServedMount;
     try {
       const { lowerdirs, upperdir, workdir, merged, log } = spec;
-      daemon = await spawnMountDaemon({ lowerdirs, upperdir, workdir, mountpoint: merged, source: 'layerfs', logFile: log, lifeline: true });
+      served = await requestMount({ lowerdirs, upperdir, workdir, mountpoint: merged, source: 'layerfs', logFile: log, lifeline: true });
     } catch (err) {
       await forceUnmount(spec.merged).catch(() => {});
       const tail = spec.log ? (await readFile(spec.log, 'utf8').catch(() => '')).trim().split('\n').slice(-5).join('\n') : '';
@@ -95,18 +98,19 @@ export const layerfsMounter: RootfsMounter = {
       throw new LayerfsError('MOUNT_FAILED', `mounting the rootfs at ${spec.merged}: ${(err as Error).message}${seeLog}`, { path: spec.merged });
     }
     let unmounting = false;
-    const { exited } = daemon;
-    const closed = exited.then((): RootfsEnd => (unmounting ? 'unmounted' : 'died'));
+    const closed = served.ended.then((): RootfsEnd => (unmounting ? 'unmounted' : 'died'));
     return {
       merged: spec.merged,
-      pid: daemon.pid,
+      pid: served.pid,
       closed,
       async unmount() {
         unmounting = true;
         await forceUnmount(spec.merged);
-        const timer = setTimeout(() => daemon.kill('SIGKILL'), 5000);
-        await exited;
+        // Unmounted (lazily, if busy): the server says so once the kernel lets go; hanging up makes sure it lets go.
+        const timer = setTimeout(() => served.release(), 5000);
+        await served.ended;
         clearTimeout(timer);
+        served.release();
       },
     };
   },

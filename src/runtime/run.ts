@@ -281,7 +281,7 @@ export async function tearDown(root: string, state: ContainerState, attached: At
   }
 }
 
-/** Whether `pid` is still this container's FUSE daemon (and not a reused pid). */
+/** Whether `pid` is still this container's own FUSE daemon (not a reused pid, nor the mount server, which serves other mounts too). */
 function servesMount(pid: number | undefined, paths: ContainerPaths): boolean {
   if (!processAlive(pid)) return false;
   try {

@@ -125,10 +125,10 @@ describe('layerfs mount', () => {
     expect(isMounted(f.m)).toBe(false);
   });
 
-  it('the daemon exits when unmounted from outside', async () => {
+  it('with daemon=own, the mount\'s own daemon exits when unmounted from outside', async () => {
     const f = fixture();
     track(f.m);
-    await layerfs(['mount', '-o', `lowerdir=${f.l1}`, f.m]);
+    await layerfs(['mount', '-o', `lowerdir=${f.l1},daemon=own`, f.m]);
     const pids = async () => (await run('pgrep', ['-f', `mount -f -o lowerdir=${f.l1}`]).catch(() => ({ stdout: '' }))).stdout.trim();
     expect(await pids()).not.toBe('');
     await run('umount', [f.m]);

@@ -10,6 +10,7 @@ import { execFile } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeTree, type TreeSpec } from './tree.js';
+import { mountdDir } from '../../src/mountd-paths.js';
 import { mountKernel, mountLayerfs } from './mounts.js';
 
 export type Side = 'kernel' | 'layerfs' | 'fuse-native';
@@ -47,7 +48,11 @@ export function py(program: string, cwd: string, args: string[] = []): Promise<{
   });
 }
 
-/** The daemon serving a layerfs mount: the process whose command line ends with `mount -f ... MNT`. */
+/**
+ * The process serving a layerfs mount: a daemon of its own (its command line
+ * ends with `mount -f ... MNT`), else the mount server whose ledger
+ * (owned-NS-PID in its directory) lists it.
+ */
 export function daemonPid(mnt: string): number {
   for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     let argv: string[];
@@ -57,6 +62,11 @@ export function daemonPid(mnt: string): number {
       continue; // gone meanwhile
     }
     if (argv.at(-1) === mnt && argv.includes('mount') && argv.includes('-f')) return Number(pid);
+  }
+  const dir = mountdDir();
+  for (const name of readdirSync(dir)) {
+    const pid = /^owned-[0-9a-f]+-(\d+)$/.exec(name)?.[1];
+    if (pid && readFileSync(join(dir, name), 'utf8').split('\n').includes(mnt)) return Number(pid);
   }
   throw new Error(`no daemon serves ${mnt}`);
 }
