@@ -400,7 +400,8 @@ export class Store implements StagingHost {
    * with more than one tag is refused unless `force` (which removes them
    * all), and a held image (one a container uses) is refused
    * unless `force` (then only its record and tags go; its layers stay until
-   * the hold is released).
+   * the hold is released). An image other images were built on (a build's
+   * parent) is only untagged, and refused by its ID.
    */
   async rmi(ref: string, opts: { force?: boolean } = {}): Promise<RemoveResult> {
     const { image: img, tag: byTag } = await this.lookup(ref);
@@ -415,14 +416,19 @@ export class Store implements StagingHost {
           { ref, tags: mine },
         );
       }
-      const untag = byTag && mine.length > 1 ? [byTag] : mine;
-      if (untag.length === mine.length && !opts.force) {
+      // An image others were built on stays: by a tag it is only untagged; by its ID it is refused, even forced (docker's).
+      const hasChildren = (await this.records()).images.some((r) => r.parent === img.id);
+      if (hasChildren && byTag === null) {
+        throw new LayerfsError('CONFLICT', `conflict: unable to delete ${shortId(img.id)} (cannot be forced) - image has dependent child images`, { ref });
+      }
+      const untag = byTag && (mine.length > 1 || hasChildren) ? [byTag] : mine;
+      if (untag.length === mine.length && !hasChildren && !opts.force) {
         const hold = (await readHolds(this.root)).find((h) => h.imageId === img.id);
         if (hold) throw new LayerfsError('IMAGE_IN_USE', `${ref}: image ${shortId(img.id)} is used by ${hold.description}`, { ref, holder: hold.holder });
       }
       for (const t of untag) delete tags[t];
       await this.writeTags(tags);
-      if (untag.length < mine.length) return { untagged: untag, deleted: [] };
+      if (untag.length < mine.length || hasChildren) return { untagged: untag, deleted: [] };
       await rm(this.imageFile(img.id), { force: true });
       const parents = await this.dropParents(img, tags);
       return { untagged: untag, deleted: [img.id, ...parents, ...(await this.collect())] };

@@ -89,6 +89,13 @@ it('RUN output, cache hits, and the build as a branch under busybox in images --
   const all = (await layerfs('images', '-a', '-q', '--no-trunc')).out;
   const intermediate = / ---> ([0-9a-f]{12})\nStep 3\/3/.exec(first.out)![1]!; // the COPY step's image
   expect(all).toContain(intermediate);
+  // An image another was built on: by its ID refused, even forced; by a tag only untagged (docker's).
+  for (const force of [[], ['-f']]) {
+    expect(await layerfs('rmi', ...force, intermediate)).toMatchObject({ code: 1, err: `layerfs: conflict: unable to delete ${intermediate} (cannot be forced) - image has dependent child images\n` });
+  }
+  expect(await layerfs('tag', intermediate, 'mid:test')).toMatchObject({ code: 0 });
+  expect(await layerfs('rmi', 'mid:test')).toMatchObject({ code: 0, out: 'Untagged: mid:test\n' });
+  expect((await layerfs('images', '-a', '-q', '--no-trunc')).out).toContain(intermediate);
   // rmi takes the intermediate image with the last one built on it, and leaves the base.
   const removed = await layerfs('rmi', 'tree:test');
   expect(removed.out).toMatch(new RegExp(`Deleted: sha256:${intermediate}`));
