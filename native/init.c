@@ -6,7 +6,7 @@
  *   layerfs-init -r ROOTFS [-h HOST] [-w DIR] [-u UID] [-g GID] [-G g1,g2]
  *                [-e K=V]... [-b SRC DST]... [-B SRC DST]... [-n] [-j NETNS] [-t]
  *                [-p PIDFILE] [-c CGROUPDIR]... [-k CAPMASK] [-s SECCOMP] [-N] [-m]
- *                [-P] [-R] [-T PATH OPTS]... [-I] [-E] -- COMMAND [ARG]...
+ *                [-P] [-R] [-T PATH OPTS]... [-D PATH DEV]... [-I] [-E] -- COMMAND [ARG]...
  *   layerfs-init -x PID [-w DIR] [-u UID] [-g GID] [-G g1,g2] [-e K=V]... [-t]
  *                [-c CGROUPDIR]... [-k CAPMASK] [-s SECCOMP] [-N]
  *                -- COMMAND [ARG]...            (exec: join PID's container)
@@ -57,6 +57,10 @@ static int new_net, tty, reaper;
 static pid_t join_pid;
 static struct tmpfs tmpfses[MAX_LIST];
 static int ntmpfs;
+/* --device: where in the container, and "c|b:MAJOR:MINOR:MODE(octal):UID:GID". */
+struct device { const char *path, *spec; };
+static struct device devices[MAX_LIST];
+static int ndevices;
 static char *env[MAX_LIST + 1];
 static int nenv;
 static int status_fd = -1;
@@ -114,6 +118,23 @@ static void make_link(const char *target, const char *name) {
   if (symlink(target, path) < 0) die("symlink", path);
 }
 
+/* A --device node, as runc makes it: its parents made, whatever was there replaced. */
+static void make_device(const struct device *d) {
+  char type;
+  unsigned maj, min, mode, uid, gid;
+  if (sscanf(d->spec, "%c:%u:%u:%o:%u:%u", &type, &maj, &min, &mode, &uid, &gid) != 6) usage("bad -D device");
+  char path[4096];
+  if (snprintf(path, sizeof path, "%s", in_root(d->path)) >= (int)sizeof path) usage("path too long");
+  for (char *p = path + strlen(rootfs) + 1; (p = strchr(p, '/')) != NULL; p++) {
+    *p = '\0';
+    if (mkdir(path, 0755) < 0 && errno != EEXIST) die("mkdir", path);
+    *p = '/';
+  }
+  unlink(path);
+  if (mknod(path, (type == 'b' ? S_IFBLK : S_IFCHR) | (mode & 07777), makedev(maj, min)) < 0) die("mknod", path);
+  if (chown(path, uid, gid) < 0) die("chown", path);
+}
+
 /* A minimal /dev like docker's: a tmpfs with the usual nodes, its own devpts and shm. */
 static void setup_dev(void) {
   must_mount("tmpfs", in_root("dev"), "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k");
@@ -136,6 +157,7 @@ static void setup_dev(void) {
   make_link("/proc/self/fd/2", "dev/stderr");
   make_link("/proc/kcore", "dev/core");
   if (privileged) host_devices(rootfs);
+  for (int i = 0; i < ndevices; i++) make_device(&devices[i]);
   if (tty && isatty(0)) {
     /* The terminal comes from the host's devpts: show it as /dev/console, as runc does. */
     const char *console = in_root("dev/console");
@@ -435,7 +457,7 @@ int main(int argc, char **argv) {
   syscall(SYS_close_range, status_fd < 0 ? 3U : 4U, ~0U, 0U);
   for (; i < argc && strcmp(argv[i], "--") != 0; i++) {
     const char *opt = argv[i];
-    int takes = strchr("rhwugGepcksjx", opt[1]) ? 1 : strchr("bBT", opt[1]) ? 2 : 0;
+    int takes = strchr("rhwugGepcksjx", opt[1]) ? 1 : strchr("bBTD", opt[1]) ? 2 : 0;
     if (opt[0] != '-' || opt[1] == '\0' || opt[2] != '\0' || i + takes >= argc) usage("bad arguments");
     const char *a = argv[i + 1];
     switch (opt[1]) {
@@ -452,6 +474,9 @@ int main(int argc, char **argv) {
         break;
       case 'T':
         if (ntmpfs < MAX_LIST) tmpfses[ntmpfs++] = (struct tmpfs){a, argv[i + 2]};
+        break;
+      case 'D':
+        if (ndevices < MAX_LIST) devices[ndevices++] = (struct device){a, argv[i + 2]};
         break;
       case 'x': join_pid = (pid_t)strtol(a, NULL, 10); break;
       case 'I': reaper = 1; break;

@@ -52,6 +52,7 @@ export function register(program: Command): void {
     .option('--log-opt <opt>', 'with -d: max-size=10m, max-file=3 (the json-file log); may repeat', collect, [])
     .option('-i, --interactive', 'keep stdin attached')
     .option('-t, --tty', 'give the command a terminal')
+    .option('--device <host[:ctr[:perms]]>', 'a host device in the container (perms: r, w, m; default rwm); may repeat', collect, [])
     .option('--cap-add <cap>', 'add a Linux capability (NET_ADMIN, CAP_SYS_TIME, ALL); may repeat', collect, [])
     .option('--cap-drop <cap>', 'drop a Linux capability from the default set (or ALL); may repeat', collect, [])
     .option('--security-opt <opt>', 'no-new-privileges, seccomp=unconfined, seccomp=PROFILE.json, systempaths=unconfined; may repeat', collect, [])

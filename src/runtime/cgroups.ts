@@ -134,9 +134,10 @@ export async function removeCgroup(id: string): Promise<void> {
 
 /**
  * Creates the container's cgroup and writes its limits. `devices` restricts
- * device access to docker's default list (false for --privileged).
+ * device access to these rules (DEFAULT_DEVICE_RULES and the `--device`s;
+ * null for --privileged: no restriction).
  */
-export async function createCgroup(id: string, limits: ResourceLimits, devices: boolean, layout = detectLayout()): Promise<ContainerCgroup> {
+export async function createCgroup(id: string, limits: ResourceLimits, devices: readonly string[] | null, layout = detectLayout()): Promise<ContainerCgroup> {
   const v2 = layout.v2;
   const v2Used = CONTROLLERS.filter((c) => !layout.v1[c] && v2?.controllers.includes(V2_NAME[c] ?? '')).map((c) => V2_NAME[c]!);
   const made: string[] = [];
@@ -180,7 +181,7 @@ function need(at: { dir: string; v2: boolean } | undefined, flag: string, contro
 }
 
 async function applyLimits(
-  at: Partial<Record<Controller, { dir: string; v2: boolean }>>, l: ResourceLimits, devices: boolean, layout: CgroupLayout,
+  at: Partial<Record<Controller, { dir: string; v2: boolean }>>, l: ResourceLimits, devices: readonly string[] | null, layout: CgroupLayout,
 ): Promise<void> {
   if (at.cpuset && !at.cpuset.v2) {
     // A v1 cpuset cgroup starts empty and refuses tasks until given cpus and mems: take the parent's.
@@ -224,12 +225,12 @@ async function applyLimits(
   if (l.pidsLimit !== undefined && l.pidsLimit > 0) await write(need(at.pids, '--pids-limit', 'pids').dir, 'pids.max', l.pidsLimit);
   if (devices && at.devices?.v2) {
     try {
-      cgroupDeviceFilter(at.devices.dir, DEFAULT_DEVICE_RULES.map(deviceRule));
+      cgroupDeviceFilter(at.devices.dir, devices.map(deviceRule));
     } catch (err) {
       throw new LayerfsError('CGROUP_FAILED', `cgroup: attaching the device program to ${at.devices.dir}: ${(err as Error).message}`);
     }
   } else if (devices && at.devices) {
     await write(at.devices.dir, 'devices.deny', 'a');
-    for (const rule of DEFAULT_DEVICE_RULES) await write(at.devices.dir, 'devices.allow', rule);
+    for (const rule of devices) await write(at.devices.dir, 'devices.allow', rule);
   }
 }

@@ -67,6 +67,7 @@ export function describeContainer(root: string, c: ContainerState): Record<strin
       ExtraHosts: config.addHosts,
       Privileged: isolation.privileged,
       ReadonlyRootfs: isolation.readOnly,
+      Devices: (isolation.devices ?? []).map((d) => ({ PathOnHost: d.host, PathInContainer: d.container, CgroupPermissions: d.permissions })),
       CapAdd: isolation.capAdd,
       CapDrop: isolation.capDrop,
       SecurityOpt: securityOpt(isolation),

@@ -5,6 +5,7 @@
  * (so a later start or exec repeats it), and turned into layerfs-init's
  * arguments plus a cgroup.
  */
+import { deviceInitArgs, parseDevice, resolveDevice, type Device } from './devices.js';
 import { readFile, writeFile } from 'node:fs/promises';
 import { cpus as hostCpus } from 'node:os';
 import { UsageError } from '../errors.js';
@@ -27,6 +28,8 @@ export interface IsolationOptions {
   /** /proc and /sys masks and read-only paths (`--security-opt systempaths=unconfined` turns them off). */
   maskPaths: boolean;
   limits: ResourceLimits;
+  /** `--device`s, resolved to the host's nodes when the container was made (absent in older records). */
+  devices?: Device[];
 }
 
 /** The flags as `layerfs run` takes them. */
@@ -41,6 +44,7 @@ export interface IsolationFlags {
   cpus?: string;
   cpuShares?: string;
   pidsLimit?: string;
+  device?: string[];
 }
 
 export const DEFAULT_ISOLATION: IsolationOptions = {
@@ -112,6 +116,7 @@ export async function parseIsolation(f: IsolationFlags): Promise<IsolationOption
     if (l.cpuShares < 2 || l.cpuShares > 262144) throw new UsageError(`invalid --cpu-shares '${f.cpuShares}': the range is 2 to 262144`);
   }
   if (f.pidsLimit !== undefined) l.pidsLimit = parseInteger(f.pidsLimit, '--pids-limit');
+  if (f.device?.length) iso.devices = f.device.map((d) => resolveDevice(parseDevice(d)));
   return iso;
 }
 
@@ -131,5 +136,6 @@ export async function confinementArgs(iso: IsolationOptions, seccompFile: string
   if (!iso.privileged && iso.maskPaths) args.push('-m');
   if (iso.privileged) args.push('-P');
   if (iso.readOnly) args.push('-R');
+  for (const d of iso.devices ?? []) args.push(...deviceInitArgs(d));
   return args;
 }

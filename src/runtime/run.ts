@@ -35,7 +35,8 @@ import { makeInitLayer } from './init-layer.js';
 import { ensureDir, parseVolume, prepareVolumes, readImageFile } from './rootfs-paths.js';
 import { resolveUser } from './users.js';
 import { confinementArgs, DEFAULT_ISOLATION, type IsolationOptions } from './isolation.js';
-import { createCgroup, removeCgroup, type ContainerCgroup } from './cgroups.js';
+import { createCgroup, DEFAULT_DEVICE_RULES, removeCgroup, type ContainerCgroup } from './cgroups.js';
+import { deviceCgroupRule } from './devices.js';
 import { attachNetwork, releaseNetwork, type Attachment } from './network/attach.js';
 
 /** The runtime's own exit status when it, not the command, failed (docker's convention). */
@@ -254,7 +255,8 @@ export async function setUp(root: string, state: ContainerState, attached: Attac
   await prepareVolumes(paths.merged, binds);
   for (const t of tmpfs) await ensureDir(paths.merged, t.target);
   const confinement = await confinementArgs(isolation, `${paths.dir}/seccomp`);
-  attached.cgroup = await createCgroup(state.id, isolation.limits, !isolation.privileged);
+  const deviceRules = isolation.privileged ? null : [...DEFAULT_DEVICE_RULES, ...(isolation.devices ?? []).map(deviceCgroupRule)];
+  attached.cgroup = await createCgroup(state.id, isolation.limits, deviceRules);
   return {
     rootfs: paths.merged, args: [...c.entrypoint, ...c.cmd], env: withHome(c.env, user.home), cwd: c.cwd, hostname: attached.net.hostname ?? c.hostname,
     uid: user.uid, gid: user.gid, groups: user.groups, hostNetwork: attached.net.hostNetwork, netns: attached.net.netns,
