@@ -1,4 +1,5 @@
 /** `layerfs run [flags] IMAGE [CMD...]`: a thin wrapper over runContainer, or over a supervisor with -d. */
+import { existsSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { LayerfsError, UsageError } from '../errors.js';
@@ -11,12 +12,13 @@ import { ensureImage, parsePullPolicy } from './pull-policy.js';
 import { parseIsolation, type IsolationFlags } from '../runtime/isolation.js';
 import { errorLine } from './user-error.js';
 import { parseLabels } from './label-flags.js';
+import { parseMountFlag } from '../runtime/mount-flag.js';
 
 const collect = (value: string, prev: string[]) => [...prev, value];
 
 interface RunFlags extends IsolationFlags {
   rm?: boolean; name?: string; env: string[]; envFile: string[]; label: string[]; stopSignal?: string; workdir?: string; user?: string; hostname?: string;
-  network: string; publish: string[]; addHost: string[]; dns: string[]; volume: string[]; tmpfs: string[]; interactive?: boolean; tty?: boolean; root?: string; rootfs: 'layerfs' | 'kernel';
+  network: string; publish: string[]; addHost: string[]; dns: string[]; volume: string[]; tmpfs: string[]; mount: string[]; cidfile?: string; interactive?: boolean; tty?: boolean; root?: string; rootfs: 'layerfs' | 'kernel';
   detach?: boolean; entrypoint?: string; pull: string; init?: boolean; restart: string; logOpt: string[];
 }
 
@@ -45,6 +47,8 @@ export function register(program: Command): void {
     .option('--add-host <HOST:IP>', 'add a line to /etc/hosts (IP may be host-gateway); may repeat', collect, [])
     .option('--dns <IP>', "nameserver for /etc/resolv.conf instead of the host's; may repeat", collect, [])
     .option('-v, --volume <HOST:CTR[:OPTS]>', 'bind-mount a host path; OPTS: ro (recursive) or rw, z or Z (no effect without SELinux), private or rprivate, cached, delegated or consistent (no effect); may repeat', collect, [])
+    .option('--mount <type=bind|tmpfs,...>', 'docker\'s long form: type=bind,source=HOST,target=CTR[,readonly] or type=tmpfs,target=CTR[,tmpfs-size=64m][,tmpfs-mode=1777]; may repeat', collect, [])
+    .option('--cidfile <file>', 'write the container ID to this file (it must not exist)')
     .option('--tmpfs <PATH[:OPTS]>', 'mount a tmpfs (default noexec,nosuid,nodev; OPTS like size=64m,mode=1777,exec); may repeat', collect, [])
     .option('--init', 'run a reaper as PID 1 that forwards signals (so Ctrl-C and SIGTERM stop any command)')
     .option('--pull <policy>', 'missing: pull the image when it is not in the store; always; never', 'missing')
@@ -72,16 +76,20 @@ export function register(program: Command): void {
         const restart = parseRestartPolicy(flags.restart);
         if (restart.name !== 'no' && flags.rm) throw new UsageError('--restart and --rm cannot be used together');
         const logConfig = parseLogOpts(flags.logOpt);
+        const mounts = flags.mount.map(parseMountFlag);
+        if (flags.cidfile !== undefined && existsSync(flags.cidfile)) throw new UsageError(`container ID file found, make sure the other container isn't running or delete ${flags.cidfile}`);
         const isolation = await parseIsolation(flags);
         const envFiles: string[] = [];
         for (const f of flags.envFile) envFiles.push(...parseEnvFile(await readFile(f, 'utf8').catch(() => { throw new UsageError(`env file ${f}: cannot read it`); }), f));
         await ensureImage(flags.root, image, parsePullPolicy(flags.pull));
         const opts: RunOptions = {
           root: flags.root, image, command, name: flags.name, labels: parseLabels(flags.label), stopSignal: flags.stopSignal, env: [...envFiles, ...flags.env], workdir: flags.workdir, user: flags.user,
-          hostname: flags.hostname, network: flags.network, publish: flags.publish, addHosts: flags.addHost, dns: flags.dns, volumes: flags.volume, tmpfs: flags.tmpfs, interactive: flags.interactive,
+          hostname: flags.hostname, network: flags.network, publish: flags.publish, addHosts: flags.addHost, dns: flags.dns, volumes: [...flags.volume, ...mounts.filter((m) => m.kind === 'volume').map((m) => m.spec)], tmpfs: [...flags.tmpfs, ...mounts.filter((m) => m.kind === 'tmpfs').map((m) => m.spec)], interactive: flags.interactive,
           tty: flags.tty, remove: flags.rm, mounter: flags.rootfs, forwardSignals: true, init: flags.init, logOutput: true,
           entrypoint: flags.entrypoint === undefined ? undefined : flags.entrypoint === '' ? [] : [flags.entrypoint],
           restart, logConfig, isolation,
+          // As docker: written when the container exists, before it starts.
+          onCreate: flags.cidfile === undefined ? undefined : (state) => writeFileSync(flags.cidfile!, state.id, { flag: 'wx' }),
         };
         if (flags.detach) {
           process.stdout.write(`${await runDetached(opts)}\n`);
@@ -105,6 +113,7 @@ export function register(program: Command): void {
 async function runDetached(opts: RunOptions): Promise<string> {
   const { store, state } = await createFromImage(opts);
   try {
+    opts.onCreate?.(state);
     await spawnSupervisor(store.root, state.id);
   } catch (err) {
     if (opts.remove) {

@@ -62,8 +62,9 @@ export function parseVolume(spec: string): Bind {
 /** Makes the mount point of each volume in the rootfs, a dir or a file like its source. */
 export async function prepareVolumes(rootfs: string, binds: Bind[]): Promise<void> {
   for (const b of binds) {
-    const src = await lstat(b.source).catch(() => null);
-    if (src === null) throw new UsageError(`volume source ${b.source} does not exist`);
+    // docker's -v makes a missing host directory (--mount refuses it before we get here).
+    if (!(await lstat(b.source).catch(() => null))) await mkdir(b.source, { recursive: true, mode: 0o755 });
+    const src = await lstat(b.source);
     const w = await walk(rootfs, b.target);
     if (w.kind === 'symlink') throw new UsageError(`volume target ${b.target}: ${w.at} is a symlink in the image`);
     if (w.kind === 'exists') continue;

@@ -7,7 +7,7 @@
  * rootfs unless a row says kernel.
  */
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { get } from 'node:http';
@@ -273,10 +273,36 @@ describe('run flags', () => {
     { name: '--env-file, then -e wins', flags: () => ['--env-file', envFile(), '-e', 'B=2'], cmd: ['sh', '-c', 'echo "$A|$B|$C"'], out: 'from file|2|c\n' },
     { name: '--tmpfs with options', flags: () => ['--tmpfs', '/scratch:size=1m,mode=1777'], cmd: ['sh', '-c', 'grep " /scratch " /proc/mounts | cut -d" " -f3,4; echo x > /scratch/f && stat -c %a /scratch'], out: 'tmpfs rw,nosuid,nodev,noexec,relatime,size=1024k\n1777\n' },
     { name: '--init: the reaper is PID 1', flags: () => ['--init'], cmd: ['sh', '-c', 'echo $$; cat /proc/1/comm'], out: '2\nlayerfs-init\n' },
+    { name: '--mount type=bind,readonly and type=tmpfs', flags: () => ['--mount', `type=bind,src=${bindDir()},dst=/data,readonly`, '--mount', 'type=tmpfs,destination=/t,tmpfs-size=2m,tmpfs-mode=1770'], cmd: ['sh', '-c', 'cat /data/f; touch /data/g 2>&1 | sed "s/.*: //"; grep " /t " /proc/mounts | cut -d" " -f4; stat -c %a /t'], out: 'bound\nRead-only file system\nrw,nosuid,nodev,noexec,relatime,size=2048k,mode=1770\n1770\n' },
+    { name: '-v of a missing host directory makes it (as docker)', flags: () => ['-v', `${join(t.root, 'made', 'by-v')}:/m`], cmd: ['sh', '-c', 'echo in > /m/f && ls /m'], out: 'f\n' },
   ];
+  const bindDir = () => {
+    const d = join(t.root, 'bind');
+    mkdirSync(d, { recursive: true });
+    writeFileSync(join(d, 'f'), 'bound\n');
+    return d;
+  };
   it.each(rows)('$name', async ({ flags, cmd, out }) => {
     const r = await layerfs('run', '--rm', '--rootfs', 'kernel', ...flags(), 'busybox:test', ...cmd);
     expect(r, r.err).toMatchObject({ code: 0, out });
+  });
+
+  it.each([
+    { mount: 'type=bind,src=/no/such/dir,dst=/x', err: 'layerfs: invalid mount config for type "bind": bind source path does not exist: /no/such/dir\n' },
+    { mount: 'type=volume,src=v,dst=/x', err: "layerfs: invalid --mount 'type=volume,src=v,dst=/x': named volumes are not supported (use type=bind or type=tmpfs)\n" },
+    { mount: 'type=bind,src=/tmp,dst=/x,colour=red', err: "layerfs: invalid --mount 'type=bind,src=/tmp,dst=/x,colour=red': unexpected key 'colour'\n" },
+  ])('--mount $mount: 125, nothing made', async ({ mount, err }) => {
+    const before = (await layerfs('ps', '-aq')).out;
+    expect(await layerfs('run', '--rm', '--mount', mount, 'busybox:test', 'true')).toMatchObject({ code: 125, out: '', err });
+    expect((await layerfs('ps', '-aq')).out).toBe(before);
+  });
+
+  it('--cidfile: the ID is written when the container exists; an existing file is refused', async () => {
+    const file = join(t.root, 'cid');
+    const r = await layerfs('run', '--rm', '--network', 'none', '--cidfile', file, 'busybox:test', 'sh', '-c', 'hostname');
+    expect(r.code, r.err).toBe(0);
+    expect(readFileSync(file, 'utf8')).toMatch(new RegExp(`^${r.out.trim()}[0-9a-f]{52}$`));
+    expect(await layerfs('run', '--rm', '--cidfile', file, 'busybox:test', 'true')).toMatchObject({ code: 125, err: expect.stringContaining('container ID file found') });
   });
 
   it('--init: SIGTERM stops a sleep that, as PID 1, would ignore it', async () => {
