@@ -152,8 +152,11 @@ export class NodeTable {
     const node = parent.children?.get(name);
     this.detach(newParent, newName);
     if (node === undefined) return;
+    // Moved, not gone: its identity (and so its other names' way to it) stays.
+    const key = node.key;
     this.detach(parent, name);
     this.attach(node, newParent, newName);
+    if (key !== undefined) this.setKey(node, key);
   }
 
   forget(node: Node, count: number): void {

@@ -231,6 +231,11 @@ const regressions: Array<{ name: string; layers: Layers; ops: Op[] }> = [
     layers: [{ a: 'a@', d: { type: 'hardlink', to: 'a' } }, { a: 'a@' }, { a: 'a@' }],
     ops: [{ op: 'open', slot: 0, path: 'd', flags: 'r' }, { op: 'unlink', path: 'd' }, { op: 'chmod', path: 'a', mode: 0o600 }],
   },
+  {
+    name: 'an upper hard link renamed over a lower file shows a truncate made through its other name',
+    layers: [{ a: 'a@', d: { type: 'hardlink', to: 'a' } }, { a: 'a@' }, { a: 'a@', b: { type: 'dir' }, 'b/a': 'b/a@' }],
+    ops: [{ op: 'rename', path: 'a', to: 'b/a' }, { op: 'mkdir', path: 'a' }, { op: 'truncate', path: 'd', size: 0 }],
+  },
 ];
 
 /**
