@@ -6,7 +6,8 @@
  *   layerfs-init -r ROOTFS [-h HOST] [-w DIR] [-u UID] [-g GID] [-G g1,g2]
  *                [-e K=V]... [-b SRC DST]... [-B SRC DST]... [-n] [-j NETNS] [-t]
  *                [-p PIDFILE] [-c CGROUPDIR]... [-k CAPMASK] [-s SECCOMP] [-N] [-m]
- *                [-P] [-R] [-T PATH OPTS]... [-D PATH DEV]... [-I] [-E] -- COMMAND [ARG]...
+ *                [-P] [-R] [-T PATH OPTS]... [-D PATH DEV]... [-S SHMSIZE] [-L RES:SOFT:HARD]...
+ *                [-I] [-E] -- COMMAND [ARG]...
  *   layerfs-init -x PID [-w DIR] [-u UID] [-g GID] [-G g1,g2] [-e K=V]... [-t]
  *                [-c CGROUPDIR]... [-k CAPMASK] [-s SECCOMP] [-N]
  *                -- COMMAND [ARG]...            (exec: join PID's container)
@@ -34,6 +35,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -61,6 +63,10 @@ static int ntmpfs;
 struct device { const char *path, *spec; };
 static struct device devices[MAX_LIST];
 static int ndevices;
+static const char *shm_size = "65536k";
+/* --ulimit: "RESOURCE:SOFT:HARD", numbers, -1 for unlimited. */
+static const char *rlimits[MAX_LIST];
+static int nrlimits;
 static char *env[MAX_LIST + 1];
 static int nenv;
 static int status_fd = -1;
@@ -146,7 +152,9 @@ static void setup_dev(void) {
   make_dev("dev/tty", 5, 0);
   if (mkdir(in_root("dev/pts"), 0755) < 0 || mkdir(in_root("dev/shm"), 01777) < 0) die("mkdir", in_root("dev"));
   must_mount("devpts", in_root("dev/pts"), "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5");
-  must_mount("shm", in_root("dev/shm"), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k");
+  char shm_opts[64];
+  snprintf(shm_opts, sizeof shm_opts, "mode=1777,size=%s", shm_size);
+  must_mount("shm", in_root("dev/shm"), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, shm_opts);
   /* The container's IPC namespace's POSIX message queues, where docker mounts them. */
   if (mkdir(in_root("dev/mqueue"), 01777) < 0) die("mkdir", in_root("dev/mqueue"));
   must_mount("mqueue", in_root("dev/mqueue"), "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
@@ -230,6 +238,17 @@ static void exec_command(char **argv) {
 
 static void reap_and_exec(char **argv);
 
+/* --ulimit, while still root: a hard limit above the host's needs CAP_SYS_RESOURCE. */
+static void set_rlimits(void) {
+  for (int i = 0; i < nrlimits; i++) {
+    int res;
+    long long soft, hard;
+    if (sscanf(rlimits[i], "%d:%lld:%lld", &res, &soft, &hard) != 3) usage("bad -L limit");
+    struct rlimit rl = {soft < 0 ? RLIM_INFINITY : (rlim_t)soft, hard < 0 ? RLIM_INFINITY : (rlim_t)hard};
+    if (setrlimit(res, &rl) < 0) die("setrlimit", rlimits[i]);
+  }
+}
+
 /* The last steps before exec, for PID 1 and for exec alike: cwd, identity, then the confinement. */
 static void become_user(void) {
   gid_t groups[MAX_LIST];
@@ -281,6 +300,7 @@ static void container(char **argv) {
   /* Its own session, like runc; with -t the terminal becomes its controlling tty. */
   if (setsid() < 0) die("setsid", NULL);
   if (tty && isatty(0) && ioctl(0, TIOCSCTTY, 1) < 0) die("set controlling terminal", NULL);
+  set_rlimits();
   become_user();
   if (reaper) reap_and_exec(argv);
   exec_command(argv);
@@ -457,7 +477,7 @@ int main(int argc, char **argv) {
   syscall(SYS_close_range, status_fd < 0 ? 3U : 4U, ~0U, 0U);
   for (; i < argc && strcmp(argv[i], "--") != 0; i++) {
     const char *opt = argv[i];
-    int takes = strchr("rhwugGepcksjx", opt[1]) ? 1 : strchr("bBTD", opt[1]) ? 2 : 0;
+    int takes = strchr("rhwugGepcksjxSL", opt[1]) ? 1 : strchr("bBTD", opt[1]) ? 2 : 0;
     if (opt[0] != '-' || opt[1] == '\0' || opt[2] != '\0' || i + takes >= argc) usage("bad arguments");
     const char *a = argv[i + 1];
     switch (opt[1]) {
@@ -478,6 +498,8 @@ int main(int argc, char **argv) {
       case 'D':
         if (ndevices < MAX_LIST) devices[ndevices++] = (struct device){a, argv[i + 2]};
         break;
+      case 'S': shm_size = a; break;
+      case 'L': if (nrlimits < MAX_LIST) rlimits[nrlimits++] = a; break;
       case 'x': join_pid = (pid_t)strtol(a, NULL, 10); break;
       case 'I': reaper = 1; break;
       case 'n': new_net = 1; break;

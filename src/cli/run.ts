@@ -56,6 +56,8 @@ export function register(program: Command): void {
     .option('--log-opt <opt>', 'with -d: max-size=10m, max-file=3 (the json-file log); may repeat', collect, [])
     .option('-i, --interactive', 'keep stdin attached')
     .option('-t, --tty', 'give the command a terminal')
+    .option('--ulimit <name=soft[:hard]>', 'a resource limit (nofile, nproc, core, memlock, stack...; -1 or unlimited); may repeat', collect, [])
+    .option('--shm-size <size>', 'size of /dev/shm (default 64m)')
     .option('--device <host[:ctr[:perms]]>', 'a host device in the container (perms: r, w, m; default rwm); may repeat', collect, [])
     .option('--cap-add <cap>', 'add a Linux capability (NET_ADMIN, CAP_SYS_TIME, ALL); may repeat', collect, [])
     .option('--cap-drop <cap>', 'drop a Linux capability from the default set (or ALL); may repeat', collect, [])

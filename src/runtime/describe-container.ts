@@ -67,6 +67,8 @@ export function describeContainer(root: string, c: ContainerState): Record<strin
       ExtraHosts: config.addHosts,
       Privileged: isolation.privileged,
       ReadonlyRootfs: isolation.readOnly,
+      Ulimits: isolation.ulimits ?? null,
+      ShmSize: isolation.shmSize ?? 64 * 1024 * 1024,
       Devices: (isolation.devices ?? []).map((d) => ({ PathOnHost: d.host, PathInContainer: d.container, CgroupPermissions: d.permissions })),
       CapAdd: isolation.capAdd,
       CapDrop: isolation.capDrop,

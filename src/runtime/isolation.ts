@@ -6,9 +6,11 @@
  * arguments plus a cgroup.
  */
 import { deviceInitArgs, parseDevice, resolveDevice, type Device } from './devices.js';
+import { parseShmSize, parseUlimit, ulimitInitArgs, type Ulimit } from './ulimits.js';
 import { readFile, writeFile } from 'node:fs/promises';
 import { cpus as hostCpus } from 'node:os';
 import { UsageError } from '../errors.js';
+import { parseBytes } from './byte-size.js';
 import { capabilityMask, capabilitySet, normalizeCapability } from './capabilities.js';
 import { compileProfile, DEFAULT_PROFILE, parseDockerProfile, type SeccompProfile } from './seccomp.js';
 import type { ResourceLimits } from './cgroups.js';
@@ -30,6 +32,9 @@ export interface IsolationOptions {
   limits: ResourceLimits;
   /** `--device`s, resolved to the host's nodes when the container was made (absent in older records). */
   devices?: Device[];
+  /** `--ulimit`s and `--shm-size` (bytes; default docker's 64 MiB). */
+  ulimits?: Ulimit[];
+  shmSize?: number;
 }
 
 /** The flags as `layerfs run` takes them. */
@@ -45,20 +50,13 @@ export interface IsolationFlags {
   cpuShares?: string;
   pidsLimit?: string;
   device?: string[];
+  ulimit?: string[];
+  shmSize?: string;
 }
 
 export const DEFAULT_ISOLATION: IsolationOptions = {
   privileged: false, readOnly: false, capAdd: [], capDrop: [], noNewPrivileges: false, seccomp: { kind: 'default' }, maskPaths: true, limits: {},
 };
-
-const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 };
-
-/** docker's RAMInBytes: `64m`, `1g`, `512k`, `1024` (bytes); binary units, any case. */
-export function parseBytes(value: string, flag: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([bkmgtp]?)b?$/i.exec(value.trim());
-  if (!m) throw new UsageError(`invalid ${flag} '${value}': expected a size such as 64m or 1g`);
-  return Math.round(Number(m[1]) * UNITS[m[2]!.toLowerCase()]!);
-}
 
 function parseInteger(value: string, flag: string): number {
   if (!/^-?\d+$/.test(value.trim())) throw new UsageError(`invalid ${flag} '${value}': expected an integer`);
@@ -117,6 +115,8 @@ export async function parseIsolation(f: IsolationFlags): Promise<IsolationOption
   }
   if (f.pidsLimit !== undefined) l.pidsLimit = parseInteger(f.pidsLimit, '--pids-limit');
   if (f.device?.length) iso.devices = f.device.map((d) => resolveDevice(parseDevice(d)));
+  if (f.ulimit?.length) iso.ulimits = [...new Map(f.ulimit.map(parseUlimit).map((u) => [u.Name, u])).values()];
+  if (f.shmSize !== undefined) iso.shmSize = parseShmSize(f.shmSize);
   return iso;
 }
 
@@ -137,5 +137,7 @@ export async function confinementArgs(iso: IsolationOptions, seccompFile: string
   if (iso.privileged) args.push('-P');
   if (iso.readOnly) args.push('-R');
   for (const d of iso.devices ?? []) args.push(...deviceInitArgs(d));
+  args.push(...ulimitInitArgs(iso.ulimits ?? []));
+  if (iso.shmSize !== undefined) args.push('-S', String(iso.shmSize));
   return args;
 }

@@ -187,6 +187,29 @@ describe('--device', () => {
   });
 });
 
+describe('--ulimit and --shm-size', () => {
+  it.each([
+    { flags: { ulimit: ['nofile=1024:2048'] }, script: 'ulimit -Sn; ulimit -Hn', out: '1024\n2048\n' },
+    // For a -u user too: init sets the limits before it drops to the user.
+    { flags: { ulimit: ['nofile=4096'], user: '1000' }, script: 'ulimit -Sn; ulimit -Hn', out: '4096\n4096\n' },
+    { flags: { ulimit: ['core=-1', 'core=unlimited'] }, script: 'ulimit -Hc', out: 'unlimited\n' },
+    { flags: { shmSize: '2m' }, script: 'grep " /dev/shm " /proc/mounts | cut -d" " -f4', out: 'rw,nosuid,nodev,noexec,relatime,size=2048k\n' },
+    { flags: {}, script: 'grep " /dev/shm " /proc/mounts | cut -d" " -f4', out: 'rw,nosuid,nodev,noexec,relatime,size=65536k\n' },
+  ])('$flags', async ({ flags, script, out }) => {
+    const { user, ...isoFlags } = flags as IsolationFlags & { user?: string };
+    const r = await run(script, await iso(isoFlags), user ? { user } : {});
+    expect(r.out, r.err).toBe(out);
+  });
+
+  it.each([
+    { flags: { ulimit: ['nofile=2048:1024'] }, error: "invalid --ulimit 'nofile=2048:1024': the soft limit 2048 is above the hard limit 1024" },
+    { flags: { ulimit: ['files=1'] }, error: "invalid --ulimit 'files=1': expected NAME=SOFT[:HARD]" },
+    { flags: { shmSize: 'lots' }, error: "invalid --shm-size 'lots': expected a size such as 64m or 1g" },
+  ])('$flags: $error', async ({ flags, error }) => {
+    await expect(iso(flags)).rejects.toThrow(error);
+  });
+});
+
 describe('capabilities and seccomp', () => {
   const rows: Array<{ name: string; flags: IsolationFlags; user?: string; script: string; out: string | RegExp }> = [
     // Inheritable empty, as docker since CVE-2022-24769 (moby 20.10.14, runc 1.1.1).
