@@ -18,7 +18,7 @@ const collect = (value: string, prev: string[]) => [...prev, value];
 
 interface RunFlags extends IsolationFlags {
   rm?: boolean; name?: string; env: string[]; envFile: string[]; label: string[]; stopSignal?: string; workdir?: string; user?: string; hostname?: string;
-  network: string; publish: string[]; addHost: string[]; dns: string[]; volume: string[]; tmpfs: string[]; mount: string[]; cidfile?: string; interactive?: boolean; tty?: boolean; root?: string; rootfs: 'layerfs' | 'kernel';
+  network: string; publish: string[]; addHost: string[]; dns: string[]; volume: string[]; tmpfs: string[]; mount: string[]; cidfile?: string; publishAll?: boolean; expose: string[]; interactive?: boolean; tty?: boolean; root?: string; rootfs: 'layerfs' | 'kernel';
   detach?: boolean; entrypoint?: string; pull: string; init?: boolean; restart: string; logOpt: string[];
 }
 
@@ -47,6 +47,8 @@ export function register(program: Command): void {
     .option('--add-host <HOST:IP>', 'add a line to /etc/hosts (IP may be host-gateway); may repeat', collect, [])
     .option('--dns <IP>', "nameserver for /etc/resolv.conf instead of the host's; may repeat", collect, [])
     .option('-v, --volume <HOST:CTR[:OPTS]>', 'bind-mount a host path; OPTS: ro (recursive) or rw, z or Z (no effect without SELinux), private or rprivate, cached, delegated or consistent (no effect); may repeat', collect, [])
+    .option('-P, --publish-all', 'publish every exposed port (the image\'s EXPOSE and --expose) on a port the kernel picks')
+    .option('--expose <port[/proto]>', 'expose a port as EXPOSE does (published with -P); may repeat', collect, [])
     .option('--mount <type=bind|tmpfs,...>', 'docker\'s long form: type=bind,source=HOST,target=CTR[,readonly] or type=tmpfs,target=CTR[,tmpfs-size=64m][,tmpfs-mode=1777]; may repeat', collect, [])
     .option('--cidfile <file>', 'write the container ID to this file (it must not exist)')
     .option('--tmpfs <PATH[:OPTS]>', 'mount a tmpfs (default noexec,nosuid,nodev; OPTS like size=64m,mode=1777,exec); may repeat', collect, [])
@@ -85,7 +87,7 @@ export function register(program: Command): void {
         for (const f of flags.envFile) envFiles.push(...parseEnvFile(await readFile(f, 'utf8').catch(() => { throw new UsageError(`env file ${f}: cannot read it`); }), f));
         await ensureImage(flags.root, image, parsePullPolicy(flags.pull));
         const opts: RunOptions = {
-          root: flags.root, image, command, name: flags.name, labels: parseLabels(flags.label), stopSignal: flags.stopSignal, env: [...envFiles, ...flags.env], workdir: flags.workdir, user: flags.user,
+          root: flags.root, image, command, name: flags.name, labels: parseLabels(flags.label), stopSignal: flags.stopSignal, publishAll: flags.publishAll, expose: flags.expose, env: [...envFiles, ...flags.env], workdir: flags.workdir, user: flags.user,
           hostname: flags.hostname, network: flags.network, publish: flags.publish, addHosts: flags.addHost, dns: flags.dns, volumes: [...flags.volume, ...mounts.filter((m) => m.kind === 'volume').map((m) => m.spec)], tmpfs: [...flags.tmpfs, ...mounts.filter((m) => m.kind === 'tmpfs').map((m) => m.spec)], interactive: flags.interactive,
           tty: flags.tty, remove: flags.rm, mounter: flags.rootfs, forwardSignals: true, init: flags.init, logOutput: true,
           entrypoint: flags.entrypoint === undefined ? undefined : flags.entrypoint === '' ? [] : [flags.entrypoint],

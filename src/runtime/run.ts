@@ -28,6 +28,7 @@ import {
 import { shortId } from '../oci/digest.js';
 import { startInit, type InitProcess, type InitSpec, type Tmpfs } from './init.js';
 import { JsonFileLog } from './json-log.js';
+import { parsePublish } from './network/ports.js';
 import { parseSignal } from './signals.js';
 import { processSpec, withHome } from './process-spec.js';
 import { forceUnmount, mounters, type MounterName, type RootfsMount } from './rootfs.js';
@@ -83,6 +84,10 @@ export interface RunOptions {
    * terminal, and `logs` shows it afterwards. Not with a terminal (`-t`).
    */
   logOutput?: boolean;
+  /** `-P`: every exposed port (the image's and `expose`'s) published on a port the kernel picks. */
+  publishAll?: boolean;
+  /** `--expose PORT[/PROTO]`: exposed as the image's EXPOSE would. */
+  expose?: string[];
   /** `--label`s, over the image's. */
   labels?: Record<string, string>;
   /** `--stop-signal` (default: the image's StopSignal, else SIGTERM). */
@@ -112,6 +117,13 @@ const isDisconnected = (path: string) => stat(path).then(() => false, (err: Node
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
+/** `--expose 80`, `--expose 53/udp`: the ExposedPorts key. */
+function exposedPort(spec: string): string {
+  const m = /^(\d{1,5})(?:\/(tcp|udp))?$/.exec(spec);
+  if (!m || Number(m[1]) < 1 || Number(m[1]) > 65535) throw new UsageError(`invalid --expose '${spec}': want PORT[/tcp|udp]`);
+  return `${Number(m[1])}/${m[2] ?? 'tcp'}`;
+}
+
 /** `--tmpfs PATH[:OPTS]` */
 export function parseTmpfs(spec: string): Tmpfs {
   const colon = spec.indexOf(':');
@@ -133,9 +145,12 @@ export async function createFromImage(opts: RunOptions): Promise<{ store: Store;
   (opts.volumes ?? []).forEach(parseVolume);
   (opts.tmpfs ?? []).forEach(parseTmpfs);
   if (opts.stopSignal !== undefined) parseSignal(opts.stopSignal);
+  const exposed = [...Object.keys(image.ExposedPorts ?? {}), ...(opts.expose ?? []).map(exposedPort)];
+  const published = new Set((opts.publish ?? []).map(parsePublish).map((m) => `${m.containerPort}/${m.proto}`));
+  const publishAll = opts.publishAll ? [...new Set(exposed)].filter((p) => !published.has(p)) : [];
   const config: RunConfig = {
     entrypoint, cmd, env: spec.env, cwd: spec.cwd, user: spec.user, hostname, network: opts.network ?? 'bridge',
-    publish: opts.publish ?? [], addHosts: opts.addHosts ?? [], dns: opts.dns ?? [],
+    publish: [...(opts.publish ?? []), ...publishAll], addHosts: opts.addHosts ?? [], dns: opts.dns ?? [],
     volumes: opts.volumes ?? [], tmpfs: opts.tmpfs ?? [], init: opts.init === true, tty: opts.tty === true,
     interactive: opts.interactive === true, stopSignal: opts.stopSignal ?? image.StopSignal ?? 'SIGTERM',
     // Sorted, as Go's JSON writes a map (inspect) and so ps lists them the same way each time.

@@ -137,6 +137,21 @@ describe('bridge network', () => {
     await removeContainer(t.root, s);
   });
 
+  it('-P publishes every exposed port (--expose here) on ports the kernel picks; one -p already gives stays as given', async () => {
+    const port = await freePort();
+    const web = background({ image: 'busybox:test', command: HTTPD, publishAll: true, expose: ['80', '53/udp', '8080'], publish: [`127.0.0.1:${port}:8080`] });
+    try {
+      const s = await web.started;
+      const ports = s.network!.ports;
+      expect(ports.map((p) => [p.hostIp, p.containerPort, p.proto])).toEqual([['127.0.0.1', 8080, 'tcp'], ['0.0.0.0', 80, 'tcp'], ['0.0.0.0', 53, 'udp']]);
+      expect(ports[1]!.hostPort).toBeGreaterThan(0);
+      expect(await get(`http://127.0.0.1:${ports[1]!.hostPort}/`)).toBe(PAGE);
+    } finally {
+      await web.stop();
+    }
+    await removeContainer(t.root, await findContainer(t.root, (await web.done).id));
+  });
+
   it('containers reach each other by name and by address, and see each other come and go', async () => {
     const a = background({ image: 'busybox:test', command: HTTPD, name: 'peer-a', remove: true });
     // Started before peer-b exists: its hosts file learns the name while it runs.
