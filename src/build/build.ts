@@ -68,6 +68,8 @@ export interface BuildOptions {
   /** SIGINT, SIGTERM and SIGHUP stop a running RUN step, which fails the build (its container is cleaned up). */
   forwardSignals?: boolean;
   onPullProgress?: ProgressListener;
+  /** `--pull`: a FROM image is pulled even when the store has it (for a newer one). */
+  pull?: boolean;
   /** How a missing FROM or COPY --from image is pulled (registry config, `insecure`). */
   registry?: Omit<ConnectOptions, 'warn'>;
 }
@@ -155,8 +157,9 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     err instanceof DockerfileError && err.data.file === undefined ? new DockerfileError(err.reason, where(i)) : err;
 
   /** The image `ref` names: from the store, built in, or pulled. */
-  const imageFor = async (ref: string): Promise<ImageRecord> => {
+  const imageFor = async (ref: string, always = false): Promise<ImageRecord> => {
     try {
+      if (always && ref !== 'hello-world') throw new UnknownImageError(ref);
       return await ensureBuiltin(store, ref);
     } catch (err) {
       if (!(err instanceof UnknownImageError)) throw err;
@@ -177,7 +180,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     try {
       const base = expand(stage.base, envLookup(globals), df.escape);
       const earlier = done.find((s) => s.stage.name === base.toLowerCase());
-      const image = base === 'scratch' ? null : earlier ? earlier.image : await imageFor(base);
+      const image = base === 'scratch' ? null : earlier ? earlier.image : await imageFor(base, opts.pull === true);
       const config = image ? withDefaultPath(await store.config(image)) : scratchConfig();
       state = { stage, image, config, args: new Map(), cmdSet: false };
     } catch (err) {

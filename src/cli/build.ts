@@ -7,6 +7,7 @@ import { decompress } from '../store/decompress.js';
 import { unpack } from '../store/unpack.js';
 import { Command, Option } from 'commander';
 import { parseLabels } from './label-flags.js';
+import { requireHostPlatform } from '../oci/manifest.js';
 import { BuildError, UsageError } from '../errors.js';
 import { build, type BuildEvent } from '../build/build.js';
 import { LayerProgress } from './transfer-progress.js';
@@ -15,7 +16,7 @@ const collect = (value: string, prev: string[]) => [...prev, value];
 
 interface BuildFlags {
   tag: string[]; file?: string; buildArg: string[]; label: string[]; cache: boolean; target?: string; quiet?: boolean; iidfile?: string;
-  network: 'host' | 'none'; root?: string; rootfs: 'layerfs' | 'kernel'; insecure?: boolean;
+  network: 'host' | 'none'; root?: string; rootfs: 'layerfs' | 'kernel'; insecure?: boolean; pull?: boolean; platform?: string;
 }
 
 function line(e: BuildEvent): string {
@@ -92,12 +93,14 @@ export function register(program: Command): void {
     .option('-q, --quiet', 'print only the image ID')
     .option('--iidfile <file>', 'write the image ID to the file')
     .addOption(new Option('--network <mode>', "RUN steps' network: host shares ours, none has only lo").choices(['host', 'none']).default('host'))
+    .option('--pull', 'pull each FROM image, even one the store has')
+    .option('--platform <os/arch>', 'the platform to build for: only linux/amd64, the host\'s (others are refused)')
     .option('--insecure', 'allow plain http when pulling a missing FROM image (also: insecureRegistries in the config)')
     .option('--root <dir>', 'store root (default: $LAYERFS_ROOT or /var/lib/layerfs)')
     .addOption(new Option('--rootfs <mounter>', 'how step rootfs are mounted').choices(['layerfs', 'kernel']).default('layerfs').hideHelp())
     .addHelpText('after', `
 Instructions: FROM [--platform] IMAGE [AS NAME], RUN, COPY [--from] [--chown] [--chmod], ADD [--chown] [--chmod]
-(local tars are unpacked; URLs are refused), ENV, ARG, WORKDIR, CMD, ENTRYPOINT, USER, LABEL, EXPOSE,
+[--checksum] (local tars are unpacked; http(s) URLs are downloaded, never unpacked), ENV, ARG, WORKDIR, CMD, ENTRYPOINT, USER, LABEL, EXPOSE,
 VOLUME, STOPSIGNAL, SHELL, HEALTHCHECK (recorded, not run), ONBUILD, MAINTAINER. A missing FROM
 image is pulled. Each step's image is kept untagged as the cache (\`images -a\` lists them).
 
@@ -109,13 +112,14 @@ Example:
         if (e.kind === 'warning') process.stderr.write(`${e.message}\n`);
         else if (!flags.quiet) process.stdout.write(`${line(e)}\n`);
       };
+      if (flags.platform !== undefined) requireHostPlatform(flags.platform);
       const quietFd = flags.quiet ? openSync('/dev/null', 'w') : undefined;
       const stdin = await stdinSources(contextDir, flags.file);
       try {
         const res = await build({
           root: flags.root, context: stdin.context, tags: flags.tag, buildArgs: buildArgs(flags.buildArg), labels: parseLabels(flags.label),
           ...(stdin.text !== undefined ? { dockerfileText: stdin.text } : flags.file !== undefined ? { dockerfile: stdin.temp ? join(stdin.temp, flags.file) : flags.file } : {}),
-          noCache: !flags.cache, registry: { insecure: flags.insecure }, target: flags.target, network: flags.network, mounter: flags.rootfs,
+          noCache: !flags.cache, pull: flags.pull, registry: { insecure: flags.insecure }, target: flags.target, network: flags.network, mounter: flags.rootfs,
           // RUN's stderr joins the build output on stdout, as docker build streams both.
           ...(quietFd !== undefined ? { stdout: quietFd, stderr: quietFd } : { stdout: 1, stderr: 1, onPullProgress: new LayerProgress(process.stdout).listener() }),
           onEvent: print, forwardSignals: true,

@@ -13,12 +13,13 @@ import { parseIsolation, type IsolationFlags } from '../runtime/isolation.js';
 import { errorLine } from './user-error.js';
 import { parseLabels } from './label-flags.js';
 import { parseMountFlag } from '../runtime/mount-flag.js';
+import { requireHostPlatform } from '../oci/manifest.js';
 
 const collect = (value: string, prev: string[]) => [...prev, value];
 
 interface RunFlags extends IsolationFlags {
   rm?: boolean; name?: string; env: string[]; envFile: string[]; label: string[]; stopSignal?: string; workdir?: string; user?: string; hostname?: string;
-  network: string; publish: string[]; addHost: string[]; dns: string[]; volume: string[]; tmpfs: string[]; mount: string[]; cidfile?: string; publishAll?: boolean; expose: string[]; interactive?: boolean; tty?: boolean; root?: string; rootfs: 'layerfs' | 'kernel';
+  network: string; publish: string[]; addHost: string[]; dns: string[]; volume: string[]; tmpfs: string[]; mount: string[]; cidfile?: string; publishAll?: boolean; expose: string[]; platform?: string; interactive?: boolean; tty?: boolean; root?: string; rootfs: 'layerfs' | 'kernel';
   detach?: boolean; entrypoint?: string; pull: string; init?: boolean; restart: string; logOpt: string[];
 }
 
@@ -47,6 +48,7 @@ export function register(program: Command): void {
     .option('--add-host <HOST:IP>', 'add a line to /etc/hosts (IP may be host-gateway); may repeat', collect, [])
     .option('--dns <IP>', "nameserver for /etc/resolv.conf instead of the host's; may repeat", collect, [])
     .option('-v, --volume <HOST:CTR[:OPTS]>', 'bind-mount a host path; OPTS: ro (recursive) or rw, z or Z (no effect without SELinux), private or rprivate, cached, delegated or consistent (no effect); may repeat', collect, [])
+    .option('--platform <os/arch>', 'only linux/amd64, this machine\'s (others are refused: there is no emulation)')
     .option('-P, --publish-all', 'publish every exposed port (the image\'s EXPOSE and --expose) on a port the kernel picks')
     .option('--expose <port[/proto]>', 'expose a port as EXPOSE does (published with -P); may repeat', collect, [])
     .option('--mount <type=bind|tmpfs,...>', 'docker\'s long form: type=bind,source=HOST,target=CTR[,readonly] or type=tmpfs,target=CTR[,tmpfs-size=64m][,tmpfs-mode=1777]; may repeat', collect, [])
@@ -81,6 +83,7 @@ export function register(program: Command): void {
         if (restart.name !== 'no' && flags.rm) throw new UsageError('--restart and --rm cannot be used together');
         const logConfig = parseLogOpts(flags.logOpt);
         const mounts = flags.mount.map(parseMountFlag);
+        if (flags.platform !== undefined) requireHostPlatform(flags.platform);
         if (flags.cidfile !== undefined && existsSync(flags.cidfile)) throw new UsageError(`container ID file found, make sure the other container isn't running or delete ${flags.cidfile}`);
         const isolation = await parseIsolation(flags);
         const envFiles: string[] = [];

@@ -95,6 +95,19 @@ export function parsePlatform(s: string): Platform {
 
 export const formatPlatform = (p: Platform): string => [p.os, p.architecture, p.variant].filter(Boolean).join('/');
 
+/**
+ * `--platform` of run and build: only this machine's own can run here (no
+ * emulation); another is refused with a clear error rather than ignored.
+ */
+export function requireHostPlatform(s: string): Platform {
+  const want = parsePlatform(s);
+  const host = hostPlatform();
+  if (want.os !== host.os || want.architecture !== host.architecture) {
+    throw new UsageError(`platform ${s} cannot run on this ${formatPlatform(host)} machine (there is no emulation)`);
+  }
+  return want;
+}
+
 /** This machine's platform, as OCI names it. */
 export function hostPlatform(): Platform {
   return { os: 'linux', architecture: process.arch === 'x64' ? 'amd64' : process.arch };

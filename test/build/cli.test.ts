@@ -103,6 +103,18 @@ it('RUN output, cache hits, and the build as a branch under busybox in images --
   expect((await layerfs('images', 'busybox')).out).toContain('busybox');
 });
 
+it('--pull asks the registry for a FROM image the store has; --platform takes only this machine\'s', async () => {
+  const dir = ctx({ Dockerfile: 'FROM 127.0.0.1:1/busybox:test\n' });
+  expect(await layerfs('tag', 'busybox:test', '127.0.0.1:1/busybox:test')).toMatchObject({ code: 0 });
+  expect(await layerfs('build', '--platform', 'linux/amd64', '-q', dir)).toMatchObject({ code: 0 });
+  const pulled = await layerfs('build', '--pull', dir);
+  expect(pulled.code).toBe(1);
+  expect(pulled.err).toMatch(/127\.0\.0\.1:1\/busybox:test: not in the store, and pulling it failed: .*ECONNREFUSED/);
+  expect(await layerfs('build', '--platform', 'linux/arm64', dir)).toMatchObject({ code: 125, err: 'layerfs: platform linux/arm64 cannot run on this linux/amd64 machine (there is no emulation)\n' });
+  expect(await layerfs('run', '--rm', '--platform', 'linux/arm64', 'busybox:test', 'true')).toMatchObject({ code: 125, err: 'layerfs: platform linux/arm64 cannot run on this linux/amd64 machine (there is no emulation)\n' });
+  expect(await layerfs('rmi', '127.0.0.1:1/busybox:test')).toMatchObject({ code: 0 });
+});
+
 it.each([
   { files: { Dockerfile: 'FROM busybox:test\nRUN exit 7\n' }, code: 7, err: "layerfs: The command '/bin/sh -c exit 7' returned a non-zero code: 7\n" },
   { files: { Dockerfile: 'FROM busybox:test\n\nCOPY\n' }, code: 1, err: 'Dockerfile:3: COPY needs at least one source and a destination\n' },
