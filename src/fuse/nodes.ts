@@ -103,8 +103,10 @@ export class NodeTable {
       if (node !== undefined) this.attach(node, parent, name);
     }
     if (node === undefined) {
-      // The inode number is kept through copy-up, except a lower hard link's: the kernel shows a broken-off copy with its own.
-      node = new Node(this.nextId++, type === S_IFDIR || st[ST.nlink]! < 2 ? st[ST.ino]! : 0, type);
+      // The inode number is kept through copy-up, except a lower hard link's: the kernel shows a broken-off
+      // copy with its own. An upper file's (keyed) is the one the overlay shows, its origin's or its own.
+      const keep = type === S_IFDIR || st[ST.nlink]! < 2 || key !== undefined;
+      node = new Node(this.nextId++, keep ? st[ST.ino]! : 0, type);
       this.byId.set(node.id, node);
       this.attach(node, parent, name);
     }
