@@ -67,8 +67,8 @@ export function parseOrigin(v: Buffer): OriginHandle | null {
 /** What the origin's inode number depends on. */
 interface Decoded { ino: number; type: number; nlink: number }
 
-/** A filesystem the lower layers are on: an fd to decode handles with, and its uuid (null: unknown). */
-interface LowerFs { dev: number; fd: number; uuid: Buffer | null }
+/** A filesystem the lower layers are on: a directory on it to decode handles with, and its uuid (null: unknown). */
+interface LowerFs { dev: number; root: string; uuid: Buffer | null }
 
 export class Origins {
   /** All layers on one filesystem: merged directories show their lower copy's number. */
@@ -81,20 +81,9 @@ export class Origins {
   constructor(layers: readonly Layer[]) {
     const devs = layers.map((l) => lstat(l.root)![ST.dev]!);
     this.sameFs = devs.every((d) => d === devs[0]);
-    try {
-      layers.forEach((l, i) => {
-        if (l.upper || this.lowerFs.some((f) => f.dev === devs[i])) return;
-        const fd = openSync(l.root, fsc.O_RDONLY | fsc.O_DIRECTORY);
-        this.lowerFs.push({ dev: devs[i]!, fd, uuid: fsUuid(l.root) });
-      });
-    } catch (err) {
-      this.close();
-      throw err;
-    }
-  }
-
-  close(): void {
-    for (const f of this.lowerFs.splice(0)) closeSync(f.fd);
+    layers.forEach((l, i) => {
+      if (!l.upper && !this.lowerFs.some((f) => f.dev === devs[i])) this.lowerFs.push({ dev: devs[i]!, root: l.root, uuid: fsUuid(l.root) });
+    });
   }
 
   /**
@@ -145,12 +134,16 @@ export class Origins {
       for (const fs of this.lowerFs) {
         if (fs.uuid !== null && !fs.uuid.equals(parsed.uuid)) continue;
         let st: StatBuf | null;
+        // Opened for each decode, not held: nothing pins a lower filesystem (decodes are cached).
+        const fd = openSync(fs.root, fsc.O_RDONLY | fsc.O_DIRECTORY);
         try {
-          st = statByHandle(fs.fd, parsed.handle);
+          st = statByHandle(fd, parsed.handle);
         } catch (err) {
           if ((err as FsError).code !== 'EPERM') throw err;
           this.canDecode = false;
           return false; // not cached: nothing was learnt about this handle
+        } finally {
+          closeSync(fd);
         }
         if (st === null) continue;
         found = { ino: st[ST.ino]!, type: fileType(st[ST.mode]!), nlink: st[ST.nlink]! };

@@ -76,7 +76,6 @@ export class Overlay {
           this.copier = new CopyUp(this.resolver, this.work, this.origins, (path) => this.resolver.invalidate(path, false));
         }
       } catch (err) {
-        this.origins?.close();
         this.lock.release();
         throw err;
       }
@@ -86,7 +85,6 @@ export class Overlay {
 
   /** Releases the upper and work directories for another overlay. Call it once unmounted; safe to call twice. */
   close(): void {
-    this.origins?.close();
     this.lock?.release();
   }
 
