@@ -90,8 +90,15 @@ export function mkWhiteout(path: string): void {
   mknod(path, S_IFCHR | 0o000, 0, 0);
 }
 
+/** Most values (overlay markers, origins, capabilities) fit here: one syscall instead of a size query and a read. */
+const xattrScratch = Buffer.alloc(256);
+
 /** The value of an xattr, or null when it is not set (ENODATA). */
 export function getxattr(path: string, name: string): Buffer | null {
+  const first = native.lgetxattr(path, name, xattrScratch);
+  if (first === -61) return null; // ENODATA
+  if (first >= 0) return Buffer.from(xattrScratch.subarray(0, first));
+  if (first !== -34) check(first, 'lgetxattr', path); // ERANGE: larger, asked for below
   for (;;) {
     const size = native.lgetxattr(path, name, null);
     if (size === -61) return null; // ENODATA

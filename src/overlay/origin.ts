@@ -67,8 +67,11 @@ export function parseOrigin(v: Buffer): OriginHandle | null {
 /** What the origin's inode number depends on. */
 interface Decoded { ino: number; type: number; nlink: number }
 
-/** A filesystem the lower layers are on: a directory on it to decode handles with, and its uuid (null: unknown). */
-interface LowerFs { dev: number; root: string; uuid: Buffer | null }
+/**
+ * A filesystem the lower layers are on: a directory on it, the fd handles are
+ * decoded with (opened at the first decode, -1 until then), and its uuid (null: unknown).
+ */
+interface LowerFs { dev: number; root: string; fd: number; uuid: Buffer | null }
 
 export class Origins {
   /** All layers on one filesystem: merged directories show their lower copy's number. */
@@ -82,8 +85,16 @@ export class Origins {
     const devs = layers.map((l) => lstat(l.root)![ST.dev]!);
     this.sameFs = devs.every((d) => d === devs[0]);
     layers.forEach((l, i) => {
-      if (!l.upper && !this.lowerFs.some((f) => f.dev === devs[i])) this.lowerFs.push({ dev: devs[i]!, root: l.root, uuid: fsUuid(l.root) });
+      if (!l.upper && !this.lowerFs.some((f) => f.dev === devs[i])) this.lowerFs.push({ dev: devs[i]!, root: l.root, fd: -1, uuid: fsUuid(l.root) });
     });
+  }
+
+  /** Closes the fds decoding opened (an overlay that decoded holds its lower filesystems until then). */
+  close(): void {
+    for (const fs of this.lowerFs) {
+      if (fs.fd >= 0) closeSync(fs.fd);
+      fs.fd = -1;
+    }
   }
 
   /**
@@ -134,16 +145,13 @@ export class Origins {
       for (const fs of this.lowerFs) {
         if (fs.uuid !== null && !fs.uuid.equals(parsed.uuid)) continue;
         let st: StatBuf | null;
-        // Opened for each decode, not held: nothing pins a lower filesystem (decodes are cached).
-        const fd = openSync(fs.root, fsc.O_RDONLY | fsc.O_DIRECTORY);
+        if (fs.fd < 0) fs.fd = openSync(fs.root, fsc.O_RDONLY | fsc.O_DIRECTORY);
         try {
-          st = statByHandle(fd, parsed.handle);
+          st = statByHandle(fs.fd, parsed.handle);
         } catch (err) {
           if ((err as FsError).code !== 'EPERM') throw err;
           this.canDecode = false;
           return false; // not cached: nothing was learnt about this handle
-        } finally {
-          closeSync(fd);
         }
         if (st === null) continue;
         found = { ino: st[ST.ino]!, type: fileType(st[ST.mode]!), nlink: st[ST.nlink]! };

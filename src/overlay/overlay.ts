@@ -83,8 +83,9 @@ export class Overlay {
     this.readonly = this.copier === undefined;
   }
 
-  /** Releases the upper and work directories for another overlay. Call it once unmounted; safe to call twice. */
+  /** Releases the upper and work directories for another overlay, and the fds origins were decoded with. Call it once unmounted; safe to call twice. */
   close(): void {
+    this.origins?.close();
     this.lock?.release();
   }
 
