@@ -14,7 +14,8 @@
  * overlayfs keeps them (index=off), because a copy-up breaks them apart.
  *
  * The reported inode number is the node's first one (0: the current stat's):
- * it survives copy-up, as the kernel's overlayfs keeps the lower inode number.
+ * it survives copy-up, as the kernel's overlayfs keeps the lower inode number
+ * (and the overlay shows a copy's origin's number when a node is made again).
  */
 import { ST, S_IFDIR, S_IFMT, type StatBuf } from '../sys.js';
 
