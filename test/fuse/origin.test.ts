@@ -54,6 +54,17 @@ const rows: Row[] = [
   },
   { name: 'an upper file over a lower one, no origin', lower: { x: 'l\n' }, upper: { x: 'u\n' }, change: ':', show: { x: 'x' }, expected: 'x upper' },
   { name: 'a file removed and made again', lower: { f: 'a\n' }, change: 'rm f && echo n > f', show: { f: 'f' }, expected: 'f upper' },
+  { name: 'a directory removed and made again (opaque)', lower: { 'd/g': 'b\n' }, change: 'rm -r d && mkdir d', show: { d: 'd' }, expected: 'd upper' },
+];
+
+/** With metacopy=on on both sides: metadata-only copies carry an origin too, and keep it when completed. */
+const metacopyRows: Row[] = [
+  { name: 'a metacopy file (chmod)', lower: { f: 'a\n' }, change: 'chmod 600 f', show: { f: 'f' }, expected: 'f lower' },
+  { name: 'a metacopy file completed by an append', lower: { f: 'a\n' }, change: 'chmod 600 f && echo x >> f', show: { f: 'f' }, expected: 'f lower' },
+  {
+    name: 'a metacopy lower hard link', lower: { hl: 'h\n', hl2: { type: 'hardlink', to: 'hl' } }, change: 'chmod 600 hl',
+    show: { hl: 'hl', hl2: 'hl2' }, expected: 'hl upper\nhl2 lower',
+  },
 ];
 
 type Side = 'kernel' | 'layerfs';
@@ -71,24 +82,26 @@ function report(show: Record<string, string>): string {
 
 let count = 0;
 
-async function mountSide(side: Side, dir: string): Promise<void> {
+async function mountSide(side: Side, dir: string, metacopy: boolean): Promise<void> {
   const layers = { lowerdirs: [join(dir, 'lower')], upperdir: join(dir, 'upper'), workdir: join(dir, 'work') };
-  if (side === 'kernel') await mountKernel(layers, join(dir, 'mnt'));
-  else await mountLayerfs(layers, join(dir, 'mnt'));
+  if (side === 'kernel') await mountKernel(layers, join(dir, 'mnt'), { metacopy });
+  else await mountLayerfs(layers, join(dir, 'mnt'), metacopy ? ['metacopy=on'] : []);
 }
 
+const table: Array<[string, Row[], boolean]> = [['', rows, false], ['metacopy=on: ', metacopyRows, true]];
+
 describe('inode numbers survive copy-up and a remount', () => {
-  for (const row of rows) {
+  for (const [title, tableRows, metacopy] of table) for (const row of tableRows) {
     for (const [maker, reader] of [['kernel', 'kernel'], ['layerfs', 'layerfs'], ['layerfs', 'kernel'], ['kernel', 'layerfs']] as const) {
-      it(`${maker} then ${reader}: ${row.name}`, async () => {
+      it(`${title}${maker} then ${reader}: ${row.name}`, async () => {
         const dir = join(root, `${count++}`);
         makeTree(join(dir, 'lower'), row.lower);
         makeTree(join(dir, 'upper'), row.upper ?? {});
         for (const d of ['work', 'mnt']) mkdirSync(join(dir, d));
-        await mountSide(maker, dir);
+        await mountSide(maker, dir, metacopy);
         const changed = await sh(`cd mnt && { ${row.change}; } && cd .. && ${report(row.show)}`, dir);
         await unmount(join(dir, 'mnt'));
-        await mountSide(reader, dir);
+        await mountSide(reader, dir, metacopy);
         const remounted = await sh(report(row.show), dir);
         expect({ changed, remounted }).toEqual({
           changed: { code: 0, out: `${row.expected}\n` },

@@ -1,4 +1,5 @@
-import { linkSync, renameSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { linkSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { formatOrigin, parseOrigin } from '../../src/overlay/origin.js';
@@ -76,6 +77,47 @@ describe('inode numbers from origins (no mount)', () => {
     const upperIno = ino(join(fx.upper, path));
     ov = new Overlay({ lowerdirs: fx.lowers, upperdir: fx.upper, workdir: fx.work });
     expect(ov.lookup(path).stat[ST.ino]).toBe(row.shows === 'lower' ? lowerIno : upperIno);
+    ov.close();
+  });
+});
+
+describe('origins in the layers below the top one, and on another filesystem', () => {
+  let base: string;
+  let lowerMount: string | undefined;
+  beforeEach(() => { base = tempRoot(); });
+  afterEach(() => {
+    if (lowerMount) execFileSync('umount', [lowerMount]);
+    lowerMount = undefined;
+    removeRoot(base);
+  });
+  const ino = (p: string) => lstat(p)![ST.ino]!;
+
+  it('a file from the second lower layer keeps its number after a remount', async () => {
+    const fx = buildLayers(base, { lower: [{ 'd/x': { file: '1' } }, { 'd/f': { file: '2' } }], upper: {} });
+    let ov = new Overlay({ lowerdirs: fx.lowers, upperdir: fx.upper, workdir: fx.work });
+    await ov.chmod('/d/f', 0o600, root);
+    ov.close();
+    ov = new Overlay({ lowerdirs: fx.lowers, upperdir: fx.upper, workdir: fx.work });
+    expect(ov.lookup('/d/f').stat[ST.ino]).toBe(ino(join(fx.lowers[1]!, 'd/f')));
+    expect(ov.lookup('/d').stat[ST.ino]).toBe(ino(join(fx.lowers[0]!, 'd'))); // the first lower copy's
+    ov.close();
+  });
+
+  // The kernel (xino=off) shows a merged directory's lower number only when all layers are on one filesystem
+  // (otherwise a number of its own, new each mount); a file's origin number always, with the lower
+  // filesystem's st_dev, which a FUSE mount cannot show.
+  it('with a lower layer on tmpfs, a file shows its origin number, a merged directory its own', async () => {
+    const fx = buildLayers(base, { lower: [{}], upper: {} });
+    lowerMount = fx.lowers[0]!;
+    execFileSync('mount', ['-t', 'tmpfs', 'lower', lowerMount]);
+    mkdirSync(join(lowerMount, 'd'));
+    writeFileSync(join(lowerMount, 'd/f'), 'x');
+    let ov = new Overlay({ lowerdirs: fx.lowers, upperdir: fx.upper, workdir: fx.work });
+    await ov.chmod('/d/f', 0o600, root);
+    ov.close();
+    ov = new Overlay({ lowerdirs: fx.lowers, upperdir: fx.upper, workdir: fx.work });
+    expect(ov.lookup('/d/f').stat[ST.ino]).toBe(ino(join(lowerMount, 'd/f')));
+    expect(ov.lookup('/d').stat[ST.ino]).toBe(ino(join(fx.upper, 'd')));
     ov.close();
   });
 });
