@@ -65,6 +65,12 @@ describe('inode numbers from origins (no mount)', () => {
     { name: 'whose lower file got another link', change: (_u, l) => linkSync(join(l, 'd/f'), join(l, 'f2')), shows: 'upper' },
     { name: 'whose origin is empty (unknown)', change: (u) => setxattr(join(u, 'd/f'), 'trusted.overlay.origin', Buffer.alloc(0)), shows: 'upper' },
     { name: 'whose origin is garbage', change: (u) => setxattr(join(u, 'd/f'), 'trusted.overlay.origin', Buffer.from('junk')), shows: 'upper' },
+    {
+      // The kernel logs "invalid origin" and shows the upper number.
+      name: 'whose origin is a directory',
+      change: (u, l) => setxattr(join(u, 'd/f'), 'trusted.overlay.origin', formatOrigin(nameToHandle(join(l, 'd')), Buffer.alloc(16))),
+      shows: 'upper',
+    },
   ];
   it.each(rows)('a copy $name shows its $shows number after a remount', async (row) => {
     const fx = buildLayers(base, { lower: [{ 'd/f': { file: 'x' } }], upper: {} });
