@@ -306,6 +306,66 @@ static napi_value js_cgroup_device_filter(napi_env env, napi_callback_info info)
   return num(env, err);
 }
 
+// nameToHandle(path, Buffer(8 + 128)) -> 0 | -errno: name_to_handle_at(2) of
+// `path` itself (a symlink is not followed), into the buffer as the kernel's
+// struct file_handle: u32 handle_bytes, i32 handle_type, then the handle.
+// EOPNOTSUPP: the filesystem cannot encode handles that it can decode.
+static napi_value js_name_to_handle(napi_env env, napi_callback_info info) {
+  ARGS(2) PATH_ARG(p, 0)
+  void *buf = NULL; size_t len = 0;
+  if (napi_get_buffer_info(env, argv[1], &buf, &len) != napi_ok || len < sizeof(struct file_handle) + MAX_HANDLE_SZ)
+    return num(env, -EINVAL);
+  struct file_handle *fh = buf;
+  fh->handle_bytes = MAX_HANDLE_SZ;
+  int mount_id;
+  return num(env, name_to_handle_at(AT_FDCWD, p, fh, &mount_id, 0) < 0 ? -errno : 0);
+}
+
+// openByHandle(mountFd, Buffer(struct file_handle), Float64Array(16)) -> 0 | -errno:
+// the stat of the inode a handle names on mountFd's filesystem (open_by_handle_at(2)
+// with O_PATH, then fstat, then close). Needs CAP_DAC_READ_SEARCH (EPERM without);
+// ESTALE: the inode is gone (or its number was reused: another generation).
+static napi_value js_open_by_handle(napi_env env, napi_callback_info info) {
+  ARGS(3)
+  void *buf = NULL; size_t len = 0;
+  if (napi_get_buffer_info(env, argv[1], &buf, &len) != napi_ok || len < sizeof(struct file_handle))
+    return num(env, -EINVAL);
+  struct file_handle *fh = buf;
+  if (fh->handle_bytes > MAX_HANDLE_SZ || len < sizeof(struct file_handle) + fh->handle_bytes) return num(env, -EINVAL);
+  double *o = stat_out(env, argv[2]);
+  if (!o) return num(env, -EINVAL);
+  int fd = open_by_handle_at((int) arg_num(env, argv[0]), fh, O_PATH | O_CLOEXEC);
+  if (fd < 0) return num(env, -errno);
+  struct stat st;
+  int r = fstat(fd, &st) < 0 ? -errno : 0;
+  close(fd);
+  if (r == 0) fill_stat(o, &st);
+  return num(env, r);
+}
+
+#ifndef FS_IOC_GETFSUUID
+struct fsuuid2 { __u8 len; __u8 uuid[16]; };
+#define FS_IOC_GETFSUUID _IOR(0x15, 0, struct fsuuid2)
+#endif
+
+// fsUuid(path, Buffer(16)) -> uuid length | -errno: the filesystem's uuid
+// (FS_IOC_GETFSUUID, Linux 6.5+, the super block's s_uuid), from a directory on it.
+static napi_value js_fs_uuid(napi_env env, napi_callback_info info) {
+  ARGS(2) PATH_ARG(p, 0)
+  void *buf = NULL; size_t len = 0;
+  if (napi_get_buffer_info(env, argv[1], &buf, &len) != napi_ok || len < 16) return num(env, -EINVAL);
+  int fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return num(env, -errno);
+  struct fsuuid2 u;
+  memset(&u, 0, sizeof u);
+  int r = ioctl(fd, FS_IOC_GETFSUUID, &u) < 0 ? -errno : 0;
+  close(fd);
+  if (r < 0) return num(env, r);
+  if (u.len > 16) return num(env, -EINVAL);
+  memcpy(buf, u.uuid, u.len);
+  return num(env, u.len);
+}
+
 #define EXPORT(name, fn) { name, 0, fn, 0, 0, 0, napi_default, 0 }
 
 NAPI_MODULE_INIT() {
@@ -318,6 +378,8 @@ NAPI_MODULE_INIT() {
     EXPORT("utimens", js_utimens), EXPORT("futimens", js_futimens),
     EXPORT("copyData", js_copy_data), EXPORT("copyDataAsync", js_copy_data_async),
     EXPORT("flock", js_flock),
+    EXPORT("nameToHandle", js_name_to_handle), EXPORT("openByHandle", js_open_by_handle),
+    EXPORT("fsUuid", js_fs_uuid),
     EXPORT("cgroupDeviceFilter", js_cgroup_device_filter),
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);

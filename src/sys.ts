@@ -26,6 +26,9 @@ interface NativeSys {
   copyData(inFd: number, outFd: number, len: number): number;
   copyDataAsync(inFd: number, outFd: number, len: number, done: (res: number) => void): number;
   flock(fd: number, op: number): number;
+  nameToHandle(path: string, out: Buffer): number;
+  openByHandle(mountFd: number, handle: Buffer, out: Float64Array): number;
+  fsUuid(path: string, out: Buffer): number;
   cgroupDeviceFilter(dir: string, rules: Int32Array): number;
 }
 
@@ -87,8 +90,15 @@ export function mkWhiteout(path: string): void {
   mknod(path, S_IFCHR | 0o000, 0, 0);
 }
 
+/** Most values (overlay markers, origins, capabilities) fit here: one syscall instead of a size query and a read. */
+const xattrScratch = Buffer.alloc(256);
+
 /** The value of an xattr, or null when it is not set (ENODATA). */
 export function getxattr(path: string, name: string): Buffer | null {
+  const first = native.lgetxattr(path, name, xattrScratch);
+  if (first === -61) return null; // ENODATA
+  if (first >= 0) return Buffer.from(xattrScratch.subarray(0, first));
+  if (first !== -34) check(first, 'lgetxattr', path); // ERANGE: larger, asked for below
   for (;;) {
     const size = native.lgetxattr(path, name, null);
     if (size === -61) return null; // ENODATA
@@ -148,6 +158,51 @@ export const LOCK_UN = 8;
 /** flock(2) on an open fd; with LOCK_NB a lock held elsewhere is EWOULDBLOCK (code 'EAGAIN' or 'EWOULDBLOCK'). */
 export function flock(fd: number, op: number, path?: string): void {
   check(native.flock(fd, op), 'flock', path);
+}
+
+/** A file handle (name_to_handle_at(2)): the filesystem's type and its bytes. */
+export interface FileHandle { type: number; bytes: Buffer }
+
+const MAX_HANDLE_SZ = 128;
+
+/**
+ * The file handle of `path` itself (a symlink is not followed), or null when
+ * its filesystem cannot give one that it could decode (EOPNOTSUPP), or none
+ * of at most MAX_HANDLE_SZ bytes.
+ */
+export function nameToHandle(path: string): FileHandle | null {
+  const buf = Buffer.alloc(8 + MAX_HANDLE_SZ);
+  const r = native.nameToHandle(path, buf);
+  if (r === -95 || r === -75) return null; // EOPNOTSUPP; EOVERFLOW: larger than MAX_HANDLE_SZ
+  check(r, 'name_to_handle_at', path);
+  const size = buf.readUInt32LE(0);
+  return { type: buf.readInt32LE(4), bytes: Buffer.from(buf.subarray(8, 8 + size)) };
+}
+
+/**
+ * The stat of the inode `handle` names on the filesystem of `mountFd`, or null
+ * when it is gone (ESTALE) or the handle is not one of that filesystem's
+ * (EINVAL). Needs CAP_DAC_READ_SEARCH: EPERM throws.
+ */
+export function statByHandle(mountFd: number, handle: FileHandle, out: StatBuf = newStat()): StatBuf | null {
+  const buf = Buffer.alloc(8 + handle.bytes.length);
+  buf.writeUInt32LE(handle.bytes.length, 0);
+  buf.writeInt32LE(handle.type, 4);
+  handle.bytes.copy(buf, 8);
+  const r = native.openByHandle(mountFd, buf, out);
+  if (r === -116 || r === -22 || r === -2) return null; // ESTALE, EINVAL, ENOENT
+  check(r, 'open_by_handle_at');
+  return out;
+}
+
+/** The uuid of the filesystem holding the directory `dir` (16 bytes), or null when it tells none (before Linux 6.5, or none set). */
+export function fsUuid(dir: string): Buffer | null {
+  const buf = Buffer.alloc(16);
+  const r = native.fsUuid(dir, buf);
+  if (r === 16) return buf;
+  if (r >= 0 || r === -25 || r === -22 || r === -95) return null; // ENOTTY, EINVAL, EOPNOTSUPP
+  check(r, 'ioctl(FS_IOC_GETFSUUID)', dir);
+  return null;
 }
 
 // --- FUSE unmount (the outside programs fusermount/umount) ---

@@ -14,7 +14,8 @@
  * overlayfs keeps them (index=off), because a copy-up breaks them apart.
  *
  * The reported inode number is the node's first one (0: the current stat's):
- * it survives copy-up, as the kernel's overlayfs keeps the lower inode number.
+ * it survives copy-up, as the kernel's overlayfs keeps the lower inode number
+ * (and the overlay shows a copy's origin's number when a node is made again).
  */
 import { ST, S_IFDIR, S_IFMT, type StatBuf } from '../sys.js';
 
@@ -103,8 +104,10 @@ export class NodeTable {
       if (node !== undefined) this.attach(node, parent, name);
     }
     if (node === undefined) {
-      // The inode number is kept through copy-up, except a lower hard link's: the kernel shows a broken-off copy with its own.
-      node = new Node(this.nextId++, type === S_IFDIR || st[ST.nlink]! < 2 ? st[ST.ino]! : 0, type);
+      // The inode number is kept through copy-up, except a lower hard link's: the kernel shows a broken-off
+      // copy with its own. An upper file's (keyed) is the one the overlay shows, its origin's or its own.
+      const keep = type === S_IFDIR || st[ST.nlink]! < 2 || key !== undefined;
+      node = new Node(this.nextId++, keep ? st[ST.ino]! : 0, type);
       this.byId.set(node.id, node);
       this.attach(node, parent, name);
     }

@@ -48,7 +48,7 @@ export function overlayOps(ov: Overlay, ids: IdView = {}): FuseOps {
       const d = ov.readdir(path);
       const parent = path === '/' ? '/' : path.slice(0, path.lastIndexOf('/')) || '/';
       const names = ['.', '..', ...d.names];
-      const stats = [ov.getattr(path), ov.getattr(parent), ...d.stats];
+      const stats = [ov.lookup(path).stat, ov.lookup(parent).stat, ...d.stats];
       return { names, stats: mapped ? stats.map(show) : stats };
     },
     readlink: (path) => ov.readlink(path),

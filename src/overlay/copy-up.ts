@@ -9,6 +9,8 @@
  * (a sparse file marked `trusted.overlay.metacopy`); the first data change
  * completes it: a full copy built in the work directory, with the metacopy
  * file's metadata, renamed over it.
+ * Each copy records its lower origin as the kernel does (origin.ts), except
+ * a lower hard link's: the copy breaks it apart and keeps its own number.
  */
 import { closeSync, constants as fsc, ftruncateSync } from 'node:fs';
 import { FsError } from '../errors.js';
@@ -21,6 +23,7 @@ import { realJoin, splitParent } from './paths.js';
 import type { Found, Resolver } from './resolve.js';
 import type { WorkDir } from './work-dir.js';
 import { METACOPY_XATTR } from './metacopy.js';
+import { markImpure, ORIGIN_XATTR, setOrigin, type Origins } from './origin.js';
 import { isPrivateXattr } from './xattr-names.js';
 
 const CAPABILITY = 'security.capability';
@@ -64,24 +67,14 @@ type Depth = 'full' | 'meta';
 
 export class CopyUp {
   private readonly inflight = new Map<string, Promise<Found>>();
-  /**
-   * The lower inode number of each file and directory copied up by this
-   * mount, by the upper copy's "dev:ino". Lower hard links get none: the
-   * kernel shows a broken-off copy with its own number.
-   */
-  readonly origins = new Map<string, number>();
 
   constructor(
     private readonly resolver: Resolver,
     private readonly work: WorkDir,
+    private readonly origins: Origins,
     /** Told about every path that gained an upper copy (for caches). */
     private readonly changed: (path: string) => void = () => {},
   ) {}
-
-  private remember(upperReal: string, lower: StatBuf): void {
-    const st = lstat(upperReal);
-    if (st !== null) this.origins.set(`${st[ST.dev]}:${st[ST.ino]}`, lower[ST.ino]!);
-  }
 
   private isUpper(e: Found): boolean {
     return this.resolver.layers[e.layer]!.upper;
@@ -97,10 +90,11 @@ export class CopyUp {
     try {
       mkdirSync(tmp, 0o700);
       copyMetadata(e.real, e.stat, tmp);
+      setOrigin(tmp, this.origins.encode(e.real, e.stat));
+      markImpure(upperParent);
       const target = realJoin(upperParent, name);
       keepingTimes(upperParent, () => renameat2(tmp, target, RENAME_NOREPLACE));
       this.changed(path);
-      this.remember(target, e.stat);
       return target;
     } catch (err) {
       this.work.discard(tmp);
@@ -160,6 +154,13 @@ export class CopyUp {
         const copying = meta ? buildMetacopy(tmp, e.stat[ST.size]!) : this.build(e, tmp);
         if (copying !== undefined) await copying;
         copyMetadata(e.real, e.stat, tmp);
+        if (completing) {
+          // The metacopy file's origin stays with the full copy that replaces it.
+          const origin = getxattr(e.real, ORIGIN_XATTR);
+          if (origin !== null) setOrigin(tmp, origin);
+        } else if (e.stat[ST.nlink]! < 2) {
+          setOrigin(tmp, this.origins.encode(e.real, e.stat));
+        }
         if (meta) setxattr(tmp, METACOPY_XATTR, Buffer.alloc(0));
         // The layers may have changed while the data was copied: install only
         // if the path still shows the entry that was copied.
@@ -171,12 +172,11 @@ export class CopyUp {
           }
         }
         const upperParent = this.ensureUpperDir(parent);
+        if (!completing) markImpure(upperParent);
         // Completing a metacopy file replaces it; anything else must not be there yet.
         keepingTimes(upperParent, () => renameat2(tmp, realJoin(upperParent, name), completing ? 0 : RENAME_NOREPLACE));
         this.changed(path);
-        const up = this.resolver.found(path, 'copyup');
-        if (!completing && (e.stat[ST.nlink]! < 2)) this.origins.set(`${up.stat[ST.dev]}:${up.stat[ST.ino]}`, e.stat[ST.ino]!);
-        return up;
+        return this.resolver.found(path, 'copyup');
       } catch (err) {
         this.work.discard(tmp);
         throw err;

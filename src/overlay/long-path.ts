@@ -108,6 +108,7 @@ export const utimens = (p: string, asec: number, ansec: number, msec: number, mn
   fits(p) ? sys.utimens(p, asec, ansec, msec, mnsec) : via(p, (s) => sys.utimens(s, asec, ansec, msec, mnsec));
 export const mknodRaw = (p: string, mode: number, dev: number): void =>
   fits(p) ? sys.mknodRaw(p, mode, dev) : via(p, (s) => sys.mknodRaw(s, mode, dev));
+export const nameToHandle = (p: string): sys.FileHandle | null => (fits(p) ? sys.nameToHandle(p) : via(p, sys.nameToHandle));
 export const mkWhiteout = (p: string): void => (fits(p) ? sys.mkWhiteout(p) : via(p, sys.mkWhiteout));
 export const renameat2 = (from: string, to: string, flags: number): void =>
   fits(from) && fits(to) ? sys.renameat2(from, to, flags) : via2(from, to, (a, b) => sys.renameat2(a, b, flags));

@@ -2,7 +2,8 @@
  * A merged directory listing: names from every layer copy of the directory,
  * de-duplicated with the upper copy winning, without whiteouts, `.wh.*` names,
  * or anything a higher layer whited out. Each child's stat is the one getattr
- * gives (topmost copy; nlink 1 for a merged directory).
+ * gives (topmost copy; nlink 1 for a merged directory), with the layer it
+ * comes from and, for a merged directory, its first lower copy.
  */
 import { isWhiteoutStat, ST, type StatBuf } from '../sys.js';
 import { lstat, readdirTypes } from './long-path.js';
@@ -12,6 +13,9 @@ import { isOpaqueDir, isWhiteoutName, WHITEOUT_PREFIX } from './whiteout.js';
 
 interface Child {
   real: string;
+  layer: number;
+  /** The first copy below the top one, while it may be merged. */
+  below?: string;
   isDir: boolean;
   /** A directory whose lower copies are still being looked for. */
   open: boolean;
@@ -22,6 +26,10 @@ interface Child {
 export interface Listing {
   names: string[];
   stats: StatBuf[];
+  /** The layer each entry's stat comes from. */
+  layers: number[];
+  /** For a merged directory (not opaque, with a lower copy): the real path of its first lower copy. */
+  below: (string | undefined)[];
 }
 
 export function mergeDir(dirs: readonly LayerDir[]): Listing {
@@ -40,6 +48,7 @@ export function mergeDir(dirs: readonly LayerDir[]): Listing {
         if (seen.open) {
           seen.open = false;
           seen.mergesBelow = ent.isDirectory();
+          if (seen.mergesBelow) seen.below = realJoin(dir.real, name);
         }
         continue;
       }
@@ -53,7 +62,7 @@ export function mergeDir(dirs: readonly LayerDir[]): Listing {
         }
       }
       const isDirectory = ent.isDirectory();
-      children.set(name, { real, isDir: isDirectory, open: isDirectory, mergesBelow: false });
+      children.set(name, { real, layer: dir.layer, isDir: isDirectory, open: isDirectory, mergesBelow: false });
     }
     for (const name of whiteoutFiles) {
       hidden.add(name);
@@ -62,14 +71,16 @@ export function mergeDir(dirs: readonly LayerDir[]): Listing {
     }
   }
 
-  const names: string[] = [];
-  const stats: StatBuf[] = [];
+  const out: Listing = { names: [], stats: [], layers: [], below: [] };
   for (const [name, child] of children) {
     const st = lstat(child.real);
     if (st === null) continue; // removed under us
-    if (child.mergesBelow && !isOpaqueDir(child.real)) st[ST.nlink] = 1;
-    names.push(name);
-    stats.push(st);
+    const merged = child.mergesBelow && !isOpaqueDir(child.real);
+    if (merged) st[ST.nlink] = 1;
+    out.names.push(name);
+    out.stats.push(st);
+    out.layers.push(child.layer);
+    out.below.push(merged ? child.below : undefined);
   }
-  return { names, stats };
+  return out;
 }

@@ -15,10 +15,11 @@ import { CopyUp, openLower } from './copy-up.js';
 import { DirLock } from './dir-lock.js';
 import { layersFromOptions, type OverlayOptions } from './layers.js';
 import {
-  chmodSync, getxattr as sysGetxattr, lchownSync, linkSync, listxattr as sysListxattr, mkdirSync, mknodRaw, openSync, readlinkSync,
+  chmodSync, getxattr as sysGetxattr, lchownSync, linkSync, listxattr as sysListxattr, lstat, mkdirSync, mknodRaw, openSync, readlinkSync,
   removexattr as sysRemovexattr, setxattr as sysSetxattr, symlinkSync, unlinkSync, utimens as sysUtimens,
 } from './long-path.js';
 import { mergeDir } from './merge-dir.js';
+import { isImpure, Origins } from './origin.js';
 import { realJoin, splitParent } from './paths.js';
 import { placeNew, removeUpper, whiteoutAbsent, type NewEntryTarget } from './place.js';
 import { renameNow } from './rename.js';
@@ -50,6 +51,8 @@ export class Overlay {
   private readonly resolver: Resolver;
   private readonly work: WorkDir | undefined;
   private readonly copier: CopyUp | undefined;
+  /** Copy-up origins: the inode numbers upper entries show (undefined without an upper layer). */
+  private readonly origins: Origins | undefined;
   private readonly lock: DirLock | undefined;
   /** Read fds opened on a metacopy file's data, by the path they were opened at. */
   private readonly dataFds = new Map<number, string>();
@@ -65,11 +68,12 @@ export class Overlay {
       // Before the work directory is cleared: that would destroy another mount's copy-ups in progress.
       this.lock = DirLock.acquire([{ path: workdir, what: 'workdir' }, { path: upper, what: 'upperdir' }]);
       try {
+        this.origins = new Origins(layers);
         // An upper layer that cannot be written (a read-only filesystem) is read like a lower one:
         // the overlay is read-only and every change is EROFS, as without upperdir.
         if (canWrite(upper) && canWrite(workdir)) {
           this.work = new WorkDir(workdir);
-          this.copier = new CopyUp(this.resolver, this.work, (path) => this.resolver.invalidate(path, false));
+          this.copier = new CopyUp(this.resolver, this.work, this.origins, (path) => this.resolver.invalidate(path, false));
         }
       } catch (err) {
         this.lock.release();
@@ -79,8 +83,9 @@ export class Overlay {
     this.readonly = this.copier === undefined;
   }
 
-  /** Releases the upper and work directories for another overlay. Call it once unmounted; safe to call twice. */
+  /** Releases the upper and work directories for another overlay, and the fds origins were decoded with. Call it once unmounted; safe to call twice. */
   close(): void {
+    this.origins?.close();
     this.lock?.release();
   }
 
@@ -93,24 +98,45 @@ export class Overlay {
   /**
    * getattr with the file's identity: an upper file is `shared` by its device
    * and inode (it may have, or have had, other names: hard links). Lower hard links are not: as in
-   * the kernel (index=off), a copy-up breaks them apart. A file copied up
-   * during this mount shows its lower inode number, as the kernel's does.
+   * the kernel (index=off), a copy-up breaks them apart. An upper entry shows
+   * the inode number the kernel shows for it: its copy-up origin's, or its
+   * merged lower directory's (origin.ts).
    */
   lookup(path: string): { stat: StatBuf; shared?: string } {
     const e = this.resolver.found(path, 'lookup');
     let st = e.stat;
     if (!this.isUpper(e)) return { stat: st };
     const key = `${st[ST.dev]}:${st[ST.ino]}`;
-    const origin = this.copier?.origins.get(key);
-    if (origin !== undefined) {
+    // The root shows the upper root's number, as on the kernel.
+    const ino = e.real === this.resolver.rootEntry.real ? undefined : this.origins!.shownIno(e);
+    if (ino !== undefined) {
       st = st.slice();
-      st[ST.ino] = origin;
+      st[ST.ino] = ino;
     }
     return e.dirs.length > 0 ? { stat: st } : { stat: st, shared: key };
   }
 
+  /**
+   * The merged listing, each entry with the inode number lookup shows. As in
+   * the kernel, an upper file's origin is looked for only in a directory
+   * marked impure (one copy-up or move-in since it was made): a listing of
+   * plain upper files costs no xattr reads.
+   */
   readdir(path: string): { names: string[]; stats: StatBuf[] } {
-    return mergeDir(this.resolver.dir(path, 'readdir').dirs);
+    const e = this.resolver.dir(path, 'readdir');
+    const listing = mergeDir(e.dirs);
+    if (!this.isUpper(e)) return listing;
+    const impure = isImpure(e.real);
+    const upper = e.dirs[0]!.layer;
+    listing.stats.forEach((st, i) => {
+      if (listing.layers[i] !== upper) return;
+      const below = listing.below[i];
+      const ino = below !== undefined
+        ? (this.origins!.sameFs ? lstat(below)?.[ST.ino] : undefined)
+        : impure && !isDir(st) ? this.origins!.originIno(realJoin(e.real, listing.names[i]!), st) : undefined;
+      if (ino !== undefined) st[ST.ino] = ino;
+    });
+    return { names: listing.names, stats: listing.stats };
   }
 
   readlink(path: string): string {

@@ -12,6 +12,7 @@ import type { CopyUp } from './copy-up.js';
 import { renameat2, unlinkSync } from './long-path.js';
 import { mergeDir } from './merge-dir.js';
 import { isWithin, normalize, realJoin, splitParent } from './paths.js';
+import { hasOrigin, markImpure } from './origin.js';
 import { clearUpperDir, renameUpper } from './place.js';
 import type { Found, Resolver } from './resolve.js';
 import { isOpaqueDir, isWhiteoutName, removeWhiteoutFile, setOpaque, WHITEOUT_PREFIX } from './whiteout.js';
@@ -59,6 +60,9 @@ export function renameNow(ctx: RenameContext, from: string, to: string): boolean
   const upperToParent = copier.ensureUpperDir(t.parent);
   const target = realJoin(upperToParent, t.name);
   const whiteoutSource = resolver.lowerPositive(fromDir, f.name);
+  // A file with a copy-up origin moving to another directory makes it impure, as on the
+  // kernel: its listing must then look origins up (origin.ts).
+  if (!srcIsDir && realJoin(upperToParent, f.name) !== src.real && hasOrigin(src.real)) markImpure(upperToParent);
   if (srcIsDir && !movable(toDir) && !isOpaqueDir(src.real)) {
     // Like the kernel: a directory moved into a merged directory is made opaque, so it can
     // never merge with lower copies there. It merges with nothing now, so this changes nothing yet.

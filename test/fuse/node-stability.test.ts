@@ -24,11 +24,10 @@ interface Row { name: string; layout?: Layout; script: string; expected: string 
 
 const lowerF: Layout = { lower: { f: 'lower\n', 'd/g': 'in d\n' } };
 
-// The engine reports a node's first inode number (nodes.ts), which survives a
-// copy-up only while the kernel keeps the inode: after a FORGET (drop_caches,
-// or memory pressure) the name is looked up into a new node with the upper
-// file's number. The README promises the lower number "for the life of the
-// mount"; kernel overlayfs keeps it for good (trusted.overlay.origin).
+// The engine reports a node's first inode number (nodes.ts); after a FORGET
+// (drop_caches, or memory pressure) the name is looked up into a new node,
+// which shows the copy's origin's number (trusted.overlay.origin, as the
+// kernel). Across a remount: test/fuse/origin.test.ts.
 
 const rows: Row[] = [
   { name: 'a lower file, copied up by chmod', layout: lowerF, script: 'i=$(stat -c %i f); chmod 600 f; keeps f', expected: 'same' },

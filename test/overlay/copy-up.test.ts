@@ -42,14 +42,16 @@ describe('copy-up', () => {
     const upFile = join(fx.upper, 'p/f');
     expect(meta(lstat(upFile)!)).toEqual(meta(lowerFile));
     expect(readFileSync(upFile, 'utf8')).toBe('payload');
-    expect(listxattr(upFile).sort()).toEqual(['security.capability', 'trusted.t', 'user.a', 'user.new']);
+    expect(listxattr(upFile).sort()).toEqual(['security.capability', 'trusted.overlay.origin', 'trusted.t', 'user.a', 'user.new']);
     expect(getxattr(upFile, 'security.capability')).toEqual(capability);
     // The parent was copied with its metadata (not its contents), minus overlay-internal xattrs,
     // and its times were put back after the child arrived.
     const upDir = join(fx.upper, 'p');
     const lowerDir = lstat(join(fx.lowers[0]!, 'p'))!; // now: listing it through the overlay may have moved its atime
     expect(meta(lstat(upDir)!)).toEqual(meta(lowerDir));
-    expect(listxattr(upDir)).toEqual(['user.dir']);
+    // Its origin is its own (the lower's private one stays below), and it is impure: it holds a copy.
+    expect(listxattr(upDir).sort()).toEqual(['trusted.overlay.impure', 'trusted.overlay.origin', 'user.dir']);
+    expect(getxattr(upDir, 'trusted.overlay.origin')?.toString()).not.toBe('internal');
     expect(ov.getattr('/p')[ST.mtimeNsec]).toBe(111111111);
     expect(ov.getxattr('/p/f', 'user.new').toString()).toBe('n');
   });

@@ -147,7 +147,7 @@ export function snapshotDir(base: string, skipVanishing = false): Snapshot {
 
 /**
  * What the overlay shows, walked through readdir/getattr/readlink/open.
- * Checks on the way that every readdir stat equals getattr of that child.
+ * Checks on the way that every readdir stat equals lookup's of that child.
  */
 export async function snapshotOverlay(ov: Overlay, dir = '/'): Promise<Snapshot> {
   const out: Snapshot = {};
@@ -158,7 +158,7 @@ export async function snapshotOverlay(ov: Overlay, dir = '/'): Promise<Snapshot>
       const p = path === '/' ? `/${name}` : `${path}/${name}`;
       const r = rel === '' ? name : `${rel}/${name}`;
       const st = ov.getattr(p);
-      if (!sameStat(st, stats[i]!)) throw new Error(`readdir stat of ${p} differs from getattr`);
+      if (!sameStat(ov.lookup(p).stat, stats[i]!)) throw new Error(`readdir stat of ${p} differs from lookup`);
       switch (fileType(st[ST.mode]!)) {
         case S_IFREG: {
           const fd = await ov.open(p, fsc.O_RDONLY, root);
