@@ -1,11 +1,10 @@
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { constants as fsc, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Overlay } from '../../src/overlay/overlay.js';
 import { getxattr, listxattr, lstat, setxattr, ST, type StatBuf } from '../../src/sys.js';
-import { buildLayers, removeRoot, root, snapshotDir, tempRoot } from './tree.js';
+import { buildLayers, removeRoot, root, snapshotDir, tempRoot, scratchPerTest } from './tree.js';
 
 /** A valid vfs_cap_data (revision 2, effective) granting CAP_NET_RAW. */
 const capability = (() => {
@@ -110,22 +109,12 @@ describe('copy-up', () => {
 describe('copy-up data', () => {
   const sizes = [0, 1, 4096, 256 * 1024, 256 * 1024 + 1, 3 * 1024 * 1024 + 17];
   const rows = [false, true].flatMap((tmpfs) => sizes.map((size) => ({ size, tmpfs, where: tmpfs ? 'tmpfs' : 'the same filesystem' })));
-  let base: string;
-  let lowerMount: string | undefined;
-  beforeEach(() => { base = tempRoot(); });
-  afterEach(() => {
-    if (lowerMount) execFileSync('umount', [lowerMount]);
-    lowerMount = undefined;
-    removeRoot(base);
-  });
+  const scratch = scratchPerTest();
 
   it.each(rows)('$size bytes from a lower layer on $where', async ({ size, tmpfs }) => {
     const data = randomBytes(size);
-    const fx = buildLayers(base, { lower: [{}], upper: {} });
-    if (tmpfs) {
-      lowerMount = fx.lowers[0]!;
-      execFileSync('mount', ['-t', 'tmpfs', 'lower', lowerMount]);
-    }
+    const fx = buildLayers(scratch.base(), { lower: [{}], upper: {} });
+    if (tmpfs) scratch.mountTmpfs(fx.lowers[0]!);
     writeFileSync(join(fx.lowers[0]!, 'f'), data);
     const ov = new Overlay({ lowerdirs: fx.lowers, upperdir: fx.upper, workdir: fx.work });
     const fd = await ov.open('/f', fsc.O_WRONLY, root);

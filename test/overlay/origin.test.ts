@@ -1,11 +1,10 @@
-import { execFileSync } from 'node:child_process';
 import { linkSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { formatOrigin, parseOrigin } from '../../src/overlay/origin.js';
 import { Overlay } from '../../src/overlay/overlay.js';
 import { getxattr, lstat, nameToHandle, setxattr, ST } from '../../src/sys.js';
-import { buildLayers, removeRoot, root, tempRoot } from './tree.js';
+import { buildLayers, removeRoot, root, scratchPerTest, tempRoot } from './tree.js';
 
 /** What kernel overlayfs 6.18 wrote on ext4 (null fs uuid): u32 inode 2146385, u32 generation. */
 const KERNEL = Buffer.from('00fb1d00010000000000000000000000000000000051c02000f893e49f', 'hex');
@@ -88,18 +87,11 @@ describe('inode numbers from origins (no mount)', () => {
 });
 
 describe('origins in the layers below the top one, and on another filesystem', () => {
-  let base: string;
-  let lowerMount: string | undefined;
-  beforeEach(() => { base = tempRoot(); });
-  afterEach(() => {
-    if (lowerMount) execFileSync('umount', [lowerMount]);
-    lowerMount = undefined;
-    removeRoot(base);
-  });
+  const scratch = scratchPerTest();
   const ino = (p: string) => lstat(p)![ST.ino]!;
 
   it('a file from the second lower layer keeps its number after a remount', async () => {
-    const fx = buildLayers(base, { lower: [{ 'd/x': { file: '1' } }, { 'd/f': { file: '2' } }], upper: {} });
+    const fx = buildLayers(scratch.base(), { lower: [{ 'd/x': { file: '1' } }, { 'd/f': { file: '2' } }], upper: {} });
     let ov = new Overlay({ lowerdirs: fx.lowers, upperdir: fx.upper, workdir: fx.work });
     await ov.chmod('/d/f', 0o600, root);
     ov.close();
@@ -113,9 +105,9 @@ describe('origins in the layers below the top one, and on another filesystem', (
   // (otherwise a number of its own, new each mount); a file's origin number always, with the lower
   // filesystem's st_dev, which a FUSE mount cannot show.
   it('with a lower layer on tmpfs, a file shows its origin number, a merged directory its own', async () => {
-    const fx = buildLayers(base, { lower: [{}], upper: {} });
-    lowerMount = fx.lowers[0]!;
-    execFileSync('mount', ['-t', 'tmpfs', 'lower', lowerMount]);
+    const fx = buildLayers(scratch.base(), { lower: [{}], upper: {} });
+    const lowerMount = fx.lowers[0]!;
+    scratch.mountTmpfs(lowerMount);
     mkdirSync(join(lowerMount, 'd'));
     writeFileSync(join(lowerMount, 'd/f'), 'x');
     let ov = new Overlay({ lowerdirs: fx.lowers, upperdir: fx.upper, workdir: fx.work });

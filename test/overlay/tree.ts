@@ -4,7 +4,9 @@
  * what a layer holds before and what it (and the overlay) holds after.
  */
 import { chmodSync, closeSync, lchownSync, mkdirSync, mkdtempSync, openSync, readdirSync, readlinkSync, readSync, rmSync, symlinkSync, writeFileSync, constants as fsc } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
+import { afterEach, beforeEach } from 'vitest';
 import { dirname, join } from 'node:path';
 import {
   fileType, getxattr, isWhiteoutStat, lstat, mkWhiteout, mknod, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG, setxattr, ST,
@@ -32,6 +34,29 @@ export function tempRoot(): string {
 
 export function removeRoot(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * A scratch root for each test of the calling describe, and a tmpfs over one
+ * of its dirs when a test asks (a lower layer on another filesystem); both
+ * are gone after each test.
+ */
+export function scratchPerTest(): { base(): string; mountTmpfs(dir: string): void } {
+  let base = '';
+  let mounted: string | undefined;
+  beforeEach(() => { base = tempRoot(); });
+  afterEach(() => {
+    if (mounted) execFileSync('umount', [mounted]);
+    mounted = undefined;
+    removeRoot(base);
+  });
+  return {
+    base: () => base,
+    mountTmpfs: (dir) => {
+      execFileSync('mount', ['-t', 'tmpfs', 'lower', dir]);
+      mounted = dir;
+    },
+  };
 }
 
 export function buildTree(base: string, spec: TreeSpec): void {
