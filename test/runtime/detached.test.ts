@@ -297,6 +297,14 @@ describe('run flags', () => {
     expect((await layerfs('ps', '-aq')).out).toBe(before);
   });
 
+  it('create: the container exists with run\'s flags, Created, until start runs it', async () => {
+    const made = await layerfs('create', '--name', 'made', '--network', 'none', '-e', 'A=from-create', '-w', '/srv', 'busybox:test', 'sh', '-c', 'echo $A $(pwd)');
+    expect(made.out).toMatch(/^[0-9a-f]{64}\n$/);
+    expect((await layerfs('ps', '-a', '--filter', 'name=^made$', '--format', '{{.Status}}')).out).toBe('Created\n');
+    expect(await layerfs('start', '-a', 'made')).toMatchObject({ code: 0, out: 'from-create /srv\n' });
+    expect(await layerfs('rm', 'made')).toMatchObject({ code: 0 });
+  });
+
   it('--cidfile: the ID is written when the container exists; an existing file is refused', async () => {
     const file = join(t.root, 'cid');
     const r = await layerfs('run', '--rm', '--network', 'none', '--cidfile', file, 'busybox:test', 'sh', '-c', 'hostname');
