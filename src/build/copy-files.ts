@@ -18,7 +18,8 @@ import type { Stats } from 'node:fs';
 import { DockerfileError } from '../errors.js';
 import { unpack } from '../store/unpack.js';
 import { archiveBytes, isTar } from './archive.js';
-import { scopedPath, SourceRoot, type Source } from './source-root.js';
+import { SourceRoot, type Source } from './source-root.js';
+import { scopedPath } from '../runtime/rootfs-paths.js';
 
 export interface CopySpec {
   sources: Source[];

@@ -13,6 +13,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Stats } from 'node:fs';
 import { DockerfileError } from '../errors.js';
 import { DockerIgnore, globRegex } from './dockerignore.js';
+import { scopedPath } from '../runtime/rootfs-paths.js';
 
 export interface Source {
   /** Host path of what is copied (a top-level symlink already followed). */
@@ -22,37 +23,7 @@ export interface Source {
   stat: Stats;
 }
 
-const MAX_LINKS = 40;
 const hasGlob = (p: string) => /[*?[]/.test(p);
-
-/**
- * The host path of container path `path` under `root`, following symlinks as
- * if `root` were `/` (an absolute link target starts again at `root`, `..`
- * stops there): nothing it returns is outside `root`. Missing components are
- * kept as they are.
- */
-export async function scopedPath(root: string, path: string): Promise<string> {
-  const todo = path.split('/').filter((p) => p !== '' && p !== '.');
-  const done: string[] = [];
-  let links = 0;
-  while (todo.length > 0) {
-    const part = todo.shift()!;
-    if (part === '..') {
-      done.pop();
-      continue;
-    }
-    const here = join(root, ...done, part);
-    const st = await lstat(here).catch(() => null);
-    if (st?.isSymbolicLink() && links++ < MAX_LINKS) {
-      const target = await readlink(here);
-      if (target.startsWith('/')) done.length = 0;
-      todo.unshift(...target.split('/').filter((p) => p !== '' && p !== '.'));
-      continue;
-    }
-    done.push(part);
-  }
-  return join(root, ...done);
-}
 
 export class SourceRoot {
   constructor(

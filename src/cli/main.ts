@@ -13,6 +13,7 @@ type Register = (program: Command) => void;
 const commands: Record<string, () => Promise<{ register: Register }>> = {
   build: () => import('./build.js'),
   commit: () => import('./commit.js'),
+  cp: () => import('./cp.js'),
   create: () => import('./create.js'),
   diff: () => import('./diff.js'),
   exec: () => import('./exec.js'),

@@ -4,8 +4,8 @@
  * symlink in it must never lead the host out of the rootfs: every component
  * is checked with lstat, and a symlink stops the walk.
  */
-import { lstat, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { posix } from 'node:path';
+import { lstat, mkdir, readFile, readlink, writeFile } from 'node:fs/promises';
+import { join, posix } from 'node:path';
 import { UsageError } from '../errors.js';
 import type { Bind } from './init.js';
 
@@ -74,4 +74,35 @@ export async function prepareVolumes(rootfs: string, binds: Bind[]): Promise<voi
       await writeFile(posix.join(rootfs, b.target), '', { mode: 0o644 });
     }
   }
+}
+
+const MAX_LINKS = 40;
+
+/**
+ * The host path of container path `path` under `root`, following symlinks as
+ * if `root` were `/` (an absolute link target starts again at `root`, `..`
+ * stops there): nothing it returns is outside `root`. Missing components are
+ * kept as they are.
+ */
+export async function scopedPath(root: string, path: string): Promise<string> {
+  const todo = path.split('/').filter((p) => p !== '' && p !== '.');
+  const done: string[] = [];
+  let links = 0;
+  while (todo.length > 0) {
+    const part = todo.shift()!;
+    if (part === '..') {
+      done.pop();
+      continue;
+    }
+    const here = join(root, ...done, part);
+    const st = await lstat(here).catch(() => null);
+    if (st?.isSymbolicLink() && links++ < MAX_LINKS) {
+      const target = await readlink(here);
+      if (target.startsWith('/')) done.length = 0;
+      todo.unshift(...target.split('/').filter((p) => p !== '' && p !== '.'));
+      continue;
+    }
+    done.push(part);
+  }
+  return join(root, ...done);
 }

@@ -1,0 +1,85 @@
+/**
+ * `cp` through the built CLI, as docker cp: into and out of a running
+ * container (its live tree) and a stopped one (mounted for the copy), docker's
+ * placement rules, owners, and a symlink in the container that must not lead
+ * the copy out of it.
+ */
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync, chownSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addBusybox, layerfsCli, mountsUnder, tempRoot, type TempRoot } from './helpers/busybox.js';
+
+let t: TempRoot;
+let host: string;
+const layerfs = (...args: string[]) => layerfsCli(t.root, args);
+
+beforeAll(async () => {
+  t = await tempRoot();
+  await addBusybox(t.store, 'busybox:test');
+  host = mkdtempSync(join(tmpdir(), 'layerfs-cp-'));
+  mkdirSync(join(host, 'tree/sub'), { recursive: true });
+  writeFileSync(join(host, 'tree/a'), 'A\n');
+  writeFileSync(join(host, 'tree/sub/b'), 'B\n');
+  symlinkSync('a', join(host, 'tree/link'));
+  chownSync(join(host, 'tree/a'), 1234, 1235);
+  // A stopped container whose /srv/out leads to /tmp: inside the container, not the host's.
+  expect(await layerfs('run', '--name', 'stopped', '--network', 'none', 'busybox:test', 'sh', '-c', 'ln -s /tmp /srv/out; echo kept > /srv/file')).toMatchObject({ code: 0 });
+  expect(await layerfs('run', '-d', '--name', 'live', '--network', 'none', 'busybox:test', 'sleep', '100')).toMatchObject({ code: 0 });
+});
+
+afterAll(async () => {
+  await layerfs('rm', '-f', 'stopped', 'live');
+  rmSync(host, { recursive: true, force: true });
+  expect(mountsUnder(t.root)).toEqual([]);
+  expect(await t.cleanup()).toEqual([]);
+});
+
+const inLive = async (script: string) => (await layerfs('exec', 'live', 'sh', '-c', script)).out;
+
+describe('cp', () => {
+  it('a directory into a running container: made at a missing name, inside an existing one, or only its contents with /.', async () => {
+    expect(await layerfs('cp', join(host, 'tree'), 'live:/made')).toMatchObject({ code: 0, err: 'Successfully copied 4.61kB to live:/made\n' }); // as docker counts: the tar it would send
+    expect(await layerfs('cp', '-q', join(host, 'tree'), 'live:/srv')).toMatchObject({ code: 0, err: '' });
+    expect(await layerfs('cp', '-q', `${join(host, 'tree')}/.`, 'live:/tmp')).toMatchObject({ code: 0 });
+    expect(await inLive('cat /made/a /made/sub/b /srv/tree/a /tmp/sub/b; readlink /made/link; stat -c "%u:%g" /made/a /made/sub')).toBe('A\nB\nA\nB\na\n0:0\n0:0\n');
+    // -a keeps the owners.
+    expect(await layerfs('cp', '-a', '-q', join(host, 'tree/a'), 'live:/kept')).toMatchObject({ code: 0 });
+    expect(await inLive('stat -c "%u:%g" /kept')).toBe('1234:1235\n');
+  });
+
+  it('out of a stopped container: a file into a directory, a symlink as a link, -L what it points to', async () => {
+    const out = join(host, 'out');
+    mkdirSync(out);
+    expect(await layerfs('cp', '-q', 'stopped:/srv/file', out)).toMatchObject({ code: 0 });
+    expect(readFileSync(join(out, 'file'), 'utf8')).toBe('kept\n');
+    expect(await layerfs('cp', '-q', 'stopped:/srv/out', join(out, 'link'))).toMatchObject({ code: 0 });
+    expect(readlinkSync(join(out, 'link'))).toBe('/tmp');
+    // Followed inside the container: its /tmp (empty), not the host's.
+    expect(await layerfs('cp', '-q', '-L', 'stopped:/srv/out', join(out, 'followed'))).toMatchObject({ code: 0 });
+    expect(lstatSync(join(out, 'followed')).isDirectory()).toBe(true);
+    expect(existsSync(join(out, 'followed', host.slice('/tmp/'.length)))).toBe(false);
+  });
+
+  it('into a stopped container through its symlink to /tmp: lands in the container\'s /tmp, never the host\'s', async () => {
+    const name = `escape-${process.pid}`;
+    writeFileSync(join(host, name), 'x\n');
+    expect(await layerfs('cp', '-q', join(host, name), 'stopped:/srv/out/')).toMatchObject({ code: 0 });
+    expect(existsSync(join('/tmp', name))).toBe(false);
+    expect(await layerfs('start', '-a', 'stopped')).toMatchObject({ code: 0 });
+    const back = join(host, 'back');
+    expect(await layerfs('cp', '-q', `stopped:/tmp/${name}`, back)).toMatchObject({ code: 0 });
+    expect(readFileSync(back, 'utf8')).toBe('x\n');
+  });
+
+  it.each([
+    { args: ['live:/a', 'stopped:/b'], err: 'layerfs: copying between containers is not supported\n' },
+    { args: ['/tmp/x', '/tmp/y'], err: 'layerfs: must specify at least one container source\n' },
+    { args: ['live:/no/such', '/tmp/y'], err: 'layerfs: Could not find the file /no/such\n' },
+    { args: ['live:/etc', '/no/such/dir/'], err: 'layerfs: no such directory: /no/such\n' },
+  ])('cp $args: an error in one line', async ({ args, err }) => {
+    const r = await layerfs('cp', ...args);
+    expect(r.code).not.toBe(0);
+    expect(r.err).toBe(err);
+  });
+});
