@@ -486,7 +486,7 @@ class Session {
     if (path === undefined) return this.setattrUnlinked(req, node, valid, fh);
     const o = this.ops;
     if (valid & FATTR.MODE) await o.chmod!(path, b.readUInt32LE(a + 68) & 0o7777, req);
-    if (valid & (FATTR.UID | FATTR.GID)) {
+    if (valid & (FATTR.UID | FATTR.GID) || ctimeOnly(valid)) {
       await o.chown!(path, valid & FATTR.UID ? b.readUInt32LE(a + 76) : NO_ID, valid & FATTR.GID ? b.readUInt32LE(a + 80) : NO_ID, req);
     }
     if (valid & FATTR.SIZE) {
@@ -509,7 +509,7 @@ class Session {
     const usable = (fd: number) => this.ops.onUpper?.(fd) ?? node.fds?.get(fd) === true;
     const fd = valid & FATTR.FH && node.fds?.has(fh) && usable(fh) ? fh : this.openFd(node, writable, usable);
     if (valid & FATTR.MODE) fchmodSync(fd, b.readUInt32LE(a + 68) & 0o7777);
-    if (valid & (FATTR.UID | FATTR.GID)) {
+    if (valid & (FATTR.UID | FATTR.GID) || ctimeOnly(valid)) {
       fchownSync(fd, valid & FATTR.UID ? b.readUInt32LE(a + 76) : -1, valid & FATTR.GID ? b.readUInt32LE(a + 80) : -1);
     }
     if (valid & FATTR.SIZE) ftruncateSync(fd, u64(b, a + 16));
@@ -662,6 +662,16 @@ function removedDir(st: StatBuf): StatBuf {
 function removedListing(node: Node): { names: string[]; stats: StatBuf[] } {
   const st = removedDir(node.lastStat ?? new Float64Array(16));
   return { names: ['.', '..'], stats: [st, st] };
+}
+
+/**
+ * A SETATTR that changes none of the attributes the protocol carries is what
+ * FUSE makes of chown(f, -1, -1): the kernel only meant to touch the ctime
+ * (and drop a file capability). Overlayfs copies the file up and passes that
+ * on to the upper file; chown(-1, -1) there does both.
+ */
+function ctimeOnly(valid: number): boolean {
+  return (valid & (FATTR.MODE | FATTR.UID | FATTR.GID | FATTR.SIZE | FATTR.ATIME | FATTR.MTIME)) === 0;
 }
 
 /** atime and mtime of a SETATTR request, as utimensat takes them. */

@@ -1,14 +1,15 @@
 /**
  * Overlay paths ('/', '/a/b') are split into checked components before any
  * of them is joined onto a layer root, so no request can climb out of a layer.
- * Lengths are the kernel's, in UTF-8 bytes: a name of up to NAME_MAX, a path
- * inside the mount of up to PATH_MAX - 1 (without its leading '/', as a
- * program inside the mount can name it); longer ones are ENAMETOOLONG.
+ * Lengths are the kernel's, in UTF-8 bytes: a name of up to NAME_MAX; a
+ * longer one is ENAMETOOLONG. A whole path has no limit, as on overlayfs: a
+ * program names a deep one relative to a deep working directory (or dirfd),
+ * and the kernel walks the mount a component at a time (long-path.ts reaches
+ * the real path in the layer).
  */
 import { FsError } from '../errors.js';
 
 export const NAME_MAX = 255;
-export const PATH_MAX = 4096;
 
 /** UTF-8 length of `s`, skipping the count when `s` is surely within `limit` (a char is at most 3 bytes). */
 export const bytesOver = (s: string, limit: number): boolean => s.length * 3 > limit && Buffer.byteLength(s) > limit;
@@ -25,7 +26,6 @@ export function components(path: string): string[] {
     if (bytesOver(part, NAME_MAX)) throw new FsError('ENAMETOOLONG', 'lookup', path);
     parts.push(part);
   }
-  if (path.length >= PATH_MAX / 3 && bytesOver(parts.join('/'), PATH_MAX - 1)) throw new FsError('ENAMETOOLONG', 'lookup', path);
   return parts;
 }
 

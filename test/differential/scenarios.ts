@@ -86,6 +86,12 @@ export const scenarios: Scenario[] = [
   { name: 'a file in a deep lower dir copies its parents up, keeping their times', lower: two, script: 'echo new > data/sub/deep/new && chmod 750 data/sub && ls -la data/sub/deep | wc -l' },
   { name: 'copy-up keeps security.capability and the setuid bit', lower: two, script: 'touch -d "2015-05-05 05:05:05" bin/ping bin/suid && getfattr -n security.capability -e hex bin/ping && stat -c %A bin/suid' },
   { name: 'chown of a setuid lower file clears the bit, as the kernel does', lower: two, script: 'chown 1:1 bin/suid && stat -c %A bin/suid' },
+  // FUSE turns chown(f, -1, -1) into a SETATTR that names no attribute (pjdfstest chown/00.t).
+  {
+    name: 'chown(-1, -1) copies up, touches the ctime and drops a capability, as the kernel does',
+    lower: two,
+    script: `echo new > fresh && for f in fresh data/a.txt data/sub bin/ping; do c=$(stat -c %z $f); sleep 0.02; perl -e 'chown(-1, -1, $ARGV[0]) or die "$!"' $f && [ "$(stat -c %z $f)" != "$c" ] && echo "$f: ctime changed"; done; perl -MPOSIX -e 'POSIX::lchown(-1, -1, "link-to-hosts") or die "$!"' && getfattr -d -m - bin/ping`,
+  },
   { name: 'truncating open (O_TRUNC) of a lower file', lower: two, script: ': > data/a.txt && echo fresh > data/b.txt 2>&1; wc -c data/a.txt; ls data' },
   { name: 'delete, then create the same name again', lower: two, script: 'rm data/a.txt && echo again > data/a.txt && rm -r data/sub && mkdir data/sub && ls -a data/sub && cat data/a.txt' },
   { name: 'rm -rf a dir holding upper and lower entries', lower: two, script: 'echo up > srv/mixed/upper-only && rm -rf srv/mixed && ls -a srv' },

@@ -48,6 +48,13 @@ const rows: Row[] = [
   // redirect_dir=off: EXDEV, and mv copies the tree to the new name instead.
   { op: 'rename of a lower dir', layout: inLower({ [`${N}/f`]: 'x' }), script: 'mv $N $M && cat $M/f', expected: 'xd 255\nf 1' },
   {
+    // No limit on a whole path: 17 levels of 255-byte names, named from a working directory that deep (pjdfstest's 03.t files).
+    op: 'a path of more than PATH_MAX bytes inside the mount',
+    // perl, as sh's cd keeps a logical path of its own and refuses one past PATH_MAX.
+    script: `perl -e 'for (1..17) { mkdir $ARGV[0] or die; chdir $ARGV[0] or die } exec "echo x > f && cat f && mkfifo p && ln -s t l && mv f g && rm l"' $N`,
+    expected: `x\n${'d 255\n'.repeat(17)}f 1\np 1`,
+  },
+  {
     op: 'every op with a 256-byte name',
     script: [': > $L', 'mkdir $L', 'mkfifo $L', 'ln -s x $L', 'stat $L', ': > $N && ln $N $L', 'mv $N $L'].map(tooLong).join(' && '),
     expected: `${'File name too long\n'.repeat(7)}f 255`,
