@@ -359,7 +359,7 @@ export async function runAttempt(store: Store, state: ContainerState, io: Attemp
     if (failure !== undefined) {
       await init.exited;
       // As docker: the command never ran, so the container stays created, with the exit status of a failed exec.
-      throw new LayerfsError('START_FAILED', failure.message, { exitCode: failure.code, created: failure.code !== RUNTIME_FAILED });
+      throw new LayerfsError('START_FAILED', failure.message, { exitCode: failure.code, created: true });
     }
     state.status = 'running';
     state.initPid = init.pid;
@@ -388,7 +388,10 @@ export async function runAttempt(store: Store, state: ContainerState, io: Attemp
     if (await attached.cgroup?.oomKilled()) state.oomKilled = true;
   } catch (err) {
     const data = err instanceof LayerfsError ? err.data : {};
-    state.status = data.created === true ? 'created' : 'failed';
+    // As docker: a start that failed before its command ran leaves a new container Created (a port in use, a
+    // command not found), one that ran before Exited; one that failed while running is failed.
+    const neverRan = data.created === true || init === undefined;
+    state.status = !neverRan ? 'failed' : state.startedAt === undefined ? 'created' : 'exited';
     state.error = (err as Error).message;
     state.exitCode = typeof data.exitCode === 'number' ? data.exitCode : RUNTIME_FAILED;
     throw err;

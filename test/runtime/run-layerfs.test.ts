@@ -72,14 +72,14 @@ describe('run on the layerfs FUSE rootfs', () => {
     expect(processesMentioning(r.id)).toEqual([]);
   });
 
-  it('a rootfs that cannot be mounted is a clear error; the container is marked failed, nothing mounted', async () => {
+  it('a rootfs that cannot be mounted is a clear error; the container stays created (as docker\'s), nothing mounted', async () => {
     const broken = await tempRoot();
     try {
       const img = await addBusybox(broken.store, 'busybox:broken');
       rmSync(broken.store.layerDir(img.layers[0]!.diffId), { recursive: true });
       await expect(runCaptured(broken.root, { image: 'busybox:broken', mounter: 'layerfs', name: 'nofs', command: ['true'] })).rejects.toThrow(/mounting the rootfs at .*merged: /);
       const [state] = await listContainers(broken.root);
-      expect(state).toMatchObject({ name: 'nofs', status: 'failed', exitCode: 125 });
+      expect(state).toMatchObject({ name: 'nofs', status: 'created', exitCode: 125 });
       expect(mountsUnder(broken.root)).toEqual([]);
       expect(processesMentioning(state!.id)).toEqual([]);
     } finally {
