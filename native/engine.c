@@ -70,6 +70,11 @@ typedef struct session {
   int js_fd;
   unsigned char *js_buf;
   idset_t nocaps;
+  // LAYERFS_FUSE_STATS=FILE: where requests were read and answered, appended
+  // to FILE when the session ends (native-notes/fuse-engine.md).
+  const char *stats_path;
+  atomic_ulong st_reader_c, st_reader_post, st_js_c, st_js_direct, st_wakes;
+  atomic_ulong st_ops[64]; // requests by opcode (CUSE_INIT and others beyond: not counted)
 } session_t;
 
 
@@ -238,6 +243,8 @@ static int serve_in_c(session_t *s, int fd, unsigned char *buf, size_t n) {
 
 // ---- reader threads ----
 
+#define STAT(s, counter) do { if ((s)->stats_path) atomic_fetch_add(&(s)->counter, 1); } while (0)
+
 static void post(session_t *s, int devfd, const unsigned char *data, size_t len) {
   item_t *it = malloc(sizeof *it + len);
   if (!it) return; // out of memory: the kernel sees this request unanswered
@@ -249,8 +256,14 @@ static void post(session_t *s, int devfd, const unsigned char *data, size_t len)
   pthread_mutex_unlock(&s->qlock);
   // Pairs with setAwake(0) then take() on the JS side: one of the two sees the other.
   if (!atomic_load(&s->js_awake) && !atomic_exchange(&s->wake_pending, 1)) {
+    STAT(s, st_wakes);
     napi_call_threadsafe_function(s->tsfn, NULL, napi_tsfn_nonblocking);
   }
+}
+
+static void count_op(session_t *s, const unsigned char *buf) {
+  uint32_t op = ((const struct fuse_in_header *) buf)->opcode;
+  if (op < 64) STAT(s, st_ops[op]);
 }
 
 static void *reader(void *p) {
@@ -267,7 +280,9 @@ static void *reader(void *p) {
       break;
     }
     if ((size_t) n < sizeof(struct fuse_in_header)) continue;
-    if (!serve_in_c(s, fd, buf, (size_t) n)) post(s, fd, buf, (size_t) n);
+    count_op(s, buf);
+    if (serve_in_c(s, fd, buf, (size_t) n)) STAT(s, st_reader_c);
+    else { STAT(s, st_reader_post); post(s, fd, buf, (size_t) n); }
   }
   free(buf);
   if (atomic_fetch_sub(&s->live, 1) == 1) post(s, -1, NULL, 0);
@@ -320,6 +335,7 @@ static napi_value start(napi_env env, napi_callback_info info) {
   s->fds[0] = fd;
   s->nthreads = 1;
   s->js_fd = -1;
+  s->stats_path = getenv("LAYERFS_FUSE_STATS");
   int jfd = open("/dev/fuse", O_RDWR | O_CLOEXEC | O_NONBLOCK);
   uint32_t master = (uint32_t) fd;
   if (jfd >= 0 && ioctl(jfd, FUSE_DEV_IOC_CLONE, &master) == 0 && (s->js_buf = malloc(REQ_BUF))) s->js_fd = jfd;
@@ -362,6 +378,15 @@ static napi_value finish(napi_env env, napi_callback_info info) {
   s->tsfn = NULL;
   free(s->nocaps.slots);
   s->nocaps.slots = NULL;
+  FILE *f = s->stats_path ? fopen(s->stats_path, "a") : NULL;
+  if (f) {
+    fprintf(f, "reader_c %lu reader_post %lu js_c %lu js_direct %lu wakes %lu",
+            atomic_load(&s->st_reader_c), atomic_load(&s->st_reader_post), atomic_load(&s->st_js_c),
+            atomic_load(&s->st_js_direct), atomic_load(&s->st_wakes));
+    for (int op = 0; op < 64; op++) if (atomic_load(&s->st_ops[op])) fprintf(f, " op%d %lu", op, atomic_load(&s->st_ops[op]));
+    fputc('\n', f);
+    fclose(f);
+  }
   return num(env, 0);
 }
 
@@ -384,7 +409,13 @@ static napi_value take(napi_env env, napi_callback_info info) {
       ssize_t r = read(s->js_fd, s->js_buf, REQ_BUF);
       if (r < 0 && errno == EINTR) continue;
       if (r < 0) break; // EAGAIN: nothing pending; ENODEV is the reader threads' to report
-      if ((size_t) r < sizeof(struct fuse_in_header) || serve_in_c(s, s->js_fd, s->js_buf, (size_t) r)) continue;
+      if ((size_t) r < sizeof(struct fuse_in_header)) continue;
+      count_op(s, s->js_buf);
+      if (serve_in_c(s, s->js_fd, s->js_buf, (size_t) r)) {
+        STAT(s, st_js_c);
+        continue;
+      }
+      STAT(s, st_js_direct);
       ((int32_t *) meta)[0] = s->js_fd;
       napi_create_buffer_copy(env, (size_t) r, s->js_buf, NULL, &out);
       return out;
