@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <spawn.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -392,7 +393,11 @@ static napi_value finish(napi_env env, napi_callback_info info) {
 
 // take(session, meta: Int32Array) -> Buffer | null: the oldest request for JS
 // (meta[0] = the fd to answer on), else one read from the kernel on the JS
-// thread's clone; an empty Buffer once the connection ended.
+// thread's clone; an empty Buffer once the connection ended. meta[1] counts
+// the requests C served on the way (JS's polling counts them as activity).
+// With nothing to take it yields the CPU once: on 2 cores the thread that
+// would send the next request (or a reader thread holding one) may be waiting
+// for this one.
 static napi_value take(napi_env env, napi_callback_info info) {
   ARGS(2);
   session_t *s = arg_session(env, argv[0]);
@@ -403,6 +408,7 @@ static napi_value take(napi_env env, napi_callback_info info) {
   pthread_mutex_unlock(&s->qlock);
   napi_typedarray_type t; size_t n; void *meta; napi_value ab; size_t off;
   napi_get_typedarray_info(env, argv[1], &t, &n, &meta, &ab, &off);
+  ((int32_t *) meta)[1] = 0;
   if (!it) {
     // Nothing queued: read the kernel's queue directly, serving what C can.
     for (int i = 0; s->js_fd >= 0 && i < 64; i++) {
@@ -413,6 +419,7 @@ static napi_value take(napi_env env, napi_callback_info info) {
       count_op(s, s->js_buf);
       if (serve_in_c(s, s->js_fd, s->js_buf, (size_t) r)) {
         STAT(s, st_js_c);
+        ((int32_t *) meta)[1]++;
         continue;
       }
       STAT(s, st_js_direct);
@@ -420,6 +427,7 @@ static napi_value take(napi_env env, napi_callback_info info) {
       napi_create_buffer_copy(env, (size_t) r, s->js_buf, NULL, &out);
       return out;
     }
+    if (((int32_t *) meta)[1] == 0) sched_yield();
     napi_get_null(env, &out);
     return out;
   }

@@ -72,7 +72,8 @@ class Session {
   private readonly fhNode = new Map<number, Node>();
   private io = new IoModes(false);
   private draining = false;
-  private readonly meta = new Int32Array(1);
+  /** From take(): [0] the fd to answer on, [1] requests C served on the way. */
+  private readonly meta = new Int32Array(2);
   private nextDir = 1;
   private native: object | undefined;
   private ready!: () => void;
@@ -102,8 +103,10 @@ class Session {
   /**
    * Takes every request the reader threads posted, then keeps polling for new
    * ones for `spinMs` before it sleeps: a request that comes within that time
-   * costs no wake-up. Each round is a setImmediate, so replies (microtasks),
-   * timers and I/O run in between.
+   * costs no wake-up. A request C served on this thread (a READ of a file
+   * just opened) counts as one: the next request for JS usually follows it.
+   * Each round is a setImmediate, so replies (microtasks), timers and I/O run
+   * in between.
    */
   private drain(): void {
     if (this.draining || this.native === undefined) return;
@@ -117,6 +120,7 @@ class Session {
         void this.dispatch(buf, this.meta[0]!);
         last = performance.now();
       }
+      if (this.meta[1]! > 0) last = performance.now();
       if (performance.now() - last > this.opts.spinMs) {
         native.setAwake(session, false);
         const buf = native.take(session, this.meta);
