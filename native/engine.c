@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <time.h>
 #include <spawn.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -65,6 +66,16 @@ typedef struct session {
   item_t *head, *tail;
   atomic_int js_awake;
   atomic_int wake_pending;
+  // While JS is awake it polls the kernel's queue itself, and the reader
+  // threads wait here instead of in read(2): a thread blocked in read(2) is
+  // woken for every request, and on 2 cores that wake-up (and the hop through
+  // the queue above) costs more than JS's own next poll. `polls` counts JS's
+  // polls; a reader that sees none for PARK_NS while JS is awake takes over
+  // (JS is in one long request). LAYERFS_FUSE_PARK=0 turns parking off.
+  int park;
+  pthread_mutex_t plock;
+  pthread_cond_t pcond;
+  atomic_ulong polls;
   napi_threadsafe_function tsfn;
   // The JS thread's own clone, non-blocking: while it is awake it reads
   // requests itself, with no reader thread between the kernel and it.
@@ -267,13 +278,35 @@ static void count_op(session_t *s, const unsigned char *buf) {
   if (op < 64) STAT(s, st_ops[op]);
 }
 
+#define PARK_NS 2000000L
+
+// Returns when this reader should read: JS sleeps, or has not polled for
+// PARK_NS (`*stuck_at`: the poll count JS was last seen stuck at).
+static void park(session_t *s, unsigned long *stuck_at) {
+  if (!s->park) return;
+  pthread_mutex_lock(&s->plock);
+  while (atomic_load(&s->js_awake)) {
+    unsigned long seen = atomic_load(&s->polls);
+    if (seen == *stuck_at) break; // still in the same request
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    t.tv_nsec += PARK_NS;
+    if (t.tv_nsec >= 1000000000L) { t.tv_sec++; t.tv_nsec -= 1000000000L; }
+    pthread_cond_timedwait(&s->pcond, &s->plock, &t);
+    if (atomic_load(&s->js_awake) && atomic_load(&s->polls) == seen) { *stuck_at = seen; break; }
+  }
+  pthread_mutex_unlock(&s->plock);
+}
+
 static void *reader(void *p) {
   thread_arg_t a = *(thread_arg_t *) p;
   free(p);
   session_t *s = a.s;
   int fd = s->fds[a.index];
   unsigned char *buf = malloc(REQ_BUF);
+  unsigned long stuck_at = (unsigned long) -1;
   while (buf) {
+    park(s, &stuck_at);
     ssize_t n = read(fd, buf, REQ_BUF);
     if (n < 0) {
       // ENOENT: a request interrupted before we read it. ENODEV: unmounted.
@@ -333,6 +366,12 @@ static napi_value start(napi_env env, napi_callback_info info) {
   session_t *s = calloc(1, sizeof *s);
   pthread_mutex_init(&s->nocaps.lock, NULL);
   pthread_mutex_init(&s->qlock, NULL);
+  pthread_mutex_init(&s->plock, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&s->pcond, &ca);
+  pthread_condattr_destroy(&ca);
   s->fds[0] = fd;
   s->nthreads = 1;
   s->js_fd = -1;
@@ -341,6 +380,8 @@ static napi_value start(napi_env env, napi_callback_info info) {
   uint32_t master = (uint32_t) fd;
   if (jfd >= 0 && ioctl(jfd, FUSE_DEV_IOC_CLONE, &master) == 0 && (s->js_buf = malloc(REQ_BUF))) s->js_fd = jfd;
   else if (jfd >= 0) close(jfd);
+  const char *park = getenv("LAYERFS_FUSE_PARK");
+  s->park = s->js_fd >= 0 && !(park && strcmp(park, "0") == 0);
   for (int i = 1; i < nthreads; i++) {
     int c = open("/dev/fuse", O_RDWR | O_CLOEXEC);
     if (c < 0) break;
@@ -402,6 +443,7 @@ static napi_value take(napi_env env, napi_callback_info info) {
   ARGS(2);
   session_t *s = arg_session(env, argv[0]);
   napi_value out;
+  atomic_fetch_add(&s->polls, 1);
   pthread_mutex_lock(&s->qlock);
   item_t *it = s->head;
   if (it) { s->head = it->next; if (!s->head) s->tail = NULL; }
@@ -443,7 +485,16 @@ static napi_value set_awake(napi_env env, napi_callback_info info) {
   session_t *s = arg_session(env, argv[0]);
   bool awake = false;
   napi_get_value_bool(env, argv[1], &awake);
-  atomic_store(&s->js_awake, awake ? 1 : 0);
+  if (awake || !s->park) {
+    atomic_store(&s->js_awake, awake ? 1 : 0);
+    return num(env, 0);
+  }
+  // Going to sleep: one parked reader goes back to read(2) now; the others
+  // see it when their wait ends.
+  pthread_mutex_lock(&s->plock);
+  atomic_store(&s->js_awake, 0);
+  pthread_cond_signal(&s->pcond);
+  pthread_mutex_unlock(&s->plock);
   return num(env, 0);
 }
 
