@@ -10,6 +10,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { mountBenchDisk } from './bench-disk.js';
@@ -96,7 +97,7 @@ async function straceOn(pid: number): Promise<() => Promise<string>> {
   };
 }
 
-/** The process serving /dev/fuse for `mnt` whose command line names it. */
+/** The process serving /dev/fuse whose command line names `mnt` (or its mount server's directory). */
 function daemonPid(mnt: string): number | undefined {
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     try {
@@ -135,6 +136,10 @@ async function measureOnce(system: System, w: Workload, lower: string, base: str
   const l = { lower, upper: join(dir, 'upper'), work: join(dir, 'work'), mnt: join(dir, 'mnt') };
   await rm(dir, { recursive: true, force: true });
   for (const d of [l.upper, l.work, l.mnt]) await mkdir(d, { recursive: true });
+  // layerfs hands a mount to its build's mount server: a fresh one for each
+  // measurement, started with this process's environment (LAYERFS_FUSE_*).
+  const mountd = join(tmpdir(), `fuse-trace-mountd-${process.pid}-${Date.now()}`);
+  process.env.LAYERFS_MOUNTD_DIR = mountd;
   const m = await system.mount(l, w.writes);
   try {
     if (w.cache === 'warm' && w.warm) await env.probe({ op: 'readtree', paths: w.warm(lower) });
@@ -142,7 +147,7 @@ async function measureOnce(system: System, w: Workload, lower: string, base: str
     if (w.cache === 'cold') await dropCaches();
     else await sync();
     const connection = connectionOf(m.root);
-    const pid = daemonPid(l.mnt);
+    const pid = daemonPid(l.mnt) ?? daemonPid(mountd);
     const cs0 = switches(pid);
     const cpu0 = cpuSeconds(pid);
     const tracer = strace && pid !== undefined ? await straceOn(pid) : undefined;
@@ -160,6 +165,8 @@ async function measureOnce(system: System, w: Workload, lower: string, base: str
   } finally {
     await m.unmount();
     await rm(dir, { recursive: true, force: true });
+    // The server leaves 10 s after its last mount; its directory can go now.
+    await rm(mountd, { recursive: true, force: true });
   }
 }
 

@@ -69,7 +69,8 @@ async function stats(file: string): Promise<Counts> {
 it.each(rows)('$scan of $passes pass(es): requests per file', async ({ passes, read, perFile }) => {
   const file = join(root, `stats-${Date.now()}-${Math.random()}`);
   process.env.LAYERFS_FUSE_STATS = file;
-  const f = await freshMount(root, 'layerfs', { lower });
+  // A daemon of its own: the engine reads the variable from its environment at mount.
+  const f = await freshMount(root, 'layerfs', { lower }, ['daemon=own']);
   delete process.env.LAYERFS_FUSE_STATS;
   const r = await py(SCAN, f.mnt, [String(FILES), String(passes), read ? 'read' : 'stat']);
   expect(r).toEqual({ code: 0, out: '' });
