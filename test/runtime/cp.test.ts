@@ -72,6 +72,21 @@ describe('cp', () => {
     expect(readFileSync(back, 'utf8')).toBe('x\n');
   });
 
+  it('a chain of more links than the kernel follows is ELOOP, never a link left for the host to follow out of the container', async () => {
+    const victim = join(host, 'victim');
+    writeFileSync(victim, 'host\n');
+    writeFileSync(join(host, 'evil'), 'evil\n');
+    // /srv/s0 -> s1 -> ... -> s40 -> the host's directory (a name that means nothing inside).
+    const chain = `cd /srv && i=0 && while [ $i -lt 40 ]; do ln -s s$((i+1)) s$i; i=$((i+1)); done && ln -s ${host} s40`;
+    expect(await layerfs('run', '--name', 'loop', '--network', 'none', 'busybox:test', 'sh', '-c', chain)).toMatchObject({ code: 0 });
+    const r = await layerfs('cp', join(host, 'evil'), 'loop:/srv/s0/victim');
+    expect(r).toMatchObject({ code: 1, err: 'layerfs: /srv/s40: too many symbolic links encountered\n' });
+    expect(readFileSync(victim, 'utf8')).toBe('host\n');
+    expect(await layerfs('cp', 'loop:/srv/s0/victim', join(host, 'read'))).toMatchObject({ code: 1 });
+    expect(existsSync(join(host, 'read'))).toBe(false);
+    await layerfs('rm', 'loop');
+  });
+
   it.each([
     { args: ['live:/a', 'stopped:/b'], err: 'layerfs: copying between containers is not supported\n' },
     { args: ['/tmp/x', '/tmp/y'], err: 'layerfs: must specify at least one container source\n' },
