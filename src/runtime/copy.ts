@@ -12,7 +12,8 @@ import { constants as fsc } from 'node:fs';
 import { chmod, copyFile, lchown, lstat, lutimes, mkdir, readdir, readlink, realpath, rmdir, stat, symlink, unlink } from 'node:fs/promises';
 import { basename, dirname, join, posix } from 'node:path';
 import { LayerfsError, UsageError } from '../errors.js';
-import { isLive, pathsOf, type ContainerState } from './containers.js';
+import { withLock } from '../store/lock.js';
+import { isLive, loadState, pathsOf, type ContainerState } from './containers.js';
 import { isMounted, mounters } from './rootfs.js';
 import { scopedPath } from './rootfs-paths.js';
 
@@ -23,10 +24,22 @@ export interface CopyOptions {
   follow?: boolean;
 }
 
-/** The container's tree for `fn`: its live merged dir, or a mount made for the time of the copy. */
+/**
+ * The container's tree for `fn`: its live merged dir, or a mount made for the
+ * time of the copy. That mount holds the container's lock, as `start` does
+ * until its rootfs is up: a start waits for the copy (two mounts cannot share
+ * the upper dir), and a copy after it sees the container live.
+ */
 async function withRootfs<T>(root: string, state: ContainerState, writable: boolean, fn: (rootfs: string) => Promise<T>): Promise<T> {
   const paths = pathsOf(root, state.id);
   if (isLive(state) && isMounted(paths.merged)) return fn(paths.merged);
+  return withLock(paths.dir, async () => {
+    const now = await loadState(root, state.id);
+    return isLive(now) && isMounted(paths.merged) ? fn(paths.merged) : withOwnMount(paths, now, writable, fn);
+  });
+}
+
+async function withOwnMount<T>(paths: ReturnType<typeof pathsOf>, state: ContainerState, writable: boolean, fn: (rootfs: string) => Promise<T>): Promise<T> {
   const mnt = join(paths.dir, 'cp');
   await mkdir(mnt, { recursive: true });
   const lowerdirs = [paths.init, ...state.layers];

@@ -87,6 +87,19 @@ describe('cp', () => {
     await layerfs('rm', 'loop');
   });
 
+  it('a start during a copy into the stopped container waits for it (the two mounts would share its upper dir)', async () => {
+    const many = join(host, 'many');
+    mkdirSync(many);
+    for (let i = 0; i < 2000; i++) writeFileSync(join(many, `f${i}`), `${i}\n`);
+    expect(await layerfs('create', '--name', 'racing', '--network', 'none', 'busybox:test', 'sleep', '100')).toMatchObject({ code: 0 });
+    const copying = layerfs('cp', '-q', many, 'racing:/many');
+    while (!mountsUnder(t.root).some((m) => m.endsWith('/cp'))) await new Promise((r) => setTimeout(r, 20));
+    expect(await layerfs('start', 'racing')).toMatchObject({ code: 0, err: '' });
+    expect(await copying).toMatchObject({ code: 0 });
+    expect(await layerfs('exec', 'racing', 'sh', '-c', 'ls /many | wc -l')).toMatchObject({ out: '2000\n' });
+    await layerfs('rm', '-f', 'racing');
+  });
+
   it.each([
     { args: ['live:/a', 'stopped:/b'], err: 'layerfs: copying between containers is not supported\n' },
     { args: ['/tmp/x', '/tmp/y'], err: 'layerfs: must specify at least one container source\n' },
