@@ -124,6 +124,12 @@ function exposedPort(spec: string): string {
   return `${Number(m[1])}/${m[2] ?? 'tcp'}`;
 }
 
+/** What the network publishes: the `-p` values, then with `-P` each exposed port they leave out. */
+export function publishedPorts(c: RunConfig): string[] {
+  const named = new Set(c.publish.map(parsePublish).map((m) => `${m.containerPort}/${m.proto}`));
+  return [...c.publish, ...(c.publishAll ? (c.exposedPorts ?? []).filter((p) => !named.has(p)) : [])];
+}
+
 /** `--tmpfs PATH[:OPTS]` */
 export function parseTmpfs(spec: string): Tmpfs {
   const colon = spec.indexOf(':');
@@ -145,12 +151,11 @@ export async function createFromImage(opts: RunOptions): Promise<{ store: Store;
   (opts.volumes ?? []).forEach(parseVolume);
   (opts.tmpfs ?? []).forEach(parseTmpfs);
   if (opts.stopSignal !== undefined) parseSignal(opts.stopSignal);
-  const exposed = [...Object.keys(image.ExposedPorts ?? {}), ...(opts.expose ?? []).map(exposedPort)];
-  const published = new Set((opts.publish ?? []).map(parsePublish).map((m) => `${m.containerPort}/${m.proto}`));
-  const publishAll = opts.publishAll ? [...new Set(exposed)].filter((p) => !published.has(p)) : [];
+  const exposed = [...new Set([...Object.keys(image.ExposedPorts ?? {}), ...(opts.expose ?? []).map(exposedPort)])];
+  (opts.publish ?? []).forEach(parsePublish);
   const config: RunConfig = {
     entrypoint, cmd, env: spec.env, cwd: spec.cwd, user: spec.user, hostname, network: opts.network ?? 'bridge',
-    publish: [...(opts.publish ?? []), ...publishAll], addHosts: opts.addHosts ?? [], dns: opts.dns ?? [],
+    publish: opts.publish ?? [], exposedPorts: exposed, publishAll: opts.publishAll === true, addHosts: opts.addHosts ?? [], dns: opts.dns ?? [],
     volumes: opts.volumes ?? [], tmpfs: opts.tmpfs ?? [], init: opts.init === true, tty: opts.tty === true,
     interactive: opts.interactive === true, stopSignal: opts.stopSignal ?? image.StopSignal ?? 'SIGTERM',
     // Sorted, as Go's JSON writes a map (inspect) and so ps lists them the same way each time.
@@ -257,7 +262,7 @@ export async function setUp(root: string, state: ContainerState, attached: Attac
   await rm(paths.pid, { force: true });
   // The network belongs to this process (the foreground runtime or the supervisor): its lease and port proxies.
   attached.net = await attachNetwork({
-    root, id: state.id, name: state.name, hostname: c.hostname, mode: c.network, publish: c.publish, addHosts: c.addHosts, dns: c.dns, log,
+    root, id: state.id, name: state.name, hostname: c.hostname, mode: c.network, publish: publishedPorts(c), addHosts: c.addHosts, dns: c.dns, log,
   });
   state.network = attached.net.state;
   const etcBinds = await makeInitLayer(paths, state.layers, attached.net.etcFiles);
