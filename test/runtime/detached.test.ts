@@ -374,6 +374,7 @@ describe('as docker answers', () => {
     { name: 'ps --filter exited=CODE', args: ['ps', '-a', '--filter', 'exited=4', '--format', '{{.Names}} {{.Status}}'], code: 0, out: /^gone Exited \(4\) .* ago\n$/ },
     { name: 'ps --filter exited without -a: running ones only, so none', args: ['ps', '--filter', 'exited=4', '-q'], code: 0, out: '' },
     { name: 'ps --filter label=K=V and label=K', args: ['ps', '-a', '--filter', 'label=tier=web', '--filter', 'label=solo', '--format', '{{.Names}} {{.Labels}}'], code: 0, out: 'busy solo=,tier=web\n' },
+    { name: 'ps --filter label= twice: both must match, as docker\'s', args: ['ps', '-a', '--filter', 'label=tier=web', '--filter', 'label=tier=db', '-q'], code: 0, out: '' },
     { name: 'ps --filter label=K=V that no one has', args: ['ps', '-a', '--filter', 'label=tier=db', '-q'], code: 0, out: '' },
     { name: 'ps --filter name= is a regular expression', args: ['ps', '-a', '--filter', 'name=^(bus|gon)', '--format', '{{.Names}}'], code: 0, out: /^(busy\ngone|gone\nbusy)\n$/ },
     { name: 'inspect: the labels and --stop-signal', args: ['inspect', '--format', '{{json .Config.Labels}} {{.Config.StopSignal}}', 'busy'], code: 0, out: '{"solo":"","tier":"web"} SIGUSR1\n' },
