@@ -111,6 +111,8 @@ export interface RunResult {
   exitCode: number;
   status: ContainerState['status'];
   error?: string;
+  /** Our stdout or stderr was a pipe whose reader went away: the container was killed (the CLI then ends as by SIGPIPE). */
+  outputClosed?: boolean;
 }
 
 const isDisconnected = (path: string) => stat(path).then(() => false, (err: NodeJS.ErrnoException) => err.code === 'ENOTCONN');
@@ -188,8 +190,15 @@ export async function runContainer(opts: RunOptions): Promise<RunResult> {
   opts.onCreate?.(state);
   claimRuntime(state);
   const output = opts.logOutput && !opts.tty ? new JsonFileLog(pathsOf(store.root, state.id).output, configOf(state).log) : undefined;
-  const pass = (from: Readable | null, stream: 'stdout' | 'stderr') => {
+  let outputClosed = false;
+  const pass = (init: InitProcess, from: Readable | null, stream: 'stdout' | 'stderr') => {
     void output!.follow(stream, from!);
+    // The reader gone (`run IMG yes | head -1`): nothing may outlive us, so the container ends, torn down as any other.
+    process[stream].on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE' || outputClosed) return;
+      outputClosed = true;
+      void init.kill('SIGKILL');
+    });
     from!.pipe(process[stream], { end: false });
   };
   try {
@@ -197,8 +206,8 @@ export async function runContainer(opts: RunOptions): Promise<RunResult> {
     await runAttempt(store, state, {
       stdout: output ? 'pipe' : opts.stdout, stderr: output ? 'pipe' : opts.stderr, forwardSignals: opts.forwardSignals, log,
       onSpawn: output && ((init) => {
-        pass(init.stdout, 'stdout');
-        pass(init.stderr, 'stderr');
+        pass(init, init.stdout, 'stdout');
+        pass(init, init.stderr, 'stderr');
       }),
       onStart: opts.onStart && ((s) => opts.onStart!(s)),
     }).catch((err: unknown) => {
@@ -214,7 +223,7 @@ export async function runContainer(opts: RunOptions): Promise<RunResult> {
       await store.release(state.id);
     } else await saveQuietly(store.root, state);
   }
-  return { id: state.id, name: state.name, exitCode: state.exitCode ?? RUNTIME_FAILED, status: state.status, error: state.error };
+  return { id: state.id, name: state.name, exitCode: state.exitCode ?? RUNTIME_FAILED, status: state.status, error: state.error, outputClosed };
 }
 
 /** A missing dir means `rm -f` took the container away while it ran: nothing left to record. */

@@ -434,6 +434,14 @@ describe('output and terminals', () => {
     expect(await layerfs('rm', 'fg')).toMatchObject({ code: 0 });
   });
 
+  it('a foreground run whose reader goes away (| head -1): the container ends and --rm removes it; we exit 141 as docker\'s CLI', async () => {
+    const script = `"${process.execPath}" "${LAYERFS_BIN}" run --rm --network none --name piped busybox:test yes | head -1; echo "\${PIPESTATUS[0]}"`;
+    const out = await promisify(execFile)('bash', ['-c', script], { env: { ...process.env, LAYERFS_ROOT: t.root }, timeout: 30_000 });
+    expect(out.stdout).toBe('y\n141\n');
+    expect(await layerfs('ps', '-a', '--filter', 'name=^piped$', '-q')).toMatchObject({ out: '' });
+    expect(processesMentioning('piped')).toEqual([]);
+  });
+
   it('run -dit: the shell gets a terminal and an open stdin, so it stays up; exec reaches it; its output is logged with CRLF', async () => {
     const id = await detached('-dit', '--name', 'dit', 'busybox:test', 'sh', '-c', 'tty; [ -t 0 ] && echo term; exec sh');
     shared.add(id);
