@@ -10,7 +10,7 @@
  */
 import { constants as fsc } from 'node:fs';
 import { chmod, copyFile, lchown, lstat, lutimes, mkdir, readdir, readlink, realpath, rmdir, stat, symlink, unlink } from 'node:fs/promises';
-import { basename, dirname, join, posix } from 'node:path';
+import { dirname, join, posix } from 'node:path';
 import { LayerfsError, UsageError } from '../errors.js';
 import { withLock } from '../store/lock.js';
 import { isLive, loadState, pathsOf, type ContainerState } from './containers.js';
@@ -71,11 +71,13 @@ async function placement(src: string, srcText: string, dest: string, destText: s
   if (!from) throw new LayerfsError('NOT_FOUND', `Could not find the file ${srcText}`, { path: srcText });
   if (!from.isDirectory() && /\/\.?$/.test(srcText)) throw new UsageError(`${srcText}: not a directory`);
   const to = await stat(dest).catch(() => null);
+  // The name as the user gave it (docker's rebase name: `-L LINK` lands as LINK, not as its target's name); `/` is its contents.
+  const name = posix.basename(srcText) || '.';
   let target = dest;
   if (from.isDirectory()) {
     if (to && !to.isDirectory()) throw new UsageError(`cannot copy a directory to a file: ${destText}`);
-    if (to && !srcText.endsWith('/.')) target = join(dest, basename(src));
-  } else if (to?.isDirectory()) target = join(dest, basename(src));
+    if (to && !srcText.endsWith('/.')) target = join(dest, name);
+  } else if (to?.isDirectory()) target = join(dest, name);
   else if (!to && destText.endsWith('/')) throw new LayerfsError('NOT_FOUND', `no such directory: ${destText}`, { path: destText });
   if (!(await stat(dirname(target)).catch(() => null))?.isDirectory()) throw new LayerfsError('NOT_FOUND', `no such directory: ${posix.dirname(destText)}`, { path: destText });
   return target;

@@ -61,6 +61,19 @@ describe('cp', () => {
     expect(existsSync(join(out, 'followed', host.slice('/tmp/'.length)))).toBe(false);
   });
 
+  it('-L into a directory lands under the link\'s name, not its target\'s (docker\'s rebase); CONTAINER:/ gives its contents', async () => {
+    const into = join(host, 'into');
+    mkdirSync(into);
+    expect(await layerfs('cp', '-q', '-L', 'stopped:/srv/out', into)).toMatchObject({ code: 0 });
+    expect(lstatSync(join(into, 'out')).isDirectory()).toBe(true);
+    expect(await layerfs('cp', '-q', '-L', join(host, 'tree/link'), 'live:/srv/')).toMatchObject({ code: 0 });
+    expect(await inLive('cat /srv/link; [ -L /srv/link ] || echo file')).toBe('A\nfile\n');
+    const whole = join(host, 'whole');
+    mkdirSync(whole);
+    expect(await layerfs('cp', '-q', 'stopped:/', whole)).toMatchObject({ code: 0 });
+    expect(readFileSync(join(whole, 'srv/file'), 'utf8')).toBe('kept\n');
+  });
+
   it('into a stopped container through its symlink to /tmp: lands in the container\'s /tmp, never the host\'s', async () => {
     const name = `escape-${process.pid}`;
     writeFileSync(join(host, name), 'x\n');
