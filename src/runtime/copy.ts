@@ -15,7 +15,8 @@ import { LayerfsError, UsageError } from '../errors.js';
 import { withLock } from '../store/lock.js';
 import { isLive, loadState, pathsOf, type ContainerState } from './containers.js';
 import { isMounted, mounters } from './rootfs.js';
-import { scopedPath } from './rootfs-paths.js';
+import { parseVolume, scopedPath } from './rootfs-paths.js';
+import { configOf } from './run.js';
 
 export interface CopyOptions {
   /** `-a`: keep the source's owners (else the copy belongs to root, as docker's). */
@@ -25,18 +26,40 @@ export interface CopyOptions {
 }
 
 /**
- * The container's tree for `fn`: its live merged dir, or a mount made for the
- * time of the copy. That mount holds the container's lock, as `start` does
- * until its rootfs is up: a start waits for the copy (two mounts cannot share
- * the upper dir), and a copy after it sees the container live.
+ * The container's tree for `fn`: a running one's as its processes see it
+ * (/proc/PID/root: its volumes and tmpfs mounted, read-only where they are),
+ * or a mount made for the time of the copy. That mount holds the container's
+ * lock, as `start` does until its rootfs is up: a start waits for the copy
+ * (two mounts cannot share the upper dir), and a copy after it sees the
+ * container live. `path` is checked first against what docker refuses.
  */
-async function withRootfs<T>(root: string, state: ContainerState, writable: boolean, fn: (rootfs: string) => Promise<T>): Promise<T> {
+async function withRootfs<T>(root: string, state: ContainerState, path: string, writable: boolean, fn: (rootfs: string) => Promise<T>): Promise<T> {
   const paths = pathsOf(root, state.id);
-  if (isLive(state) && isMounted(paths.merged)) return fn(paths.merged);
+  const live = (s: ContainerState) => isLive(s) && s.pid !== undefined && isMounted(paths.merged);
+  const inLive = (s: ContainerState) => {
+    refused(s, path, writable, true);
+    return fn(`/proc/${s.pid}/root`);
+  };
+  if (live(state)) return inLive(state);
   return withLock(paths.dir, async () => {
     const now = await loadState(root, state.id);
-    return isLive(now) && isMounted(paths.merged) ? fn(paths.merged) : withOwnMount(paths, now, writable, fn);
+    if (live(now)) return inLive(now);
+    refused(now, path, writable, false);
+    return withOwnMount(paths, now, writable, fn);
   });
+}
+
+/**
+ * docker's refusals: a read-only rootfs or volume takes no copy. And the
+ * volumes of a stopped container are not mounted here (docker mounts them
+ * for the copy): a copy there would miss them, so it is refused.
+ */
+function refused(state: ContainerState, path: string, writing: boolean, live: boolean): void {
+  const p = posix.normalize(`/${path}`);
+  const volume = configOf(state).volumes.map(parseVolume).find((b) => p === b.target || p.startsWith(`${b.target}/`));
+  if (volume && !live) throw new LayerfsError('VOLUME_NOT_MOUNTED', `${p} is in the volume at ${volume.target}, mounted only while the container runs: start it, or use ${volume.source} on the host`, { path: p });
+  if (writing && volume?.readonly) throw new LayerfsError('READ_ONLY', 'mounted volume is marked read-only', { path: p });
+  if (writing && !volume && state.isolation?.readOnly) throw new LayerfsError('READ_ONLY', 'container rootfs is marked read-only', { path: p });
 }
 
 async function withOwnMount<T>(paths: ReturnType<typeof pathsOf>, state: ContainerState, writable: boolean, fn: (rootfs: string) => Promise<T>): Promise<T> {
@@ -117,7 +140,7 @@ const TAR_END = 1024;
 
 /** `cp HOSTPATH CONTAINER:PATH`: the size copied, as docker counts it. */
 export function copyIn(root: string, state: ContainerState, hostPath: string, path: string, opts: CopyOptions = {}): Promise<number> {
-  return withRootfs(root, state, true, async (rootfs) => {
+  return withRootfs(root, state, path, true, async (rootfs) => {
     const src = opts.follow ? await realpath(hostPath).catch(() => hostPath) : hostPath;
     // A destination that is a symlink is followed, inside the container.
     let dest = await inRootfs(rootfs, path, false);
@@ -128,7 +151,7 @@ export function copyIn(root: string, state: ContainerState, hostPath: string, pa
 
 /** `cp CONTAINER:PATH HOSTPATH`: the size copied, as docker counts it. */
 export function copyOut(root: string, state: ContainerState, path: string, hostPath: string, opts: CopyOptions = {}): Promise<number> {
-  return withRootfs(root, state, false, async (rootfs) => {
+  return withRootfs(root, state, path, false, async (rootfs) => {
     const src = await inRootfs(rootfs, path, opts.follow === true);
     return TAR_END + (await copyTree(src, await placement(src, path, hostPath, hostPath), opts.archive === true));
   });

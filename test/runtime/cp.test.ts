@@ -29,7 +29,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await layerfs('rm', '-f', 'stopped', 'live');
+  await layerfs('rm', '-f', 'stopped', 'live', 'vols', 'rofs', 'racing', 'loop');
   rmSync(host, { recursive: true, force: true });
   expect(mountsUnder(t.root)).toEqual([]);
   expect(await t.cleanup()).toEqual([]);
@@ -83,6 +83,27 @@ describe('cp', () => {
     const back = join(host, 'back');
     expect(await layerfs('cp', '-q', `stopped:/tmp/${name}`, back)).toMatchObject({ code: 0 });
     expect(readFileSync(back, 'utf8')).toBe('x\n');
+  });
+
+  it('a running container as its processes see it: into its volume and its tmpfs; a read-only volume or rootfs refuses, as docker\'s', async () => {
+    const vol = join(host, 'vol');
+    const rovol = join(host, 'rovol');
+    mkdirSync(vol);
+    mkdirSync(rovol);
+    writeFileSync(join(host, 'f'), 'f\n');
+    expect(await layerfs('run', '-d', '--name', 'vols', '--network', 'none', '-v', `${vol}:/data`, '-v', `${rovol}:/ro:ro`, '--tmpfs', '/scr', 'busybox:test', 'sleep', '100')).toMatchObject({ code: 0 });
+    expect(await layerfs('cp', '-q', join(host, 'f'), 'vols:/data/')).toMatchObject({ code: 0 });
+    expect(await layerfs('cp', '-q', join(host, 'f'), 'vols:/scr/')).toMatchObject({ code: 0 });
+    expect(readFileSync(join(vol, 'f'), 'utf8')).toBe('f\n');
+    expect(await layerfs('exec', 'vols', 'cat', '/data/f', '/scr/f')).toMatchObject({ out: 'f\nf\n' });
+    expect(await layerfs('cp', '-q', 'vols:/scr/f', join(host, 'from-tmpfs'))).toMatchObject({ code: 0 });
+    expect(await layerfs('cp', join(host, 'f'), 'vols:/ro/')).toMatchObject({ code: 1, err: 'layerfs: mounted volume is marked read-only\n' });
+    // Stopped: its volume is not mounted for the copy, which would miss it.
+    expect(await layerfs('stop', '-t', '1', 'vols')).toMatchObject({ code: 0 });
+    expect(await layerfs('cp', join(host, 'f'), 'vols:/data/g')).toMatchObject({ code: 1, err: `layerfs: /data/g is in the volume at /data, mounted only while the container runs: start it, or use ${vol} on the host\n` });
+    expect(await layerfs('create', '--name', 'rofs', '--read-only', 'busybox:test')).toMatchObject({ code: 0 });
+    expect(await layerfs('cp', join(host, 'f'), 'rofs:/etc/')).toMatchObject({ code: 1, err: 'layerfs: container rootfs is marked read-only\n' });
+    await layerfs('rm', '-f', 'vols', 'rofs');
   });
 
   it('a chain of more links than the kernel follows is ELOOP, never a link left for the host to follow out of the container', async () => {
