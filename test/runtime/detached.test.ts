@@ -313,6 +313,16 @@ describe('run flags', () => {
     expect(await layerfs('run', '--rm', '--cidfile', file, 'busybox:test', 'true')).toMatchObject({ code: 125, err: expect.stringContaining('container ID file found') });
   });
 
+  it('--cidfile, as docker\'s CLI: a file that cannot be made fails with nothing created; a container that cannot be created takes its file away', async () => {
+    expect(await layerfs('create', '--name', 'no-cid', '--cidfile', '/nonexistent/dir/cid', 'busybox:test')).toMatchObject({ code: 125, err: 'layerfs: failed to create the container ID file: /nonexistent/dir/cid: no such file or directory\n' });
+    expect(await layerfs('ps', '-a', '--filter', 'name=^no-cid$', '-q')).toMatchObject({ out: '' });
+    const cid = join(t.root, 'cid-unused');
+    expect(await layerfs('create', '--name', 'cid-holder', 'busybox:test')).toMatchObject({ code: 0 });
+    expect(await layerfs('create', '--name', 'cid-holder', '--cidfile', cid, 'busybox:test')).toMatchObject({ code: 125, err: expect.stringContaining('Conflict. The container name "/cid-holder" is already in use') });
+    expect(existsSync(cid)).toBe(false);
+    expect(await layerfs('rm', 'cid-holder')).toMatchObject({ code: 0 });
+  });
+
   it('--init: SIGTERM stops a sleep that, as PID 1, would ignore it', async () => {
     const cmd = ['sh', '-c', 'echo ready; exec sleep 100'];
     const plain = await detached('--rootfs', 'kernel', 'busybox:test', ...cmd);
