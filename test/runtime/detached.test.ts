@@ -290,6 +290,7 @@ describe('run flags', () => {
   it.each([
     { mount: 'type=bind,src=/no/such/dir,dst=/x', err: 'layerfs: invalid mount config for type "bind": bind source path does not exist: /no/such/dir\n' },
     { mount: 'type=volume,src=v,dst=/x', err: "layerfs: invalid --mount 'type=volume,src=v,dst=/x': named volumes are not supported (use type=bind or type=tmpfs)\n" },
+    { mount: 'type=bind,src=/tmp/a:b,dst=/x', err: "layerfs: invalid --mount 'type=bind,src=/tmp/a:b,dst=/x': a path with ':' is not supported\n" },
     { mount: 'type=bind,src=/tmp,dst=/x,colour=red', err: "layerfs: invalid --mount 'type=bind,src=/tmp,dst=/x,colour=red': unexpected key 'colour'\n" },
   ])('--mount $mount: 125, nothing made', async ({ mount, err }) => {
     const before = (await layerfs('ps', '-aq')).out;
