@@ -17,6 +17,7 @@ import { isLive, loadState, pathsOf, type ContainerState } from './containers.js
 import { isMounted, mounters } from './rootfs.js';
 import { parseVolume, scopedPath } from './rootfs-paths.js';
 import { configOf } from './run.js';
+import { whileFrozen } from './cgroups.js';
 
 export interface CopyOptions {
   /** `-a`: keep the source's owners (else the copy belongs to root, as docker's). */
@@ -28,6 +29,7 @@ export interface CopyOptions {
 /**
  * The container's tree for `fn`: a running one's as its processes see it
  * (/proc/PID/root: its volumes and tmpfs mounted, read-only where they are),
+ * frozen meanwhile (its processes could swap a checked path for a symlink),
  * or a mount made for the time of the copy. That mount holds the container's
  * lock, as `start` does until its rootfs is up: a start waits for the copy
  * (two mounts cannot share the upper dir), and a copy after it sees the
@@ -38,7 +40,7 @@ async function withRootfs<T>(root: string, state: ContainerState, path: string, 
   const live = (s: ContainerState) => isLive(s) && s.pid !== undefined && isMounted(paths.merged);
   const inLive = (s: ContainerState) => {
     refused(s, path, writable, true);
-    return fn(`/proc/${s.pid}/root`);
+    return whileFrozen(s.id, () => fn(`/proc/${s.pid}/root`));
   };
   if (live(state)) return inLive(state);
   return withLock(paths.dir, async () => {

@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addBusybox, layerfsCli, mountsUnder, tempRoot, type TempRoot } from './helpers/busybox.js';
+import { findContainer } from '../../src/runtime/containers.js';
+import { cgroupDirs } from '../../src/runtime/cgroups.js';
 
 let t: TempRoot;
 let host: string;
@@ -119,6 +121,26 @@ describe('cp', () => {
     expect(await layerfs('cp', 'loop:/srv/s0/victim', join(host, 'read'))).toMatchObject({ code: 1 });
     expect(existsSync(join(host, 'read'))).toBe(false);
     await layerfs('rm', 'loop');
+  });
+
+  it('a running container is frozen for the copy (nothing in it can swap a checked path for a symlink), thawed after', async () => {
+    const many = join(host, 'many-live');
+    mkdirSync(many);
+    for (let i = 0; i < 2000; i++) writeFileSync(join(many, `f${i}`), `${i}\n`);
+    const id = (await findContainer(t.root, 'live')).id;
+    const state = cgroupDirs(id).map((d) => join(d, 'freezer.state')).find((f) => existsSync(f)) ?? join(cgroupDirs(id).at(-1)!, 'cgroup.freeze');
+    const seen = new Set<string>();
+    const copying = layerfs('cp', '-q', many, 'live:/many');
+    let done = false;
+    void copying.then(() => (done = true));
+    while (!done) {
+      seen.add(readFileSync(state, 'utf8').trim());
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(await copying).toMatchObject({ code: 0 });
+    expect([...seen].some((s) => s === 'FROZEN' || s === '1')).toBe(true);
+    expect(['THAWED', '0']).toContain(readFileSync(state, 'utf8').trim());
+    expect(await inLive('ls /many | wc -l')).toBe('2000\n');
   });
 
   it('a start during a copy into the stopped container waits for it (the two mounts would share its upper dir)', async () => {
