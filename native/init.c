@@ -124,21 +124,34 @@ static void make_link(const char *target, const char *name) {
   if (symlink(target, path) < 0) die("symlink", path);
 }
 
-/* A --device node, as runc makes it: its parents made, whatever was there replaced. */
+/*
+ * A --device node, as runc makes it: its parents made, whatever was there replaced.
+ * It is made before pivot_root, through the image's tree: each directory is opened
+ * with O_NOFOLLOW from the rootfs, so an image's symlink (/x -> /etc) fails the
+ * start instead of leading the unlink and mknod onto the host.
+ */
 static void make_device(const struct device *d) {
   char type;
   unsigned maj, min, mode, uid, gid;
   if (sscanf(d->spec, "%c:%u:%u:%o:%u:%u", &type, &maj, &min, &mode, &uid, &gid) != 6) usage("bad -D device");
   char path[4096];
-  if (snprintf(path, sizeof path, "%s", in_root(d->path)) >= (int)sizeof path) usage("path too long");
-  for (char *p = path + strlen(rootfs) + 1; (p = strchr(p, '/')) != NULL; p++) {
-    *p = '\0';
-    if (mkdir(path, 0755) < 0 && errno != EEXIST) die("mkdir", path);
-    *p = '/';
+  if (snprintf(path, sizeof path, "%s", d->path) >= (int)sizeof path) usage("path too long");
+  int dir = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) die("open", rootfs);
+  char *name = path;
+  for (char *slash; (slash = strchr(name, '/')) != NULL; name = slash + 1) {
+    *slash = '\0';
+    if (*name == '\0') continue;
+    if (mkdirat(dir, name, 0755) < 0 && errno != EEXIST) die("mkdir", d->path);
+    int next = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (next < 0) die("open (a symlink in the image is not followed)", d->path);
+    close(dir);
+    dir = next;
   }
-  unlink(path);
-  if (mknod(path, (type == 'b' ? S_IFBLK : S_IFCHR) | (mode & 07777), makedev(maj, min)) < 0) die("mknod", path);
-  if (chown(path, uid, gid) < 0) die("chown", path);
+  unlinkat(dir, name, 0);
+  if (mknodat(dir, name, (type == 'b' ? S_IFBLK : S_IFCHR) | (mode & 07777), makedev(maj, min)) < 0) die("mknod", d->path);
+  if (fchownat(dir, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0) die("chown", d->path);
+  close(dir);
 }
 
 /* A minimal /dev like docker's: a tmpfs with the usual nodes, its own devpts and shm. */

@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { version } from '../version.js';
 import { reportError, USAGE_FAILED } from './user-error.js';
 import { checkStoreAccess } from './store-access.js';
+import { quietOnClosedPipe } from './closed-pipe.js';
 
 type Register = (program: Command) => void;
 
@@ -71,18 +72,6 @@ export function withGlobalRoot(argv: string[], names: Set<string>): string[] {
   if (first === '--root' && argv.length >= 2) return withGlobalRoot(argv.slice(2), names).toSpliced(1, 0, '--root', argv[1]!);
   if (first?.startsWith('--root=')) return withGlobalRoot(argv.slice(1), names).toSpliced(1, 0, first);
   return withDefaultCommand(argv, names);
-}
-
-/**
- * `layerfs images | head -1`: a reader that went away ends us quietly, as
- * SIGPIPE ends docker (a shell sees 141), not with an unhandled 'error' stack.
- */
-function quietOnClosedPipe(): void {
-  if (process.stdout.listenerCount('error') > 0) return;
-  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') process.exit(128 + 13);
-    throw err;
-  });
 }
 
 export async function main(argv: string[]): Promise<number> {

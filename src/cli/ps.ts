@@ -36,7 +36,11 @@ function nameRegex(v: string): RegExp {
   }
 }
 
-/** `--filter status=…|name=…|ancestor=…|id=…|exited=N|label=K[=V]`: values of one key are alternatives, keys must all match. */
+/**
+ * `--filter status=…|name=…|ancestor=…|id=…|exited=N|label=K[=V]`: values of
+ * one key are alternatives, keys must all match; label filters must all match
+ * too, as docker's (labels narrow the list).
+ */
 export function containerFilter(filters: string[]): (c: ContainerState) => boolean {
   const by = new Map<string, string[]>();
   for (const f of filters) {
@@ -67,7 +71,7 @@ export function containerFilter(filters: string[]): (c: ContainerState) => boole
       return c.image === v || withTag(c.image) === withTag(v) || (/^[0-9a-f]{4,64}$/.test(hex) && c.imageId.replace(/^sha256:/, '').startsWith(hex));
     },
   };
-  return (c) => [...by].every(([key, values]) => values.some((v) => tests[key]!(c, v)));
+  return (c) => [...by].every(([key, values]) => (key === 'label' ? values.every((v) => tests[key]!(c, v)) : values.some((v) => tests[key]!(c, v))));
 }
 
 export const CONTAINERS: Listing = {

@@ -2,7 +2,8 @@
  * The flags `run` and `create` share (docker's), and the RunOptions they
  * make: every check that can fail runs here, before anything is created.
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, rmSync, writeSync } from 'node:fs';
+import { errorLine } from './user-error.js';
 import { readFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { UsageError } from '../errors.js';
@@ -91,7 +92,31 @@ export async function runOptionsOf(image: string, command: string[], flags: RunF
     entrypoint: flags.entrypoint === undefined ? undefined : flags.entrypoint === '' ? [] : [flags.entrypoint],
     restart, logConfig, isolation,
     // As docker: written when the container exists, before it starts.
-    onCreate: flags.cidfile === undefined ? undefined : (state) => writeFileSync(flags.cidfile!, state.id, { flag: 'wx' }),
+    onCreate: flags.cidfile === undefined ? undefined : idFileWriter(flags.cidfile),
   };
   return opts;
+}
+
+/**
+ * `--cidfile`, as docker's CLI: the file is made before the container (a
+ * path that cannot be written fails the command with nothing created), the
+ * ID written into it once the container exists, and the file removed if it
+ * never does.
+ */
+function idFileWriter(path: string): (state: { id: string }) => void {
+  let fd: number;
+  try {
+    fd = openSync(path, 'wx', 0o644);
+  } catch (err) {
+    throw new UsageError(`failed to create the container ID file: ${errorLine(err) ?? (err as Error).message}`);
+  }
+  let written = false;
+  process.once('exit', () => {
+    closeSync(fd);
+    if (!written) rmSync(path, { force: true });
+  });
+  return (state) => {
+    writeSync(fd, state.id);
+    written = true;
+  };
 }

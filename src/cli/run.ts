@@ -5,6 +5,7 @@ import { createFromImage, RUNTIME_FAILED, runContainer, type RunOptions } from '
 import { spawnSupervisor } from '../runtime/supervisor.js';
 import { removeContainerDir } from '../runtime/containers.js';
 import { errorLine } from './user-error.js';
+import { handOverClosedPipe, SIGPIPE_EXIT } from './closed-pipe.js';
 import { runOptionsOf, withRunFlags, type RunFlags } from './run-flags.js';
 
 export function register(program: Command): void {
@@ -26,9 +27,11 @@ export function register(program: Command): void {
           return;
         }
         if (opts.restart!.name !== 'no') throw new UsageError('--restart needs -d (the supervisor restarts the container)');
+        handOverClosedPipe();
         const result = await runContainer(opts);
         if (result.status === 'created') process.stderr.write(`layerfs: ${result.error}\n`);
-        process.exitCode = result.exitCode;
+        // As docker's CLI, ended by SIGPIPE (a shell sees 141); its container went first.
+        process.exitCode = result.outputClosed ? SIGPIPE_EXIT : result.exitCode;
       } catch (err) {
         if (!(err instanceof LayerfsError) && (err as { code?: unknown }).code === undefined) throw err;
         process.stderr.write(`layerfs: ${errorLine(err) ?? (err as Error).message}\n`);

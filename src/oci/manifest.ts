@@ -86,11 +86,21 @@ export function parseManifest(bytes: Buffer, contentType: string, what: string):
   };
 }
 
-/** `linux/amd64`, `linux/arm64/v8`. */
+const KNOWN_OS = new Set(['aix', 'android', 'darwin', 'dragonfly', 'freebsd', 'illumos', 'ios', 'js', 'linux', 'netbsd', 'openbsd', 'plan9', 'solaris', 'windows', 'zos']);
+const ARCH_ALIASES: Record<string, string> = { x86_64: 'amd64', 'x86-64': 'amd64', aarch64: 'arm64', i386: '386' };
+
+/**
+ * `linux/amd64`, `linux/arm64/v8`, normalized as docker's (containerd's
+ * platforms.Parse): any case, `x86_64` and `aarch64` for amd64 and arm64, and
+ * one word alone is an OS on this machine's architecture or an architecture
+ * on this machine's OS (`linux`, `amd64`).
+ */
 export function parsePlatform(s: string): Platform {
-  const [os, architecture, variant, ...extra] = s.split('/');
-  if (!os || !architecture || extra.length > 0) throw new UsageError(`invalid platform '${s}': expected OS/ARCH[/VARIANT]`);
-  return { os, architecture, ...(variant ? { variant } : {}) };
+  const parts = s.toLowerCase().split('/');
+  if (parts.length === 1 && parts[0]) parts.splice(KNOWN_OS.has(parts[0]) ? 1 : 0, 0, KNOWN_OS.has(parts[0]) ? hostPlatform().architecture : hostPlatform().os);
+  const [os, arch, variant, ...extra] = parts;
+  if (!os || !arch || extra.length > 0) throw new UsageError(`invalid platform '${s}': expected OS/ARCH[/VARIANT]`);
+  return { os, architecture: ARCH_ALIASES[arch] ?? arch, ...(variant ? { variant } : {}) };
 }
 
 export const formatPlatform = (p: Platform): string => [p.os, p.architecture, p.variant].filter(Boolean).join('/');

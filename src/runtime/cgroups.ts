@@ -8,7 +8,7 @@
  * layerfs-init moves itself into the dirs before it forks the command, so
  * the command is limited from its first instruction.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LayerfsError } from '../errors.js';
@@ -232,5 +232,36 @@ async function applyLimits(
   } else if (devices && at.devices) {
     await write(at.devices.dir, 'devices.deny', 'a');
     for (const rule of devices) await write(at.devices.dir, 'devices.allow', rule);
+  }
+}
+
+/**
+ * Runs `fn` with the container's processes frozen, as docker pauses a
+ * container for `cp`: none of them can swap a directory for a symlink while
+ * the host walks its tree. Thawed afterwards, and on SIGINT or SIGTERM
+ * before we exit (a container left frozen would hang). With no freezer
+ * (v1 hierarchy or v2 cgroup.freeze), `fn` runs as it is.
+ */
+export async function whileFrozen<T>(id: string, fn: () => Promise<T>, layout = detectLayout()): Promise<T> {
+  const v1 = layout.v1.freezer !== undefined ? join(layout.v1.freezer, 'layerfs', id) : undefined;
+  const v2 = v1 === undefined && layout.v2 ? join(layout.v2.path, 'layerfs', id) : undefined;
+  const [file, frozen, thawed] = v1 !== undefined ? [join(v1, 'freezer.state'), 'FROZEN', 'THAWED'] : [join(v2 ?? '', 'cgroup.freeze'), '1', '0'];
+  if (!existsSync(file)) return fn();
+  const thaw = () => writeFileSync(file, thawed);
+  const onSignal = (sig: NodeJS.Signals) => {
+    thaw();
+    process.exit(128 + (sig === 'SIGINT' ? 2 : 15));
+  };
+  process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+  try {
+    await writeFile(file, frozen);
+    // v1 reads FREEZING until every task stopped; v2 says it in cgroup.events.
+    const done = () => (v1 !== undefined ? readFileSync(file, 'utf8').trim() === 'FROZEN' : /^frozen 1$/m.test(readFileSync(join(v2!, 'cgroup.events'), 'utf8')));
+    for (let i = 0; i < 200 && !done(); i++) await new Promise((r) => setTimeout(r, 10));
+    if (!done()) throw new LayerfsError('CGROUP_FAILED', `cgroup: container ${id.slice(0, 12)} did not freeze within 2 s`, { file });
+    return await fn();
+  } finally {
+    thaw();
+    process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
   }
 }

@@ -58,7 +58,12 @@ export interface RunConfig {
   hostname: string;
   /** bridge, none, host or container:NAME, with `-p`, `--add-host` and `--dns` (network/attach.ts). */
   network: string;
+  /** The `-p` values as given. */
   publish: string[];
+  /** The image's EXPOSE and `--expose` (`80/tcp`), inspect's Config.ExposedPorts (absent in records from before them). */
+  exposedPorts?: string[];
+  /** `-P`: each exposed port no `-p` names is published too, on a port the kernel picks (publishedPorts). */
+  publishAll?: boolean;
   addHosts: string[];
   dns: string[];
   /** `HOSTDIR:CTRDIR[:ro]` */

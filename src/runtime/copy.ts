@@ -10,11 +10,14 @@
  */
 import { constants as fsc } from 'node:fs';
 import { chmod, copyFile, lchown, lstat, lutimes, mkdir, readdir, readlink, realpath, rmdir, stat, symlink, unlink } from 'node:fs/promises';
-import { basename, dirname, join, posix } from 'node:path';
+import { dirname, join, posix } from 'node:path';
 import { LayerfsError, UsageError } from '../errors.js';
-import { isLive, pathsOf, type ContainerState } from './containers.js';
+import { withLock } from '../store/lock.js';
+import { isLive, loadState, pathsOf, type ContainerState } from './containers.js';
 import { isMounted, mounters } from './rootfs.js';
-import { scopedPath } from './rootfs-paths.js';
+import { parseVolume, scopedPath } from './rootfs-paths.js';
+import { configOf } from './run.js';
+import { whileFrozen } from './cgroups.js';
 
 export interface CopyOptions {
   /** `-a`: keep the source's owners (else the copy belongs to root, as docker's). */
@@ -23,10 +26,45 @@ export interface CopyOptions {
   follow?: boolean;
 }
 
-/** The container's tree for `fn`: its live merged dir, or a mount made for the time of the copy. */
-async function withRootfs<T>(root: string, state: ContainerState, writable: boolean, fn: (rootfs: string) => Promise<T>): Promise<T> {
+/**
+ * The container's tree for `fn`: a running one's as its processes see it
+ * (/proc/PID/root: its volumes and tmpfs mounted, read-only where they are),
+ * frozen meanwhile (its processes could swap a checked path for a symlink),
+ * or a mount made for the time of the copy. That mount holds the container's
+ * lock, as `start` does until its rootfs is up: a start waits for the copy
+ * (two mounts cannot share the upper dir), and a copy after it sees the
+ * container live. `path` is checked first against what docker refuses.
+ */
+async function withRootfs<T>(root: string, state: ContainerState, path: string, writable: boolean, fn: (rootfs: string) => Promise<T>): Promise<T> {
   const paths = pathsOf(root, state.id);
-  if (isLive(state) && isMounted(paths.merged)) return fn(paths.merged);
+  const live = (s: ContainerState) => isLive(s) && s.pid !== undefined && isMounted(paths.merged);
+  const inLive = (s: ContainerState) => {
+    refused(s, path, writable, true);
+    return whileFrozen(s.id, () => fn(`/proc/${s.pid}/root`));
+  };
+  if (live(state)) return inLive(state);
+  return withLock(paths.dir, async () => {
+    const now = await loadState(root, state.id);
+    if (live(now)) return inLive(now);
+    refused(now, path, writable, false);
+    return withOwnMount(paths, now, writable, fn);
+  });
+}
+
+/**
+ * docker's refusals: a read-only rootfs or volume takes no copy. And the
+ * volumes of a stopped container are not mounted here (docker mounts them
+ * for the copy): a copy there would miss them, so it is refused.
+ */
+function refused(state: ContainerState, path: string, writing: boolean, live: boolean): void {
+  const p = posix.normalize(`/${path}`);
+  const volume = configOf(state).volumes.map(parseVolume).find((b) => p === b.target || p.startsWith(`${b.target}/`));
+  if (volume && !live) throw new LayerfsError('VOLUME_NOT_MOUNTED', `${p} is in the volume at ${volume.target}, mounted only while the container runs: start it, or use ${volume.source} on the host`, { path: p });
+  if (writing && volume?.readonly) throw new LayerfsError('READ_ONLY', 'mounted volume is marked read-only', { path: p });
+  if (writing && !volume && state.isolation?.readOnly) throw new LayerfsError('READ_ONLY', 'container rootfs is marked read-only', { path: p });
+}
+
+async function withOwnMount<T>(paths: ReturnType<typeof pathsOf>, state: ContainerState, writable: boolean, fn: (rootfs: string) => Promise<T>): Promise<T> {
   const mnt = join(paths.dir, 'cp');
   await mkdir(mnt, { recursive: true });
   const lowerdirs = [paths.init, ...state.layers];
@@ -58,11 +96,13 @@ async function placement(src: string, srcText: string, dest: string, destText: s
   if (!from) throw new LayerfsError('NOT_FOUND', `Could not find the file ${srcText}`, { path: srcText });
   if (!from.isDirectory() && /\/\.?$/.test(srcText)) throw new UsageError(`${srcText}: not a directory`);
   const to = await stat(dest).catch(() => null);
+  // The name as the user gave it (docker's rebase name: `-L LINK` lands as LINK, not as its target's name); `/` is its contents.
+  const name = posix.basename(srcText) || '.';
   let target = dest;
   if (from.isDirectory()) {
     if (to && !to.isDirectory()) throw new UsageError(`cannot copy a directory to a file: ${destText}`);
-    if (to && !srcText.endsWith('/.')) target = join(dest, basename(src));
-  } else if (to?.isDirectory()) target = join(dest, basename(src));
+    if (to && !srcText.endsWith('/.')) target = join(dest, name);
+  } else if (to?.isDirectory()) target = join(dest, name);
   else if (!to && destText.endsWith('/')) throw new LayerfsError('NOT_FOUND', `no such directory: ${destText}`, { path: destText });
   if (!(await stat(dirname(target)).catch(() => null))?.isDirectory()) throw new LayerfsError('NOT_FOUND', `no such directory: ${posix.dirname(destText)}`, { path: destText });
   return target;
@@ -102,7 +142,7 @@ const TAR_END = 1024;
 
 /** `cp HOSTPATH CONTAINER:PATH`: the size copied, as docker counts it. */
 export function copyIn(root: string, state: ContainerState, hostPath: string, path: string, opts: CopyOptions = {}): Promise<number> {
-  return withRootfs(root, state, true, async (rootfs) => {
+  return withRootfs(root, state, path, true, async (rootfs) => {
     const src = opts.follow ? await realpath(hostPath).catch(() => hostPath) : hostPath;
     // A destination that is a symlink is followed, inside the container.
     let dest = await inRootfs(rootfs, path, false);
@@ -113,7 +153,7 @@ export function copyIn(root: string, state: ContainerState, hostPath: string, pa
 
 /** `cp CONTAINER:PATH HOSTPATH`: the size copied, as docker counts it. */
 export function copyOut(root: string, state: ContainerState, path: string, hostPath: string, opts: CopyOptions = {}): Promise<number> {
-  return withRootfs(root, state, false, async (rootfs) => {
+  return withRootfs(root, state, path, false, async (rootfs) => {
     const src = await inRootfs(rootfs, path, opts.follow === true);
     return TAR_END + (await copyTree(src, await placement(src, path, hostPath, hostPath), opts.archive === true));
   });

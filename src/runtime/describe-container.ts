@@ -63,6 +63,7 @@ export function describeContainer(root: string, c: ContainerState): Record<strin
       Binds: config.volumes,
       NetworkMode: config.network,
       PortBindings: portBindings(config.publish),
+      PublishAllPorts: config.publishAll === true,
       Dns: config.dns,
       ExtraHosts: config.addHosts,
       Privileged: isolation.privileged,
@@ -100,6 +101,8 @@ export function describeContainer(root: string, c: ContainerState): Record<strin
       Image: c.image,
       WorkingDir: config.cwd,
       Entrypoint: config.entrypoint.length ? config.entrypoint : null,
+      // As docker's (omitempty): absent when nothing is exposed.
+      ...(config.exposedPorts?.length ? { ExposedPorts: Object.fromEntries(config.exposedPorts.map((p) => [p, {}])) } : {}),
       StopSignal: config.stopSignal,
       Labels: config.labels ?? {},
     },

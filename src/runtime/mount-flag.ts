@@ -44,6 +44,8 @@ export function parseMountFlag(text: string): MountFlag {
   let out: MountFlag;
   if (type === 'bind') {
     if (source === undefined || !posix.isAbsolute(source)) throw new UsageError(`invalid --mount '${text}': source must be an absolute path`);
+    // Kept as a -v spec (HOST:CTR), where a colon would split the path.
+    if (`${source}${target}`.includes(':')) throw new UsageError(`invalid --mount '${text}': a path with ':' is not supported`);
     if (!existsSync(source)) throw new UsageError(`invalid mount config for type "bind": bind source path does not exist: ${source}`);
     out = { kind: 'volume', spec: `${source}:${target}${readonly ? ':ro' : ''}` };
   } else if (type === 'tmpfs') {

@@ -6,7 +6,7 @@
  */
 import { lstat, mkdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { UsageError } from '../errors.js';
+import { fsError, UsageError } from '../errors.js';
 import type { Bind } from './init.js';
 
 type Walk = { kind: 'exists' } | { kind: 'symlink'; at: string } | { kind: 'missing'; from: number };
@@ -82,7 +82,8 @@ const MAX_LINKS = 40;
  * The host path of container path `path` under `root`, following symlinks as
  * if `root` were `/` (an absolute link target starts again at `root`, `..`
  * stops there): nothing it returns is outside `root`. Missing components are
- * kept as they are.
+ * kept as they are. More than MAX_LINKS links is ELOOP, as the kernel's: a
+ * link left unresolved would be followed by the host, out of `root`.
  */
 export async function scopedPath(root: string, path: string): Promise<string> {
   const todo = path.split('/').filter((p) => p !== '' && p !== '.');
@@ -96,7 +97,8 @@ export async function scopedPath(root: string, path: string): Promise<string> {
     }
     const here = join(root, ...done, part);
     const st = await lstat(here).catch(() => null);
-    if (st?.isSymbolicLink() && links++ < MAX_LINKS) {
+    if (st?.isSymbolicLink()) {
+      if (++links > MAX_LINKS) throw fsError('ELOOP', 'readlink', '/' + [...done, part].join('/'));
       const target = await readlink(here);
       if (target.startsWith('/')) done.length = 0;
       todo.unshift(...target.split('/').filter((p) => p !== '' && p !== '.'));

@@ -111,6 +111,8 @@ export interface RunResult {
   exitCode: number;
   status: ContainerState['status'];
   error?: string;
+  /** Our stdout or stderr was a pipe whose reader went away: the container was killed (the CLI then ends as by SIGPIPE). */
+  outputClosed?: boolean;
 }
 
 const isDisconnected = (path: string) => stat(path).then(() => false, (err: NodeJS.ErrnoException) => err.code === 'ENOTCONN');
@@ -122,6 +124,12 @@ function exposedPort(spec: string): string {
   const m = /^(\d{1,5})(?:\/(tcp|udp))?$/.exec(spec);
   if (!m || Number(m[1]) < 1 || Number(m[1]) > 65535) throw new UsageError(`invalid --expose '${spec}': want PORT[/tcp|udp]`);
   return `${Number(m[1])}/${m[2] ?? 'tcp'}`;
+}
+
+/** What the network publishes: the `-p` values, then with `-P` each exposed port they leave out. */
+export function publishedPorts(c: RunConfig): string[] {
+  const named = new Set(c.publish.map(parsePublish).map((m) => `${m.containerPort}/${m.proto}`));
+  return [...c.publish, ...(c.publishAll ? (c.exposedPorts ?? []).filter((p) => !named.has(p)) : [])];
 }
 
 /** `--tmpfs PATH[:OPTS]` */
@@ -145,12 +153,11 @@ export async function createFromImage(opts: RunOptions): Promise<{ store: Store;
   (opts.volumes ?? []).forEach(parseVolume);
   (opts.tmpfs ?? []).forEach(parseTmpfs);
   if (opts.stopSignal !== undefined) parseSignal(opts.stopSignal);
-  const exposed = [...Object.keys(image.ExposedPorts ?? {}), ...(opts.expose ?? []).map(exposedPort)];
-  const published = new Set((opts.publish ?? []).map(parsePublish).map((m) => `${m.containerPort}/${m.proto}`));
-  const publishAll = opts.publishAll ? [...new Set(exposed)].filter((p) => !published.has(p)) : [];
+  const exposed = [...new Set([...Object.keys(image.ExposedPorts ?? {}), ...(opts.expose ?? []).map(exposedPort)])];
+  (opts.publish ?? []).forEach(parsePublish);
   const config: RunConfig = {
     entrypoint, cmd, env: spec.env, cwd: spec.cwd, user: spec.user, hostname, network: opts.network ?? 'bridge',
-    publish: [...(opts.publish ?? []), ...publishAll], addHosts: opts.addHosts ?? [], dns: opts.dns ?? [],
+    publish: opts.publish ?? [], exposedPorts: exposed, publishAll: opts.publishAll === true, addHosts: opts.addHosts ?? [], dns: opts.dns ?? [],
     volumes: opts.volumes ?? [], tmpfs: opts.tmpfs ?? [], init: opts.init === true, tty: opts.tty === true,
     interactive: opts.interactive === true, stopSignal: opts.stopSignal ?? image.StopSignal ?? 'SIGTERM',
     // Sorted, as Go's JSON writes a map (inspect) and so ps lists them the same way each time.
@@ -183,8 +190,15 @@ export async function runContainer(opts: RunOptions): Promise<RunResult> {
   opts.onCreate?.(state);
   claimRuntime(state);
   const output = opts.logOutput && !opts.tty ? new JsonFileLog(pathsOf(store.root, state.id).output, configOf(state).log) : undefined;
-  const pass = (from: Readable | null, stream: 'stdout' | 'stderr') => {
+  let outputClosed = false;
+  const pass = (init: InitProcess, from: Readable | null, stream: 'stdout' | 'stderr') => {
     void output!.follow(stream, from!);
+    // The reader gone (`run IMG yes | head -1`): nothing may outlive us, so the container ends, torn down as any other.
+    process[stream].on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE' || outputClosed) return;
+      outputClosed = true;
+      void init.kill('SIGKILL');
+    });
     from!.pipe(process[stream], { end: false });
   };
   try {
@@ -192,8 +206,8 @@ export async function runContainer(opts: RunOptions): Promise<RunResult> {
     await runAttempt(store, state, {
       stdout: output ? 'pipe' : opts.stdout, stderr: output ? 'pipe' : opts.stderr, forwardSignals: opts.forwardSignals, log,
       onSpawn: output && ((init) => {
-        pass(init.stdout, 'stdout');
-        pass(init.stderr, 'stderr');
+        pass(init, init.stdout, 'stdout');
+        pass(init, init.stderr, 'stderr');
       }),
       onStart: opts.onStart && ((s) => opts.onStart!(s)),
     }).catch((err: unknown) => {
@@ -209,7 +223,7 @@ export async function runContainer(opts: RunOptions): Promise<RunResult> {
       await store.release(state.id);
     } else await saveQuietly(store.root, state);
   }
-  return { id: state.id, name: state.name, exitCode: state.exitCode ?? RUNTIME_FAILED, status: state.status, error: state.error };
+  return { id: state.id, name: state.name, exitCode: state.exitCode ?? RUNTIME_FAILED, status: state.status, error: state.error, outputClosed };
 }
 
 /** A missing dir means `rm -f` took the container away while it ran: nothing left to record. */
@@ -257,7 +271,7 @@ export async function setUp(root: string, state: ContainerState, attached: Attac
   await rm(paths.pid, { force: true });
   // The network belongs to this process (the foreground runtime or the supervisor): its lease and port proxies.
   attached.net = await attachNetwork({
-    root, id: state.id, name: state.name, hostname: c.hostname, mode: c.network, publish: c.publish, addHosts: c.addHosts, dns: c.dns, log,
+    root, id: state.id, name: state.name, hostname: c.hostname, mode: c.network, publish: publishedPorts(c), addHosts: c.addHosts, dns: c.dns, log,
   });
   state.network = attached.net.state;
   const etcBinds = await makeInitLayer(paths, state.layers, attached.net.etcFiles);

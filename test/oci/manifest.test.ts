@@ -66,7 +66,15 @@ describe('selectPlatform', () => {
   it('names what is available when nothing matches', () => {
     expect(() => selectPlatform(index, parsePlatform('linux/arm/v6'), 'img')).toThrow('img: no manifest for linux/arm/v6 (available: linux/arm/v7, linux/arm64/v8, linux/amd64, windows/amd64)');
   });
-  it.each(['linux', 'linux/', '/amd64', 'a/b/c/d'])('rejects platform %s', (p) => {
+  it.each([
+    { given: 'linux', want: { os: 'linux', architecture: 'amd64' } },
+    { given: 'amd64', want: { os: 'linux', architecture: 'amd64' } },
+    { given: 'linux/x86_64', want: { os: 'linux', architecture: 'amd64' } },
+    { given: 'LINUX/AArch64/v8', want: { os: 'linux', architecture: 'arm64', variant: 'v8' } },
+  ])('normalizes $given as docker does (on an amd64 host)', ({ given, want }) => {
+    if (process.arch === 'x64') expect(parsePlatform(given)).toEqual(want);
+  });
+  it.each(['', 'linux/', '/amd64', 'a/b/c/d'])('rejects platform %s', (p) => {
     expect(() => parsePlatform(p)).toThrow(/invalid platform/);
   });
 });

@@ -290,6 +290,7 @@ describe('run flags', () => {
   it.each([
     { mount: 'type=bind,src=/no/such/dir,dst=/x', err: 'layerfs: invalid mount config for type "bind": bind source path does not exist: /no/such/dir\n' },
     { mount: 'type=volume,src=v,dst=/x', err: "layerfs: invalid --mount 'type=volume,src=v,dst=/x': named volumes are not supported (use type=bind or type=tmpfs)\n" },
+    { mount: 'type=bind,src=/tmp/a:b,dst=/x', err: "layerfs: invalid --mount 'type=bind,src=/tmp/a:b,dst=/x': a path with ':' is not supported\n" },
     { mount: 'type=bind,src=/tmp,dst=/x,colour=red', err: "layerfs: invalid --mount 'type=bind,src=/tmp,dst=/x,colour=red': unexpected key 'colour'\n" },
   ])('--mount $mount: 125, nothing made', async ({ mount, err }) => {
     const before = (await layerfs('ps', '-aq')).out;
@@ -311,6 +312,16 @@ describe('run flags', () => {
     expect(r.code, r.err).toBe(0);
     expect(readFileSync(file, 'utf8')).toMatch(new RegExp(`^${r.out.trim()}[0-9a-f]{52}$`));
     expect(await layerfs('run', '--rm', '--cidfile', file, 'busybox:test', 'true')).toMatchObject({ code: 125, err: expect.stringContaining('container ID file found') });
+  });
+
+  it('--cidfile, as docker\'s CLI: a file that cannot be made fails with nothing created; a container that cannot be created takes its file away', async () => {
+    expect(await layerfs('create', '--name', 'no-cid', '--cidfile', '/nonexistent/dir/cid', 'busybox:test')).toMatchObject({ code: 125, err: 'layerfs: failed to create the container ID file: /nonexistent/dir/cid: no such file or directory\n' });
+    expect(await layerfs('ps', '-a', '--filter', 'name=^no-cid$', '-q')).toMatchObject({ out: '' });
+    const cid = join(t.root, 'cid-unused');
+    expect(await layerfs('create', '--name', 'cid-holder', 'busybox:test')).toMatchObject({ code: 0 });
+    expect(await layerfs('create', '--name', 'cid-holder', '--cidfile', cid, 'busybox:test')).toMatchObject({ code: 125, err: expect.stringContaining('Conflict. The container name "/cid-holder" is already in use') });
+    expect(existsSync(cid)).toBe(false);
+    expect(await layerfs('rm', 'cid-holder')).toMatchObject({ code: 0 });
   });
 
   it('--init: SIGTERM stops a sleep that, as PID 1, would ignore it', async () => {
@@ -374,6 +385,7 @@ describe('as docker answers', () => {
     { name: 'ps --filter exited=CODE', args: ['ps', '-a', '--filter', 'exited=4', '--format', '{{.Names}} {{.Status}}'], code: 0, out: /^gone Exited \(4\) .* ago\n$/ },
     { name: 'ps --filter exited without -a: running ones only, so none', args: ['ps', '--filter', 'exited=4', '-q'], code: 0, out: '' },
     { name: 'ps --filter label=K=V and label=K', args: ['ps', '-a', '--filter', 'label=tier=web', '--filter', 'label=solo', '--format', '{{.Names}} {{.Labels}}'], code: 0, out: 'busy solo=,tier=web\n' },
+    { name: 'ps --filter label= twice: both must match, as docker\'s', args: ['ps', '-a', '--filter', 'label=tier=web', '--filter', 'label=tier=db', '-q'], code: 0, out: '' },
     { name: 'ps --filter label=K=V that no one has', args: ['ps', '-a', '--filter', 'label=tier=db', '-q'], code: 0, out: '' },
     { name: 'ps --filter name= is a regular expression', args: ['ps', '-a', '--filter', 'name=^(bus|gon)', '--format', '{{.Names}}'], code: 0, out: /^(busy\ngone|gone\nbusy)\n$/ },
     { name: 'inspect: the labels and --stop-signal', args: ['inspect', '--format', '{{json .Config.Labels}} {{.Config.StopSignal}}', 'busy'], code: 0, out: '{"solo":"","tier":"web"} SIGUSR1\n' },
@@ -431,6 +443,14 @@ describe('output and terminals', () => {
     expect([r.code, r.out, r.err]).toEqual([0, 'out\nno-tty\n', 'err\n']);
     expect(await layerfs('logs', 'fg')).toMatchObject({ out: 'out\nno-tty\n', err: 'err\n' });
     expect(await layerfs('rm', 'fg')).toMatchObject({ code: 0 });
+  });
+
+  it('a foreground run whose reader goes away (| head -1): the container ends and --rm removes it; we exit 141 as docker\'s CLI', async () => {
+    const script = `"${process.execPath}" "${LAYERFS_BIN}" run --rm --network none --name piped busybox:test yes | head -1; echo "\${PIPESTATUS[0]}"`;
+    const out = await promisify(execFile)('bash', ['-c', script], { env: { ...process.env, LAYERFS_ROOT: t.root }, timeout: 30_000 });
+    expect(out.stdout).toBe('y\n141\n');
+    expect(await layerfs('ps', '-a', '--filter', 'name=^piped$', '-q')).toMatchObject({ out: '' });
+    expect(processesMentioning('piped')).toEqual([]);
   });
 
   it('run -dit: the shell gets a terminal and an open stdin, so it stays up; exec reaches it; its output is logged with CRLF', async () => {

@@ -178,6 +178,17 @@ describe('--device', () => {
     else expect(r.out, r.err).toMatch(out);
   });
 
+  it('a container path through a symlink of the image fails the start: the node is never made, nor what is there removed, on the host', async () => {
+    const target = join(t.root, 'device-target');
+    mkdirSync(target);
+    writeFileSync(join(target, 'victim'), 'host\n');
+    const layer = await tarOf([...busyboxEntries(), { name: 'evil', type: 'symlink', linkname: target }]);
+    await t.store.addImage({ config: busyboxConfig(), layers: [() => Readable.from([layer])], tags: ['linked:test'] });
+    const r = await run('true', await iso({ device: ['/dev/fuse:/evil/victim'] }), { image: 'linked:test' });
+    expect(r).toMatchObject({ exitCode: 125, error: expect.stringContaining('a symlink in the image is not followed) /evil/victim') });
+    expect(readFileSync(join(target, 'victim'), 'utf8')).toBe('host\n');
+  });
+
   it.each([
     { device: '/dev/nope', error: 'error gathering device information while adding custom device "/dev/nope": no such file or directory' },
     { device: '/etc/passwd', error: 'error gathering device information while adding custom device "/etc/passwd": not a device node' },

@@ -146,6 +146,10 @@ describe('bridge network', () => {
       expect(ports.map((p) => [p.hostIp, p.containerPort, p.proto])).toEqual([['127.0.0.1', 8080, 'tcp'], ['0.0.0.0', 80, 'tcp'], ['0.0.0.0', 53, 'udp']]);
       expect(ports[1]!.hostPort).toBeGreaterThan(0);
       expect(await get(`http://127.0.0.1:${ports[1]!.hostPort}/`)).toBe(PAGE);
+      // As docker inspect: the bindings asked for, -P on its own, every exposed port in the config.
+      const shown = describeContainer(t.root, s) as { HostConfig: Record<string, unknown>; Config: Record<string, unknown> };
+      expect(shown.HostConfig).toMatchObject({ PortBindings: { '8080/tcp': [{ HostIp: '127.0.0.1', HostPort: String(port) }] }, PublishAllPorts: true });
+      expect(shown.Config.ExposedPorts).toEqual({ '80/tcp': {}, '53/udp': {}, '8080/tcp': {} });
     } finally {
       await web.stop();
     }
