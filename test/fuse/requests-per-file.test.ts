@@ -55,8 +55,10 @@ const rows: Array<{ scan: string; passes: number; read: boolean; perFile: Counts
 
 /** The engine's stats line, once the daemon has ended: requests by opcode name. */
 async function stats(file: string): Promise<Counts> {
-  for (let i = 0; i < 100 && !existsSync(file); i++) await new Promise((r) => setTimeout(r, 50));
-  const line = readFileSync(file, 'utf8').trim();
+  // The daemon appends its line as it ends: wait for the whole line, not only the file.
+  const read = () => (existsSync(file) ? readFileSync(file, 'utf8') : '');
+  for (let i = 0; i < 200 && !read().endsWith('\n'); i++) await new Promise((r) => setTimeout(r, 50));
+  const line = read().trim();
   const names = new Map(Object.entries(OP).map(([name, op]) => [op, name as keyof typeof OP]));
   const counts: Counts = {};
   for (const [, op, n] of line.matchAll(/ op(\d+) (\d+)/g)) {
