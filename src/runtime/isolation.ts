@@ -10,7 +10,7 @@ import { parseShmSize, parseUlimit, ulimitInitArgs, type Ulimit } from './ulimit
 import { readFile, writeFile } from 'node:fs/promises';
 import { cpus as hostCpus } from 'node:os';
 import { UsageError } from '../errors.js';
-import { parseBytes } from './byte-size.js';
+import { parseBytes } from '../store/disk-space.js';
 import { capabilityMask, capabilitySet, normalizeCapability } from './capabilities.js';
 import { compileProfile, DEFAULT_PROFILE, parseDockerProfile, type SeccompProfile } from './seccomp.js';
 import type { ResourceLimits } from './cgroups.js';

@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { posix } from 'node:path';
 import { UsageError } from '../errors.js';
-import { parseBytes } from './byte-size.js';
+import { parseBytes } from '../store/disk-space.js';
 
 export type MountFlag = { kind: 'volume'; spec: string } | { kind: 'tmpfs'; spec: string };
 

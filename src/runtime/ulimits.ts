@@ -3,7 +3,7 @@
  * limits are set by layerfs-init (`-L`, `-S`) before it drops to the user.
  */
 import { UsageError } from '../errors.js';
-import { parseBytes } from './byte-size.js';
+import { parseBytes } from '../store/disk-space.js';
 
 /** docker's names (go-units), to Linux's RLIMIT_* numbers. */
 const RESOURCES: Record<string, number> = {

@@ -13,11 +13,16 @@ import { NoSpaceError, UsageError } from '../errors.js';
 
 const GiB = 2 ** 30;
 
-/** `512M`, `2G`, `1048576` → bytes (powers of 1024, as df -h means them). */
-export function parseBytes(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?$/i.exec(text.trim());
-  if (!m) throw new UsageError(`invalid size '${text}': use bytes or a number with k, M, G or T`);
-  return Math.floor(Number(m[1]) * 1024 ** ' kmgt'.indexOf((m[2] || ' ').toLowerCase()));
+/**
+ * `512M`, `2G`, `64m`, `1048576` → bytes (powers of 1024, as df -h and docker
+ * mean them). `flag` names a command-line flag in the error.
+ */
+export function parseBytes(text: string, flag?: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgtp]?)i?b?$/i.exec(text.trim());
+  if (!m) {
+    throw new UsageError(flag ? `invalid ${flag} '${text}': expected a size such as 64m or 1g` : `invalid size '${text}': use bytes or a number with k, M, G or T`);
+  }
+  return Math.floor(Number(m[1]) * 1024 ** ' kmgtp'.indexOf((m[2] || ' ').toLowerCase()));
 }
 
 /** 1.5 GiB, 3 MiB, 512 B: how the messages say sizes. */

@@ -66,6 +66,9 @@ it(`a handler holding the JS thread for ${SLOW_MS} ms does not hold up reads of 
     },
     readdir: () => ({ names: ['data'] }),
     open: () => openSync(real, 'r'),
+    create: () => {
+      throw new FsError('EROFS', 'create', '/');
+    },
     release: (_path, fh) => closeSync(fh),
   };
   const mount = await mountEngine(mnt, ops, {

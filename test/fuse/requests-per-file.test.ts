@@ -59,7 +59,7 @@ async function stats(file: string): Promise<Counts> {
   const read = () => (existsSync(file) ? readFileSync(file, 'utf8') : '');
   for (let i = 0; i < 200 && !read().endsWith('\n'); i++) await new Promise((r) => setTimeout(r, 50));
   const line = read().trim();
-  const names = new Map(Object.entries(OP).map(([name, op]) => [op, name as keyof typeof OP]));
+  const names = new Map<number, keyof typeof OP>(Object.entries(OP).map(([name, op]) => [op, name as keyof typeof OP]));
   const counts: Counts = {};
   for (const [, op, n] of line.matchAll(/ op(\d+) (\d+)/g)) {
     const name = names.get(Number(op));
