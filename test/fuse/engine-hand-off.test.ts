@@ -60,7 +60,8 @@ it(`a handler holding the JS thread for ${SLOW_MS} ms does not hold up reads of 
       if (path === '/') return lstat(base)!;
       if (path === '/data') return lstat(real)!;
       if (path === '/slow') {
-        for (const end = Date.now() + SLOW_MS; Date.now() < end;) { /* the JS thread is busy */ }
+        // performance.now(), not Date.now(): whole milliseconds would end the wait up to 1 ms early.
+        for (const end = performance.now() + SLOW_MS; performance.now() < end;) { /* the JS thread is busy */ }
       }
       throw new FsError('ENOENT', 'lstat', path);
     },
