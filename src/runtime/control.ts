@@ -57,8 +57,10 @@ export async function waitContainer(root: string, state: ContainerState, timeout
 /** `stop -t SECS`: the image's STOPSIGNAL (or SIGTERM), then SIGKILL after the timeout. */
 export async function stopContainer(root: string, state: ContainerState, timeoutSecs = 10): Promise<ContainerState> {
   state = await reconcile(root, state);
-  if (!isActive(state)) return state;
-  await killContainer(root, state, parseSignal(configOf(state).stopSignal));
+  if (isActive(state)) await killContainer(root, state, parseSignal(configOf(state).stopSignal));
+  // Between two runs of a restart policy the record says exited while its supervisor lives: it must hear the stop too.
+  else if (runtimeAlive(state)) await writeFile(pathsOf(root, state.id).stopRequested, '');
+  else return state;
   state = await waitContainer(root, state, timeoutSecs * 1000);
   if (isActive(state) || runtimeAlive(state)) {
     const now = await loadState(root, state.id);
